@@ -1,0 +1,72 @@
+/**
+ * Assembles a running signoff from a config and settings: store, engine, HTTP server. Used by
+ * main.ts and by tests that want the whole thing in one process.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config/schema.js';
+import { PACKAGE_DIR } from './config/env.js';
+import { openStore, type Store } from './store/store.js';
+import { Engine, type Clock } from './orchestrator/engine.js';
+import { buildServer } from './http/server.js';
+import { createMetrics } from './http/metrics.js';
+
+export interface AppOptions {
+  config: Config;
+  dataDir: string;
+  apiToken: string;
+  log: Logger;
+  host: string;
+  port: number;
+  /** Directory command stages run in (default: the working directory). */
+  baseDir?: string;
+  clock?: Clock;
+  tickSchedule?: string | false;
+}
+
+export interface App {
+  engine: Engine;
+  store: Store;
+  server: FastifyInstance;
+  /** The base URL once listening, e.g. http://127.0.0.1:3000 */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export const VERSION: string = JSON.parse(fs.readFileSync(path.join(PACKAGE_DIR, 'package.json'), 'utf8')).version;
+
+export async function startApp(o: AppOptions): Promise<App> {
+  const store = openStore(path.join(o.dataDir, 'signoff.db'));
+  const engine = new Engine({
+    store,
+    config: o.config,
+    dataDir: o.dataDir,
+    baseDir: o.baseDir ?? process.cwd(),
+    log: o.log,
+    ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.tickSchedule !== undefined ? { tickSchedule: o.tickSchedule } : {}),
+  });
+  const server = await buildServer({ engine, apiToken: o.apiToken, metrics: createMetrics(engine), log: o.log, version: VERSION });
+  engine.start();
+  let address: string;
+  try {
+    address = await server.listen({ host: o.host, port: o.port });
+  } catch (err) {
+    await engine.stop();
+    store.close();
+    throw err;
+  }
+  return {
+    engine,
+    store,
+    server,
+    url: address.replace('[::1]', '127.0.0.1'),
+    async stop() {
+      await server.close();
+      await engine.stop();
+      store.close();
+    },
+  };
+}

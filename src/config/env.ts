@@ -1,0 +1,54 @@
+/**
+ * The environment: the only place signoff reads `process.env`. Secrets (tokens, signing
+ * secrets) come only from here, never from the config file. `.env` is read when present.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/** The package's own directory, where the bundled `conf/signoff.yaml` lives. */
+export const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const envSchema = z.object({
+  SIGNOFF_CONFIG: z.string().optional(),
+  SIGNOFF_DATA_DIR: z.string().default('data'),
+  SIGNOFF_HOST: z.string().default('127.0.0.1'),
+  SIGNOFF_PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  SIGNOFF_API_TOKEN: z.string().min(16, 'SIGNOFF_API_TOKEN must be at least 16 characters').optional(),
+  SIGNOFF_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SIGNOFF_LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
+});
+
+export type Env = {
+  configPath: string;
+  dataDir: string;
+  host: string;
+  port: number;
+  apiToken: string | undefined;
+  logLevel: z.infer<typeof envSchema>['SIGNOFF_LOG_LEVEL'];
+  logPretty: boolean;
+};
+
+/** Reads `.env` from the working directory (without overriding what is already set). */
+export function loadDotEnv(file = '.env'): void {
+  if (fs.existsSync(file)) process.loadEnvFile(file);
+}
+
+export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== '')));
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`The environment is not valid:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    configPath: e.SIGNOFF_CONFIG ?? path.join(PACKAGE_DIR, 'conf', 'signoff.yaml'),
+    dataDir: path.resolve(e.SIGNOFF_DATA_DIR),
+    host: e.SIGNOFF_HOST,
+    port: e.SIGNOFF_PORT,
+    apiToken: e.SIGNOFF_API_TOKEN,
+    logLevel: e.SIGNOFF_LOG_LEVEL,
+    logPretty: e.SIGNOFF_LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : e.SIGNOFF_LOG_PRETTY === 'true',
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * The REST API under /api/v1: jobs, gates, events (JSON polling or SSE), artifacts, config.
+ */
+import { createReadStream } from 'node:fs';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import type { Engine } from '../orchestrator/engine.js';
+import { JOB_STATES } from '../orchestrator/types.js';
+import { eventJson, jobJson, jobSummaryJson } from './job-json.js';
+import { notFound, sendInvalid, sendRefusal } from './errors.js';
+import { streamEvents, wantsEventStream } from './sse.js';
+
+const jobBody = z.strictObject({
+  pipeline: z.string().min(1),
+  brief: z.string(),
+  params: z.record(z.string(), z.string()).optional(),
+});
+const reasonBody = z.strictObject({ reason: z.string().max(2000).optional() }).optional();
+const idParam = z.object({ id: z.coerce.number().int().positive() });
+const gateParams = idParam.extend({ stage: z.string().min(1).max(64), action: z.enum(['approve', 'reject', 'hold']) });
+const jobActionParams = idParam.extend({ action: z.enum(['cancel', 'retry']) });
+const listQuery = z.object({
+  state: z.enum(JOB_STATES).optional(),
+  before: z.coerce.number().int().positive().optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+const afterQuery = z.object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(500) });
+
+export function registerApi(app: FastifyInstance, engine: Engine, surfaces: () => string[]) {
+  const { store } = engine;
+  const view = (id: number) => {
+    const agg = store.jobs.load(id);
+    if (!agg) return undefined;
+    const position = agg.job.state === 'queued' ? store.queries.queuePosition(id) : null;
+    return jobJson(agg, store.artifacts.current(id), position);
+  };
+  const parse = <T>(reply: FastifyReply, schema: z.ZodType<T>, value: unknown): T | undefined => {
+    const r = schema.safeParse(value);
+    if (!r.success) {
+      sendInvalid(reply, r.error);
+      return undefined;
+    }
+    return r.data;
+  };
+
+  app.post('/jobs', async (req, reply) => {
+    const body = parse(reply, jobBody, req.body);
+    if (!body) return reply;
+    const origin = req.identity.platform === 'console' ? 'console' : 'api';
+    const result = engine.submit(req.identity, { ...body, origin: { surface: origin } });
+    if (!result.ok) return sendRefusal(reply, result);
+    return reply.code(201).send({ message: result.message, job: view(result.jobId) });
+  });
+
+  app.get('/jobs', async (req, reply) => {
+    const q = parse(reply, listQuery, req.query);
+    if (!q) return reply;
+    const rows = store.queries.list(q);
+    return { jobs: rows.map((r) => jobSummaryJson(r, r.state === 'queued' ? store.queries.queuePosition(r.id) : null)) };
+  });
+
+  app.get('/jobs/:id', async (req, reply) => {
+    const p = parse(reply, idParam, req.params);
+    if (!p) return reply;
+    return view(p.id) ?? notFound(reply, `Job ${p.id}`);
+  });
+
+  app.get('/jobs/:id/events', async (req, reply) => {
+    const p = parse(reply, idParam, req.params);
+    const q = p && parse(reply, afterQuery, req.query);
+    if (!p || !q) return reply;
+    if (!store.jobs.load(p.id)) return notFound(reply, `Job ${p.id}`);
+    if (wantsEventStream(req))
+      return streamEvents(engine, req, reply, q.after, {
+        fetch: (after, limit) => store.events.forJob(p.id, after, limit),
+        matches: (e) => e.job === p.id,
+        position: (e) => e.seq,
+      });
+    return { events: store.events.forJob(p.id, q.after, q.limit).map(eventJson) };
+  });
+
+  app.get('/events', async (req, reply) => {
+    const q = parse(reply, afterQuery, req.query);
+    if (!q) return reply;
+    if (wantsEventStream(req))
+      return streamEvents(engine, req, reply, q.after, { fetch: (after, limit) => store.events.since(after, limit), matches: () => true, position: (e) => e.id });
+    return { events: store.events.since(q.after, q.limit).map(eventJson) };
+  });
+
+  app.post('/jobs/:id/gates/:stage/:action', async (req, reply) => {
+    const p = parse(reply, gateParams, req.params);
+    const body = p && parse(reply, reasonBody, req.body ?? undefined);
+    if (!p || reply.sent) return reply;
+    const r = engine.act(req.identity, p.id, { type: p.action, stage: p.stage, ...(body?.reason !== undefined ? { reason: body.reason } : {}) });
+    if (!r.ok) return sendRefusal(reply, r);
+    return { message: r.message, job: view(p.id) };
+  });
+
+  app.post('/jobs/:id/:action', async (req, reply) => {
+    const p = parse(reply, jobActionParams, req.params);
+    const body = p && parse(reply, reasonBody, req.body ?? undefined);
+    if (!p || reply.sent) return reply;
+    const r = engine.act(req.identity, p.id, p.action === 'cancel' ? { type: 'cancel', ...(body?.reason ? { reason: body.reason } : {}) } : { type: 'retry' });
+    if (!r.ok) return sendRefusal(reply, r);
+    return { message: r.message, job: view(p.id) };
+  });
+
+  app.get('/artifacts/:id', async (req, reply) => {
+    const p = parse(reply, idParam, req.params);
+    if (!p) return reply;
+    const a = store.artifacts.byId(p.id);
+    if (!a) return notFound(reply, `Artifact ${p.id}`);
+    const inline = /^(image|audio)\//.test(a.mediaType) || a.mediaType.startsWith('text/plain') || a.mediaType.startsWith('text/markdown');
+    const filename = a.name.split('/').pop()!.replace(/[^\w.-]/g, '_');
+    return reply
+      .header('content-type', a.mediaType)
+      .header('content-length', a.size)
+      .header('content-disposition', `${inline ? 'inline' : 'attachment'}; filename="${filename}"`)
+      // An artifact is untrusted content: never let it run script in signoff's origin.
+      .header('content-security-policy', "default-src 'none'; img-src 'self' data:; media-src 'self' data:; style-src 'unsafe-inline'; sandbox")
+      .send(createReadStream(a.path));
+  });
+
+  app.get('/pipelines', async () => ({
+    pipelines: Object.entries(engine.config.pipelines).map(([name, p]) => ({
+      name,
+      description: p.description,
+      params: p.params,
+      stages: p.stages.map((s) => ({ id: s.id, name: s.name ?? s.id, kind: Object.keys(s.run)[0], gate: s.gate ?? null })),
+    })),
+  }));
+
+  // The config holds no secrets by design (they live in the environment), so it is shown whole.
+  app.get('/config', async () => ({ ...engine.config, surfaces: surfaces() }));
+
+}

@@ -1,0 +1,71 @@
+/**
+ * The one HTTP server (fastify): health, metrics, the REST API, and later the chat endpoints and
+ * the console. Fastify gives routing, body limits and JSON parsing with little overhead, which
+ * matters for acknowledging chat interactions quickly.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import helmet from '@fastify/helmet';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Engine } from '../orchestrator/engine.js';
+import { registerApi } from './api.js';
+import { authenticate } from './auth.js';
+
+export interface ServerOptions {
+  engine: Engine;
+  apiToken: string;
+  metrics: Registry;
+  log: Logger;
+  version: string;
+  /** Connected chat surfaces, for /healthz and /api/v1/config. */
+  surfaces?: () => string[];
+}
+
+export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
+  const config = o.engine.config;
+  const app = Fastify({
+    loggerInstance: o.log.child({ component: 'http' }) as FastifyBaseLogger,
+    // Request lines are not logged: URLs can carry an access token, and chat traffic is noisy.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.http.body_limit_bytes,
+    trustProxy: false,
+  });
+  await app.register(helmet, { contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
+  if (config.http.cors_origins.length) {
+    app.addHook('onRequest', async (req, reply) => {
+      const origin = req.headers.origin;
+      if (origin && config.http.cors_origins.includes(origin)) {
+        reply.header('access-control-allow-origin', origin).header('vary', 'origin');
+        reply.header('access-control-allow-headers', 'authorization, content-type, x-signoff-actor, last-event-id');
+        reply.header('access-control-allow-methods', 'GET, POST, OPTIONS');
+        if (req.method === 'OPTIONS') return reply.code(204).send();
+      }
+    });
+  }
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) req.log.error({ err }, 'request failed');
+    const message =
+      err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `The request body is larger than ${config.http.body_limit_bytes} bytes.`
+      : err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'Send JSON with Content-Type: application/json.'
+      : status === 400 ? `The request body is not valid JSON: ${err.message}`
+      : status === 500 ? 'Something went wrong inside signoff; the error was logged.' : err.message;
+    return reply.code(status).send({ error: status === 500 ? 'internal' : 'bad_request', message });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `No route ${req.method} ${req.url.split('?')[0]}.` }));
+
+  const started = Date.now();
+  app.get('/healthz', async () => {
+    o.engine.store.db.prepare('SELECT 1').get();
+    return { ok: true, version: o.version, uptime_s: Math.round((Date.now() - started) / 1000), surfaces: o.surfaces?.() ?? [] };
+  });
+  app.get('/metrics', async (_req, reply) => reply.header('content-type', o.metrics.contentType).send(await o.metrics.metrics()));
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', authenticate(o.apiToken, config));
+      registerApi(api, o.engine, o.surfaces ?? (() => []));
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

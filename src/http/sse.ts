@@ -1,0 +1,67 @@
+/**
+ * Server-sent events: catch up from the store after the id the client last saw (query `after`
+ * or the `Last-Event-ID` header), then stream live events. Slow clients are cut off rather than
+ * buffered without bound; EventSource reconnects and resumes.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { StoredEvent } from '../store/store.js';
+import type { Engine } from '../orchestrator/engine.js';
+import { eventJson } from './job-json.js';
+
+const MAX_BUFFERED_BYTES = 1 << 20;
+const HEARTBEAT_MS = 15_000;
+
+export interface StreamSpec {
+  /** Events after the given position, oldest first, at most `limit`. */
+  fetch(after: number, limit: number): StoredEvent[];
+  /** Whether a live event belongs to this stream. */
+  matches(e: StoredEvent): boolean;
+  /** The event's position in this stream (a per-job seq, or the global id). */
+  position(e: StoredEvent): number;
+}
+
+export function wantsEventStream(req: FastifyRequest): boolean {
+  return String(req.headers.accept ?? '').includes('text/event-stream');
+}
+
+export function streamEvents(engine: Engine, req: FastifyRequest, reply: FastifyReply, after: number, spec: StreamSpec): void {
+  const lastId = Number(req.headers['last-event-id']);
+  let last = Number.isInteger(lastId) && lastId >= 0 ? Math.max(lastId, after) : after;
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    'x-content-type-options': 'nosniff',
+  });
+  res.write('retry: 2000\n\n');
+  let closed = false;
+  const send = (e: StoredEvent) => {
+    const pos = spec.position(e);
+    if (closed || pos <= last) return;
+    last = pos;
+    res.write(`id: ${pos}\nevent: ${e.type}\ndata: ${JSON.stringify(eventJson(e))}\n\n`);
+    if (res.writableLength > MAX_BUFFERED_BYTES) close();
+  };
+  // Catch-up and subscription happen in one synchronous run, so no event can fall between them.
+  for (;;) {
+    const batch = spec.fetch(last, 500);
+    batch.forEach(send);
+    if (batch.length < 500 || closed) break;
+  }
+  const off = engine.onEvent((e) => {
+    if (spec.matches(e)) send(e);
+  });
+  const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
+  function close() {
+    if (closed) return;
+    closed = true;
+    off();
+    clearInterval(heartbeat);
+    res.end();
+  }
+  req.raw.on('close', close);
+  res.on('error', close);
+}

@@ -1,0 +1,19 @@
+/**
+ * The one pino logger, created by the composition root and passed down. Tokens and secrets are
+ * redacted wherever they might appear in a logged object.
+ */
+import pino, { type Logger } from 'pino';
+
+export const REDACT_PATHS = [
+  'token', '*.token', 'apiToken', '*.apiToken', 'secret', '*.secret', 'signingSecret', '*.signingSecret',
+  'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization', 'req.headers.cookie',
+  'req.query.access_token', 'botToken', 'appToken', '*.botToken', '*.appToken', 'password', '*.password',
+];
+
+export function createLogger(options: { level: string; pretty: boolean }): Logger {
+  return pino({
+    level: options.level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    ...(options.pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } } : {}),
+  });
+}

@@ -1,0 +1,62 @@
+/**
+ * The composition root: read the environment and the config, then start (or only check).
+ * `signoff [start]` runs the server; `signoff check-config` validates the config and exits.
+ */
+import { ConfigError, loadConfig } from './config/load.js';
+import { loadDotEnv, readEnv } from './config/env.js';
+import { createLogger } from './log.js';
+import { ensureApiToken } from './http/api-token.js';
+import { StoreError } from './store/store.js';
+import { startApp } from './app.js';
+
+async function main(argv: string[]): Promise<number> {
+  const command = argv[0] ?? 'start';
+  if (command === 'help' || command === '--help') {
+    process.stdout.write('usage: signoff [start | check-config]\n');
+    return 0;
+  }
+  if (command !== 'start' && command !== 'check-config') {
+    process.stderr.write(`signoff: unknown command "${command}"; use "start" or "check-config".\n`);
+    return 2;
+  }
+  loadDotEnv();
+  const env = readEnv();
+  const config = loadConfig(env.configPath);
+  if (command === 'check-config') {
+    const pipelines = Object.entries(config.pipelines).map(([n, p]) => `${n} (${p.stages.length} stages)`);
+    process.stdout.write(`${env.configPath}: OK. Pipelines: ${pipelines.join(', ')}.\n`);
+    return 0;
+  }
+  const log = createLogger({ level: env.logLevel, pretty: env.logPretty });
+  const token = ensureApiToken(env.apiToken, env.dataDir);
+  const app = await startApp({ config, dataDir: env.dataDir, apiToken: token.token, log, host: env.host, port: env.port });
+  log.info({ url: app.url, config: env.configPath, data: env.dataDir }, 'signoff is running');
+  // Printed, not logged: this is the one place the token is shown, for the person who started signoff.
+  if (!env.apiToken) process.stdout.write(`\nAPI token (kept in ${token.file}): ${token.token}\n`);
+  process.stdout.write(`signoff is listening on ${app.url}  (health: ${app.url}/healthz, API: ${app.url}/api/v1)\n\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    await app.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  return -1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    const known = err instanceof ConfigError || err instanceof StoreError;
+    const message = known ? (err as Error).message : err instanceof Error ? err.message : String(err);
+    process.stderr.write(`signoff: ${message}\n`);
+    if (!known && err instanceof Error && err.stack && !/^The environment/.test(err.message)) process.stderr.write(`${err.stack}\n`);
+    process.exit(known ? 2 : 1);
+  },
+);

@@ -1,0 +1,246 @@
+/**
+ * The engine: the runner around the pure transition. It loads a job, applies an input, stores
+ * the new state with its events and outbox rows in one SQLite transaction, then performs the
+ * effects (stage runs, kills) and feeds their outcomes back as inputs. Timers are deadline
+ * columns swept by one node-cron tick (and once at start), so they survive restarts.
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { Store, StoredEvent } from '../store/store.js';
+import { StoreError } from '../store/store.js';
+import { createJob, checkSubmission, type Submission } from './create-job.js';
+import { actorFor, maySubmit, type Identity } from './policy.js';
+import { StageLauncher } from './stage-launcher.js';
+import { transition } from './transition.js';
+import type { Effect, JobAggregate, JobInput, Reply } from './types.js';
+
+export interface Clock {
+  now(): number;
+}
+
+export interface EngineOptions {
+  store: Store;
+  config: Config;
+  /** Where stage outputs are kept (`<dataDir>/artifacts/...`). */
+  dataDir: string;
+  /** Directory command stages run in unless they set `cwd`. */
+  baseDir: string;
+  log: Logger;
+  clock?: Clock;
+  /** Chat surfaces that are connected; a job notifies those it came from or that have a channel. */
+  chatSurfaces?: string[];
+  /** node-cron expression of the timer sweep; `false` to sweep only when `tick()` is called (tests). */
+  tickSchedule?: string | false;
+}
+
+/** The answer to a submission: the new job's id on success. */
+export type SubmitResult = (Reply & { ok: true; jobId: number }) | (Reply & { ok: false });
+
+export type EngineAction =
+  | { type: 'approve'; stage: string; reason?: string }
+  | { type: 'reject'; stage: string; reason?: string }
+  | { type: 'hold'; stage: string }
+  | { type: 'cancel'; reason?: string }
+  | { type: 'retry' };
+
+interface Committed {
+  agg: JobAggregate;
+  effects: Effect[];
+  events: StoredEvent[];
+  reply?: Reply;
+}
+
+const QUIET_EVENTS = new Set(['gate.refused']);
+
+export class Engine {
+  readonly store: Store;
+  readonly config: Config;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly listeners = new Set<(event: StoredEvent) => void>();
+  private readonly launcher: StageLauncher;
+  private task: ScheduledTask | undefined;
+  private stopping = false;
+
+  constructor(private readonly options: EngineOptions) {
+    this.store = options.store;
+    this.config = options.config;
+    this.log = options.log;
+    this.clock = options.clock ?? { now: () => Date.now() };
+    this.launcher = new StageLauncher({
+      store: options.store,
+      dataDir: options.dataDir,
+      baseDir: options.baseDir,
+      log: options.log,
+      clock: this.clock,
+      report: (jobId, input) => {
+        if (!this.stopping) this.dispatch(jobId, input);
+      },
+    });
+  }
+
+  /** Recovers stages a dead process left running, fires overdue timers, starts queued jobs, then ticks. */
+  start(): void {
+    this.stopping = false;
+    for (const id of this.store.queries.jobsWithRunningStages()) this.dispatch(id, { type: 'recover' });
+    this.tick();
+    const schedule = this.options.tickSchedule ?? '* * * * * *';
+    if (schedule) this.task = cron.schedule(schedule, () => this.tick(), { name: 'signoff-timers', noOverlap: true });
+  }
+
+  /** Stops the tick and the running stages; their stage rows stay `running`, so the next start re-runs them. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.task?.destroy();
+    this.task = undefined;
+    await this.launcher.abortAll();
+  }
+
+  onEvent(listener: (event: StoredEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Fires every timer that is due now (retries, reminders, auto-approvals, timeouts). */
+  tick(): void {
+    if (this.stopping) return;
+    for (const id of this.store.queries.jobsWithDueTimers(this.clock.now())) this.dispatch(id, { type: 'tick' });
+    this.pump();
+  }
+
+  submit(who: Identity, sub: Submission): SubmitResult {
+    const actor = actorFor(this.config.operators, who);
+    const refuse = (code: Extract<Reply, { ok: false }>['code'], message: string): SubmitResult => ({ ok: false, code, message });
+    if (!maySubmit(this.config, actor)) {
+      const groups = this.config.submitters ?? Object.keys(this.config.operators);
+      return refuse('not_authorised', `You may not submit jobs: ask an admin to add you to ${groups.join(' or ')} in the signoff config.`);
+    }
+    const def = this.config.pipelines[sub.pipeline];
+    if (!def) return refuse('not_found', `There is no pipeline "${sub.pipeline}". Pipelines: ${Object.keys(this.config.pipelines).join(', ')}.`);
+    const checked = checkSubmission(def, sub.pipeline, sub, this.config.limits.max_brief_chars);
+    if (!checked.ok) return refuse('invalid', checked.message);
+    const now = this.clock.now();
+    if (!actor.admin) {
+      const limit = this.config.limits.jobs_per_user_per_minute;
+      const recent = this.store.queries.submittedSince(actor.id, now - 60_000);
+      if (recent.n >= limit) {
+        const wait = Math.max(1, Math.ceil(((recent.oldest ?? now) + 60_000 - now) / 1000));
+        return refuse('rate_limited', `You submitted ${recent.n} jobs in the last minute (limit ${limit}). Try again in ${wait}s.`);
+      }
+    }
+    const targets = (this.options.chatSurfaces ?? []).filter(
+      (s) => s === sub.origin.surface || Boolean(this.config.channels[s as keyof Config['channels']]),
+    );
+    const committed = this.store.transaction(() => {
+      const { agg, effects } = createJob({ id: 0, pipeline: sub.pipeline, def, brief: sub.brief, params: checked.params, submitter: actor.id, origin: sub.origin, targets }, now);
+      this.store.jobs.insert(agg);
+      const prev = structuredClone(agg);
+      const events = this.persistEffects(agg, effects, now);
+      this.store.jobs.save(prev, agg, now);
+      return { agg, effects, events };
+    });
+    this.afterCommit(committed);
+    const job = this.store.jobs.load(committed.agg.job.id)!.job;
+    const where = job.state === 'queued' ? `queued at position ${this.store.queries.queuePosition(job.id)}` : 'started';
+    return { ok: true, jobId: job.id, message: `Job ${job.id} (${sub.pipeline}) ${where}.` };
+  }
+
+  /** A person acts on a job: approve, reject, hold a gate; cancel or retry the job. */
+  act(who: Identity, jobId: number, action: EngineAction): Reply {
+    const actor = actorFor(this.config.operators, who);
+    const input: JobInput =
+      action.type === 'approve' || action.type === 'reject'
+        ? { type: 'vote', actor, stage: action.stage, vote: action.type, ...(action.reason !== undefined ? { reason: action.reason } : {}) }
+        : action.type === 'hold'
+          ? { type: 'hold', actor, stage: action.stage }
+          : action.type === 'cancel'
+            ? { type: 'cancel', actor, ...(action.reason !== undefined ? { reason: action.reason } : {}) }
+            : { type: 'retry', actor };
+    let committed: Committed | undefined;
+    try {
+      committed = this.commit(jobId, input);
+    } catch (err) {
+      this.log.error({ err, jobId, action: action.type }, 'could not apply an action to a job');
+      return { ok: false, code: 'busy', message: 'signoff could not save that just now; nothing changed. Try again in a moment.' };
+    }
+    if (!committed) return { ok: false, code: 'not_found', message: `There is no job ${jobId}. /signoff list shows recent jobs.` };
+    this.afterCommit(committed);
+    return committed.reply ?? { ok: true, message: 'Nothing changed.' };
+  }
+
+  /** Applies an input from the engine itself (stage outcomes, timers); failures are logged. */
+  dispatch(jobId: number, input: JobInput): void {
+    try {
+      const committed = this.commit(jobId, input);
+      if (committed) this.afterCommit(committed);
+    } catch (err) {
+      this.log.error({ err, jobId, input: input.type }, 'could not apply an input to a job');
+    }
+  }
+
+  private commit(jobId: number, input: JobInput, attempts = 3): Committed | undefined {
+    try {
+      return this.store.transaction(() => {
+        const prev = this.store.jobs.load(jobId);
+        if (!prev) return undefined;
+        const now = this.clock.now();
+        const { agg, effects, reply } = transition(prev, input, now);
+        if (effects.length === 0) return { agg: prev, effects, events: [], ...(reply ? { reply } : {}) };
+        const events = this.persistEffects(agg, effects, now);
+        this.store.jobs.save(prev, agg, now);
+        return { agg, effects, events, ...(reply ? { reply } : {}) };
+      });
+    } catch (err) {
+      // Another process changed the job between our read and write: read again and re-decide.
+      if (err instanceof StoreError && err.code === 'conflict' && attempts > 1) return this.commit(jobId, input, attempts - 1);
+      throw err;
+    }
+  }
+
+  /** Writes event rows (with outbox rows for chat) and artifacts; runs inside the transaction. */
+  private persistEffects(agg: JobAggregate, effects: Effect[], now: number): StoredEvent[] {
+    const events: StoredEvent[] = [];
+    const append = (type: string, data: Record<string, unknown>) => {
+      agg.job.lastSeq += 1;
+      const targets = QUIET_EVENTS.has(type) ? [] : agg.job.targets;
+      events.push(this.store.events.append(agg.job.id, agg.job.lastSeq, type, now, data, targets));
+    };
+    for (const effect of effects) {
+      if (effect.type === 'event') append(effect.event, effect.data);
+      else if (effect.type === 'artifact') {
+        const a = this.store.artifacts.insert(agg.job.id, effect.file, now);
+        append('artifact.added', { artifact: a.id, stage: a.stage, name: a.name, size: a.size, media_type: a.mediaType });
+      }
+    }
+    return events;
+  }
+
+  private afterCommit(c: Committed): void {
+    for (const event of c.events) {
+      for (const listener of this.listeners) {
+        try {
+          listener(event);
+        } catch (err) {
+          this.log.error({ err }, 'an event listener failed');
+        }
+      }
+    }
+    for (const effect of c.effects) {
+      if (effect.type === 'runStage') this.launcher.launch(c.agg, effect.stage, effect.run, effect.attempt);
+      if (effect.type === 'killStage') this.launcher.kill(c.agg.job.id, effect.stage, effect.run);
+    }
+    if (c.events.some((e) => e.type === 'job.finished' || e.type === 'job.queued')) this.pump();
+  }
+
+  /** Starts queued jobs while fewer than `max_concurrent_jobs` are in progress. */
+  private pump(): void {
+    if (this.stopping) return;
+    const started = this.store.transaction(() => {
+      const free = this.config.limits.max_concurrent_jobs - this.store.queries.activeCount();
+      if (free <= 0) return [];
+      return this.store.queries.queuedIds(free).flatMap((id) => this.commit(id, { type: 'start' }) ?? []);
+    });
+    for (const c of started) this.afterCommit(c);
+  }
+}

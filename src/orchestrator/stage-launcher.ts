@@ -1,0 +1,109 @@
+/**
+ * Performs `runStage` and `killStage` effects: prepares a fresh output directory, hands the stage
+ * its inputs, runs the adapter, and reports the outcome back as a `stage.succeeded` /
+ * `stage.failed` input. Each run has its own directory, so a re-run never mixes with an old one.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { adapterFor } from '../stages/index.js';
+import { collectArtifacts } from '../stages/collect-artifacts.js';
+import { StageError, type StageContext } from '../stages/types.js';
+import type { Store } from '../store/store.js';
+import type { JobAggregate, JobInput } from './types.js';
+
+export interface LauncherOptions {
+  store: Store;
+  dataDir: string;
+  baseDir: string;
+  log: Logger;
+  clock: { now(): number };
+  report(jobId: number, input: JobInput): void;
+}
+
+/** Progress lines closer together than this are dropped, so a chatty stage cannot flood chat. */
+const PROGRESS_GAP_MS = 500;
+
+export class StageLauncher {
+  private readonly inflight = new Map<string, { controller: AbortController; done: Promise<void> }>();
+
+  constructor(private readonly o: LauncherOptions) {}
+
+  launch(agg: JobAggregate, stage: string, run: number, attempt: number): void {
+    const { job } = agg;
+    const key = `${job.id}:${stage}:${run}`;
+    if (this.inflight.has(key)) return;
+    const index = job.def.stages.findIndex((s) => s.id === stage);
+    const def = job.def.stages[index]!;
+    const record = agg.stages[index]!;
+    const dir = path.resolve(this.o.dataDir, 'artifacts', String(job.id), stage, `run-${run}`);
+    const outputDir = path.join(dir, 'out');
+    const logPath = path.join(dir, 'stage.log');
+    const before = new Set(job.def.stages.slice(0, index).map((s) => s.id));
+    const inputs = this.o.store.artifacts
+      .current(job.id)
+      .filter((a) => before.has(a.stage))
+      .map((a) => ({ id: a.id, stage: a.stage, name: a.name, path: a.path, size: a.size }));
+    const controller = new AbortController();
+    const log = this.o.log.child({ jobId: job.id, stage, run });
+    let lastProgress = 0;
+    const ctx: StageContext = {
+      jobId: job.id,
+      pipeline: job.pipeline,
+      stageId: stage,
+      attempt,
+      brief: job.brief,
+      params: job.params,
+      submitter: job.submitter,
+      outputDir,
+      logPath,
+      inputs,
+      ...(record.redoReason ? { redoReason: record.redoReason } : {}),
+      signal: controller.signal,
+      progress: (message) => {
+        const now = this.o.clock.now();
+        if (now - lastProgress < PROGRESS_GAP_MS) return;
+        lastProgress = now;
+        this.o.report(job.id, { type: 'stage.progress', stage, run, message: message.slice(0, 300) });
+      },
+      log,
+    };
+    const done = (async () => {
+      let outcome: JobInput;
+      try {
+        await fs.rm(dir, { recursive: true, force: true });
+        await fs.mkdir(outputDir, { recursive: true });
+        log.info({ attempt }, 'stage started');
+        const result = await adapterFor(def.run, { baseDir: this.o.baseDir })(ctx);
+        const artifacts = await collectArtifacts(stage, run, outputDir, logPath);
+        outcome = { type: 'stage.succeeded', stage, run, artifacts, ...result };
+        log.info({ artifacts: artifacts.length }, 'stage succeeded');
+      } catch (err) {
+        const code = err instanceof StageError ? err.code : 'crash';
+        const message = err instanceof Error ? err.message : String(err);
+        outcome = { type: 'stage.failed', stage, run, error: message.slice(0, 2000), code };
+        log.warn({ err, code }, 'stage failed');
+      } finally {
+        this.inflight.delete(key);
+      }
+      if (!controller.signal.aborted || controller.signal.reason !== 'shutdown') this.o.report(job.id, outcome);
+    })();
+    this.inflight.set(key, { controller, done });
+  }
+
+  /** Stops a running stage (cancel); its outcome arrives as an input the job then ignores. */
+  kill(jobId: number, stage: string, run: number): void {
+    this.inflight.get(`${jobId}:${stage}:${run}`)?.controller.abort('cancelled');
+  }
+
+  /** Aborts every running stage for shutdown and waits until each has stopped. */
+  async abortAll(): Promise<void> {
+    const all = [...this.inflight.values()];
+    for (const r of all) r.controller.abort('shutdown');
+    await Promise.allSettled(all.map((r) => r.done));
+  }
+
+  get running(): number {
+    return this.inflight.size;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Opening the SQLite file: pragmas set explicitly, migrations applied, and clear errors when the
+ * data directory cannot be used.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { MIGRATIONS } from './migrations.js';
+
+export type Db = Database.Database;
+
+/** A store error people can act on: it says what failed and what to do. */
+export class StoreError extends Error {
+  constructor(message: string, readonly code: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreError';
+  }
+}
+
+export function openDatabase(file: string): Db {
+  const dir = path.dirname(path.resolve(file));
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (cause) {
+    throw new StoreError(`The data directory ${dir} cannot be written (${(cause as Error).message}). Make it writable or set SIGNOFF_DATA_DIR to another directory.`, 'data_dir', { cause });
+  }
+  let db: Db;
+  try {
+    db = new Database(file);
+    // WAL lets readers (the API) work while the engine writes; NORMAL is durable across process
+    // crashes in WAL mode (only an OS crash or power cut can lose the last commits).
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+  } catch (cause) {
+    if (cause instanceof StoreError) throw cause;
+    throw new StoreError(`Cannot open the database ${file}: ${(cause as Error).message}. Check the disk has space and the file is not corrupted or locked by another program.`, 'open', { cause });
+  }
+  return db;
+}
+
+/** Applies the migrations the file has not seen yet, each in its own transaction. */
+export function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length)
+    throw new StoreError(`The database has schema version ${current}, newer than this signoff (${MIGRATIONS.length}). Upgrade signoff or use another data directory.`, 'schema_newer');
+  MIGRATIONS.slice(current).forEach((sql, i) => {
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${current + i + 1}`);
+    })();
+  });
+}

@@ -1,0 +1,131 @@
+/**
+ * The schema, as an append-only list of migrations applied in order by `PRAGMA user_version`.
+ * Never edit a migration that has shipped; add a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  /* 1: jobs, stages, gates, votes, artifacts, events, outbox */ `
+  CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pipeline TEXT NOT NULL,
+    brief TEXT NOT NULL,
+    params TEXT NOT NULL,
+    submitter TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    targets TEXT NOT NULL,
+    def TEXT NOT NULL,
+    state TEXT NOT NULL,
+    stage TEXT,
+    resume_from TEXT,
+    error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    version INTEGER NOT NULL DEFAULT 0,
+    last_seq INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX jobs_by_state ON jobs (state, id);
+  CREATE INDEX jobs_by_submitter ON jobs (submitter, created_at);
+
+  CREATE TABLE stages (
+    job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    stage TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    run INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    retry_at INTEGER,
+    error TEXT,
+    summary TEXT,
+    outputs TEXT,
+    redo_reason TEXT,
+    PRIMARY KEY (job_id, stage)
+  ) WITHOUT ROWID;
+  CREATE INDEX stages_due ON stages (retry_at) WHERE retry_at IS NOT NULL;
+  CREATE INDEX stages_running ON stages (state) WHERE state = 'running';
+
+  CREATE TABLE gates (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    stage TEXT NOT NULL,
+    round INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    required INTEGER NOT NULL,
+    min_approvals INTEGER NOT NULL,
+    opened_at INTEGER NOT NULL,
+    deadline_at INTEGER,
+    deadline_kind TEXT,
+    remind_at INTEGER,
+    decided_at INTEGER,
+    decided_by TEXT,
+    reason TEXT,
+    UNIQUE (job_id, stage, round)
+  );
+  CREATE INDEX gates_deadline ON gates (deadline_at) WHERE deadline_at IS NOT NULL;
+  CREATE INDEX gates_remind ON gates (remind_at) WHERE remind_at IS NOT NULL;
+
+  CREATE TABLE votes (
+    gate_id INTEGER NOT NULL REFERENCES gates (id) ON DELETE CASCADE,
+    actor TEXT NOT NULL,
+    display TEXT NOT NULL,
+    vote TEXT NOT NULL,
+    reason TEXT,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (gate_id, actor)
+  );
+
+  CREATE TABLE artifacts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    stage TEXT NOT NULL,
+    run INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    media_type TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX artifacts_by_job ON artifacts (job_id, stage, run);
+
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (job_id, seq)
+  );
+
+  CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    target TEXT NOT NULL,
+    job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    event_id INTEGER NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    delivered_at INTEGER,
+    last_error TEXT
+  );
+  CREATE INDEX outbox_pending ON outbox (target, job_id, id) WHERE delivered_at IS NULL;
+
+  CREATE TABLE chat_refs (
+    target TEXT NOT NULL,
+    job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    thread_id TEXT,
+    PRIMARY KEY (target, job_id, key)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE dedupe (
+    key TEXT PRIMARY KEY,
+    at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
+];

@@ -1,0 +1,48 @@
+/**
+ * Read-side queries the engine's scheduler and the API need: lists, counts, the queue, what
+ * timers are due, and the submission rate.
+ */
+import type { Db } from './db.js';
+import type { JobState } from '../orchestrator/types.js';
+
+export interface JobSummaryRow {
+  id: number;
+  pipeline: string;
+  state: JobState;
+  stage: string | null;
+  submitter: string;
+  brief: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export function queryStatements(db: Db) {
+  const q = {
+    list: db.prepare(`SELECT id, pipeline, state, stage, submitter, brief, created_at AS createdAt, updated_at AS updatedAt
+      FROM jobs WHERE (@state IS NULL OR state = @state) AND (@before IS NULL OR id < @before) ORDER BY id DESC LIMIT @limit`),
+    active: db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE state IN ('running', 'awaiting_approval')`),
+    queued: db.prepare(`SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT ?`),
+    position: db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued' AND id <= ?`),
+    running: db.prepare(`SELECT DISTINCT job_id AS id FROM stages WHERE state = 'running'`),
+    due: db.prepare(`SELECT job_id AS id FROM stages WHERE retry_at IS NOT NULL AND retry_at <= @now AND state = 'retry_wait'
+      UNION SELECT job_id FROM gates WHERE deadline_at IS NOT NULL AND deadline_at <= @now AND state = 'pending'
+      UNION SELECT job_id FROM gates WHERE remind_at IS NOT NULL AND remind_at <= @now AND state = 'pending'`),
+    recent: db.prepare('SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE submitter = ? AND created_at > ?'),
+    byState: db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state'),
+    outboxLag: db.prepare('SELECT MIN(created_at) AS oldest, COUNT(*) AS n FROM outbox WHERE delivered_at IS NULL'),
+  };
+  return {
+    list(opts: { state?: JobState; before?: number; limit?: number } = {}): JobSummaryRow[] {
+      return q.list.all({ state: opts.state ?? null, before: opts.before ?? null, limit: opts.limit ?? 50 }) as JobSummaryRow[];
+    },
+    activeCount: () => (q.active.get() as { n: number }).n,
+    queuedIds: (limit: number) => (q.queued.all(limit) as { id: number }[]).map((r) => r.id),
+    /** 1-based place in the queue of a queued job. */
+    queuePosition: (id: number) => (q.position.get(id) as { n: number }).n,
+    jobsWithRunningStages: () => (q.running.all() as { id: number }[]).map((r) => r.id),
+    jobsWithDueTimers: (now: number) => (q.due.all({ now }) as { id: number }[]).map((r) => r.id),
+    submittedSince: (submitter: string, since: number) => q.recent.get(submitter, since) as { n: number; oldest: number | null },
+    countsByState: () => q.byState.all() as { state: JobState; n: number }[],
+    outboxLag: () => q.outboxLag.get() as { oldest: number | null; n: number },
+  };
+}
