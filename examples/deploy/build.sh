@@ -4,9 +4,11 @@
 # Pretends to build version $SIGNOFF_PARAM_VERSION of an app: generates a small source tree,
 # packs it as app-<version>.tar.gz and describes it in build-info.json. Everything written to
 # $SIGNOFF_OUTPUT_DIR becomes an artifact that later stages receive in $SIGNOFF_INPUTS.
+# Lines starting with "::progress::" are shown as progress; the last other line of stdout
+# becomes the stage's summary.
 #
 # Demo knobs:  fail_at=build       fail every attempt (the stage has retries: 1, so 2 tries)
-#              fail_at=build:once  fail only the first attempt, so the retry succeeds
+#              fail_at=build:once  fail only the first attempt, so the retry passes
 #              DEMO_STEP_SECONDS   pause between steps (default 1) so progress is visible
 set -eu
 
@@ -23,20 +25,19 @@ fail() {
   exit 1
 }
 
-# fail_at=<stage> fails on purpose; fail_at=<stage>:once only until the first failure was seen
-# (remembered in a marker file per job, since each attempt gets a fresh output directory).
+# fail_at=<stage> fails on purpose; fail_at=<stage>:once only on the first attempt
+# (SIGNOFF_ATTEMPT is 1, 2, … within a stage run; run by hand it counts as the first).
 maybe_fail() {
   case "${SIGNOFF_PARAM_FAIL_AT:-}" in
     "$stage" | "$stage_name") fail "failing on purpose (fail_at=${SIGNOFF_PARAM_FAIL_AT})" ;;
     "$stage:once" | "$stage_name:once")
-      marker="${TMPDIR:-/tmp}/signoff-demo-$job-$stage.failed"
-      if [ ! -e "$marker" ]; then
-        : >"$marker"
-        fail "failing the first attempt on purpose (fail_at=${SIGNOFF_PARAM_FAIL_AT}); the retry will pass"
+      if [ "${SIGNOFF_ATTEMPT:-1}" = 1 ]; then
+        fail "failing the first attempt on purpose (fail_at=${SIGNOFF_PARAM_FAIL_AT}); a retry will pass"
       fi
       ;;
   esac
 }
+progress() { echo "::progress:: $*"; } # signoff shows these lines in chat as progress
 
 sha256() {
   if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1" | cut -d' ' -f1
@@ -50,7 +51,7 @@ case "$version" in
 esac
 case "$job" in *[!A-Za-z0-9_-]*) fail "unexpected job id \"$job\"" ;; esac
 
-echo "build: building app $version for job $job"
+progress "building app $version (attempt ${SIGNOFF_ATTEMPT:-1})"
 maybe_fail
 
 work=$(mktemp -d)
@@ -58,7 +59,7 @@ trap 'rm -rf "$work"' EXIT
 src="$work/app-$version"
 mkdir -p "$src/bin" "$src/conf"
 
-echo "build: generating sources"
+progress "generating sources"
 printf '%s\n' "$version" >"$src/VERSION"
 cat >"$src/bin/app" <<SCRIPT
 #!/bin/sh
@@ -69,10 +70,10 @@ printf 'listen=0.0.0.0:8080\nlog_level=info\n' >"$src/conf/app.conf"
 printf '%s\n' "${SIGNOFF_BRIEF:-}" >"$src/RELEASE-NOTES.txt"
 sleep "$step"
 
-echo "build: running unit tests (42 passed)"
+progress "running unit tests: 42 passed"
 sleep "$step"
 
-echo "build: packing app-$version.tar.gz"
+progress "packing app-$version.tar.gz"
 tarball="app-$version.tar.gz"
 tar -czf "$out/$tarball" -C "$work" "app-$version"
 size=$(wc -c <"$out/$tarball" | tr -d ' ')
@@ -89,4 +90,4 @@ cat >"$out/build-info.json" <<JSON
   "built_at": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 JSON
-echo "build: done, $tarball is $size bytes (sha256 $(echo "$digest" | cut -c1-12))"
+echo "Built $tarball ($size bytes, sha256 $(echo "$digest" | cut -c1-12))"

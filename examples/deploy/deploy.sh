@@ -7,6 +7,7 @@
 # release-<env>.json. Production refuses to run unless a staging release came first.
 #
 # Demo knobs:  fail_at=<env> (or the stage id, or <that>:once, see build.sh), DEMO_STEP_SECONDS
+# Output: "::progress::" lines, then a one-line summary (see build.sh).
 set -eu
 
 env_name="${1:-}"
@@ -26,9 +27,10 @@ fail() {
   echo "FAILED: $*" >>"$log"
   exit 1
 }
-# Progress goes to stdout (signoff shows it) and, with a timestamp, to the deploy log.
+# Progress goes to stdout as "::progress::" lines (signoff shows them) and, with a timestamp,
+# to the deploy log. The last plain stdout line is the stage's summary.
 say() {
-  echo "$env_name: $*"
+  echo "::progress:: $*"
   echo "$(date -u +%H:%M:%S) $*" >>"$log"
 }
 
@@ -36,10 +38,8 @@ maybe_fail() {
   case "${SIGNOFF_PARAM_FAIL_AT:-}" in
     "$stage" | "$env_name") fail "failing on purpose (fail_at=${SIGNOFF_PARAM_FAIL_AT})" ;;
     "$stage:once" | "$env_name:once")
-      marker="${TMPDIR:-/tmp}/signoff-demo-$job-$stage.failed"
-      if [ ! -e "$marker" ]; then
-        : >"$marker"
-        fail "failing the first attempt on purpose (fail_at=${SIGNOFF_PARAM_FAIL_AT}); the retry will pass"
+      if [ "${SIGNOFF_ATTEMPT:-1}" = 1 ]; then
+        fail "failing the first attempt on purpose (fail_at=${SIGNOFF_PARAM_FAIL_AT}); a retry will pass"
       fi
       ;;
   esac
@@ -62,7 +62,9 @@ json_field() { # json_field FILE KEY: the string value of "KEY" in a flat JSON f
 }
 
 : >"$log"
-say "deploying for job $job"
+say "deploying to $env_name for job $job (attempt ${SIGNOFF_ATTEMPT:-1})"
+# A redo after a reviewer rejected the previous deploy: keep their reason in the log.
+[ -z "${SIGNOFF_REDO_REASON:-}" ] || say "redeploying after review: $SIGNOFF_REDO_REASON"
 maybe_fail
 
 tarball=$(input_paths | grep '/app-[^/]*\.tar\.gz$' | tail -n 1 || true)
@@ -105,4 +107,5 @@ cat >"$out/release-$env_name.json" <<JSON
   "deployed_at": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 JSON
-say "done: $version is live on $instances instances at $url"
+echo "$(date -u +%H:%M:%S) done: $version is live on $instances instances at $url" >>"$log"
+echo "Deployed $version to $env_name ($instances instances, $url)"

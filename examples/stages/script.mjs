@@ -6,8 +6,8 @@
  *
  * signoff writes one JSON document on stdin, { job, stage, brief, params, inputs, redo_reason },
  * where inputs are the earlier stages' artifacts ({ stage, name, path, ... }). The stage writes
- * its files into $SIGNOFF_OUTPUT_DIR, prints progress lines on stdout and, on failure, a message
- * on stderr and a non-zero exit code. It keeps the builtin's markdown layout (`## Scene N:` and
+ * its files into $SIGNOFF_OUTPUT_DIR and prints `::progress:: …` lines (shown in chat); its last
+ * other stdout line is the stage's summary. On failure: a message on stderr, non-zero exit. It keeps the builtin's markdown layout (`## Scene N:` and
  * `NARRATOR:` lines) so the builtin storyboard/audio stages can follow it.
  *
  * Try it by hand:
@@ -40,7 +40,8 @@ const job = await readStdin();
 // The latest outline.md among the inputs, whichever stage made it.
 const outline = (job.inputs ?? []).filter((a) => a.name === 'outline.md').at(-1);
 if (!outline) fail('needs outline.md from an earlier stage; is there an outline stage before this one?');
-console.log(`reading ${outline.stage}/outline.md`);
+const progress = (text) => console.log(`::progress:: ${text}`);
+progress(`reading ${outline.stage}/outline.md`);
 
 // "# Title", then "## 1. Heading" + a note line per section.
 const lines = (await readFile(outline.path, 'utf8')).split(/\r?\n/);
@@ -51,7 +52,7 @@ for (const line of lines) {
   else if (sections.length > 0 && line.trim() && !line.startsWith('>') && !sections.at(-1).note) sections.at(-1).note = line.trim();
 }
 if (sections.length === 0) fail('outline.md has no "## " sections');
-console.log(`writing ${sections.length} scenes`);
+progress(`writing ${sections.length} scenes`);
 
 const reason = (job.redo_reason ?? '').replace(/\s+/g, ' ').trim();
 const out = [`# Script: ${title}`, ''];
@@ -63,4 +64,4 @@ sections.forEach(({ heading, note }, i) => {
   out.push(`## Scene ${i + 1}: ${heading}`, '', `NARRATOR: ${hook} ${note}`, '');
 });
 await writeFile(join(outputDir, 'script.md'), out.join('\n'), 'utf8');
-console.log(`wrote script.md (${sections.length} scenes${reason ? ', revised' : ''})`);
+console.log(`Script: ${sections.length} scenes${reason ? ', revised after review' : ''} (examples/stages/script.mjs)`);
