@@ -7,6 +7,7 @@ import { jobStatements } from './jobs.js';
 import { eventStatements } from './events.js';
 import { artifactStatements } from './artifacts.js';
 import { queryStatements } from './queries.js';
+import { outboxStatements } from './outbox.js';
 
 export function openStore(file: string) {
   const db = openDatabase(file);
@@ -20,6 +21,7 @@ export function storeOver(db: Db) {
     events: eventStatements(db),
     artifacts: artifactStatements(db),
     queries: queryStatements(db),
+    outbox: outboxStatements(db),
     /** Runs `fn` in one IMMEDIATE transaction (writers queue on the file lock, not fail). */
     transaction<T>(fn: () => T): T {
       return db.transaction(fn).immediate();
@@ -33,3 +35,4 @@ export { StoreError } from './db.js';
 export type { StoredEvent } from './events.js';
 export type { Artifact } from './artifacts.js';
 export type { JobSummaryRow } from './queries.js';
+export type { OutboxRow, ChatRef } from './outbox.js';

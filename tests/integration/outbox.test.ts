@@ -1,0 +1,93 @@
+/**
+ * The outbox the chat surfaces deliver from: rows written with each event for each connected
+ * surface the job belongs to, drained in order per job, a failing row holding back only its job.
+ */
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/orchestrator/engine.js';
+import { openStore, type Store } from '../../src/store/store.js';
+import { configFrom, FakeClock, QUICK_PIPELINE, silentLog, tempDir } from '../helpers/fixtures.js';
+import { waitFor } from '../helpers/wait.js';
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup) await c();
+  cleanup = [];
+});
+
+function boot(chatSurfaces: string[], yaml = QUICK_PIPELINE) {
+  const dir = tempDir();
+  const store = openStore(path.join(dir, 'signoff.db'));
+  const clock = new FakeClock();
+  const engine = new Engine({ store, config: configFrom(yaml), dataDir: dir, baseDir: process.cwd(), log: silentLog, clock, tickSchedule: false, chatSurfaces });
+  engine.start();
+  cleanup.push(async () => {
+    await engine.stop();
+    store.close();
+  });
+  return { store, engine, clock };
+}
+
+const submitFrom = (engine: Engine, surface: 'slack' | 'discord' | 'console') => {
+  const r = engine.submit({ platform: 'console', user: 'alice' }, { pipeline: 'quick', brief: 'b', origin: { surface } });
+  if (!r.ok) throw new Error(r.message);
+  return r.jobId;
+};
+const atGate = (store: Store, id: number) => waitFor(() => store.jobs.load(id)!.job.state === 'awaiting_approval', 'the first gate');
+
+describe('outbox', () => {
+  it('writes one row per shown event for the surface the job came from, none for others', async () => {
+    const { store, engine, clock } = boot(['slack', 'discord']);
+    const id = submitFrom(engine, 'slack');
+    await atGate(store, id);
+    const rows = store.outbox.pendingForJob('slack', id);
+    expect(rows.map((r) => r.event.seq)).toEqual(store.events.forJob(id).map((e) => e.seq));
+    expect(store.outbox.pendingForJob('discord', id)).toEqual([]);
+    expect(store.outbox.dueJobs('slack', clock.now())).toEqual([id]);
+    // A refused click is audit only: it is not announced in chat.
+    engine.act({ platform: 'console', user: 'dave' }, id, { type: 'approve', stage: 'outline' });
+    expect(store.events.forJob(id).at(-1)!.type).toBe('gate.refused');
+    expect(store.outbox.pendingForJob('slack', id)).toHaveLength(rows.length);
+  });
+
+  it('sends every job to a surface that has a configured channel', async () => {
+    const { store, engine } = boot(['slack'], `${QUICK_PIPELINE}\nchannels: { slack: C0CHAN }\n`);
+    const id = submitFrom(engine, 'console');
+    await atGate(store, id);
+    expect(store.outbox.pendingForJob('slack', id).length).toBeGreaterThan(0);
+  });
+
+  it('holds back a job behind its failed row until the retry time, without holding other jobs', async () => {
+    const { store, engine, clock } = boot(['slack']);
+    const a = submitFrom(engine, 'slack');
+    const b = submitFrom(engine, 'slack');
+    await atGate(store, a);
+    await atGate(store, b);
+    const first = store.outbox.pendingForJob('slack', a)[0]!;
+    store.outbox.markFailed(first.id, 'HTTP 500', clock.now() + 5_000);
+    expect(store.outbox.dueJobs('slack', clock.now())).toEqual([b]);
+    clock.advance(5_000);
+    expect(store.outbox.dueJobs('slack', clock.now())).toEqual([a, b]);
+    store.outbox.markDelivered(store.outbox.pendingForJob('slack', a).map((r) => r.id), clock.now());
+    expect(store.outbox.dueJobs('slack', clock.now())).toEqual([b]);
+    expect(store.queries.outboxLag().n).toBe(store.outbox.pendingForJob('slack', b).length);
+  });
+
+  it('remembers message ids across a reopen and claims a replay key once', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'signoff.db');
+    let store = openStore(file);
+    const engine = (new Engine({ store, config: configFrom(QUICK_PIPELINE), dataDir: dir, baseDir: process.cwd(), log: silentLog, tickSchedule: false }));
+    const r = engine.submit({ platform: 'api', user: 'api' }, { pipeline: 'quick', brief: 'b', origin: { surface: 'api' } });
+    if (!r.ok) throw new Error(r.message);
+    store.outbox.putRef('slack', r.jobId, 'root', { channel: 'C1', messageId: '1700000000.000100', threadId: null });
+    expect(store.outbox.claimOnce('slack:action:123', 1)).toBe(true);
+    expect(store.outbox.claimOnce('slack:action:123', 2)).toBe(false);
+    await engine.stop();
+    store.close();
+    store = openStore(file);
+    expect(store.outbox.getRef('slack', r.jobId, 'root')).toEqual({ channel: 'C1', messageId: '1700000000.000100', threadId: null });
+    expect(store.outbox.claimOnce('slack:action:123', 3)).toBe(false);
+    store.close();
+  });
+});
