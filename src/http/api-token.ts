@@ -5,6 +5,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { StoreError } from '../store/db.js';
 
 export function ensureApiToken(fromEnv: string | undefined, dataDir: string): { token: string; generated: boolean; file?: string } {
   if (fromEnv) return { token: fromEnv, generated: false };
@@ -16,8 +17,12 @@ export function ensureApiToken(fromEnv: string | undefined, dataDir: string): { 
     // No token yet: make one below.
   }
   const token = randomBytes(24).toString('base64url');
-  fs.mkdirSync(dataDir, { recursive: true });
-  fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  try {
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  } catch (cause) {
+    throw new StoreError(`The data directory ${dataDir} cannot be written (${(cause as Error).message}). Make it writable or set SIGNOFF_DATA_DIR to another directory.`, 'data_dir', { cause });
+  }
   return { token, generated: true, file };
 }
 

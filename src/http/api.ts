@@ -4,6 +4,7 @@
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
+import type { Config } from '../config/schema.js';
 import type { Engine } from '../orchestrator/engine.js';
 import { JOB_STATES } from '../orchestrator/types.js';
 import { eventJson, jobJson, jobSummaryJson } from './job-json.js';
@@ -25,6 +26,18 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 const afterQuery = z.object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(500) });
+
+/** The config without values that may be credentials: http stage headers and command env. */
+function sanitizedConfig(config: Config): Config {
+  const copy = structuredClone(config);
+  const hide = (record: Record<string, string>) => Object.keys(record).forEach((k) => (record[k] = '[hidden]'));
+  for (const p of Object.values(copy.pipelines))
+    for (const s of p.stages) {
+      if ('http' in s.run) hide(s.run.http.headers);
+      if ('command' in s.run) hide(s.run.env);
+    }
+  return copy;
+}
 
 export function registerApi(app: FastifyInstance, engine: Engine, surfaces: () => string[]) {
   const { store } = engine;
@@ -130,7 +143,6 @@ export function registerApi(app: FastifyInstance, engine: Engine, surfaces: () =
     })),
   }));
 
-  // The config holds no secrets by design (they live in the environment), so it is shown whole.
-  app.get('/config', async () => ({ ...engine.config, surfaces: surfaces() }));
+  app.get('/config', async () => ({ ...sanitizedConfig(engine.config), surfaces: surfaces() }));
 
 }

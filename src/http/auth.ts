@@ -19,7 +19,8 @@ export function authenticate(token: string, config: Config) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const header = req.headers.authorization;
     const fromQuery = req.method === 'GET' ? (req.query as Record<string, unknown> | undefined)?.access_token : undefined;
-    const given = header?.startsWith('Bearer ') ? header.slice(7).trim() : typeof fromQuery === 'string' ? fromQuery : undefined;
+    const bearer = header ? /^bearer\s+(\S+)\s*$/i.exec(header)?.[1] : undefined;
+    const given = bearer ?? (typeof fromQuery === 'string' ? fromQuery : undefined);
     if (!given) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'Send Authorization: Bearer <SIGNOFF_API_TOKEN>.' });
     if (!sameSecret(given, token)) return reply.code(401).header('www-authenticate', 'Bearer error="invalid_token"').send({ error: 'unauthorized', message: 'The API token is wrong.' });
     const actor = req.headers['x-signoff-actor'];

@@ -19,7 +19,8 @@ export function sendRefusal(reply: FastifyReply, r: Extract<Reply, { ok: false }
 
 export function sendInvalid(reply: FastifyReply, error: z.ZodError) {
   const issue = error.issues[0]!;
-  const path = issue.path.join('.') || '(body)';
+  const keys = issue.code === 'unrecognized_keys' ? [issue.keys[0]!] : [];
+  const path = [...issue.path, ...keys].join('.') || '(body)';
   return reply.code(400).send({ error: 'invalid', path, message: `${path}: ${issue.message}` });
 }
 

@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client';
 import type { Engine } from '../orchestrator/engine.js';
 import { registerApi } from './api.js';
 import { authenticate } from './auth.js';
+import { closeAllStreams } from './sse.js';
 
 export interface ServerOptions {
   engine: Engine;
@@ -42,6 +43,9 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
       }
     });
   }
+  // Only JSON bodies: a text/plain body would otherwise reach the handlers as a string.
+  app.removeContentTypeParser('text/plain');
+  app.addHook('preClose', async () => closeAllStreams());
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) req.log.error({ err }, 'request failed');

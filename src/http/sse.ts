@@ -24,12 +24,22 @@ export function wantsEventStream(req: FastifyRequest): boolean {
   return String(req.headers.accept ?? '').includes('text/event-stream');
 }
 
+/** Open streams, so the server can end them when it closes (they never go idle by themselves). */
+const open = new Set<() => void>();
+
+/** Ends every open event stream; call before closing the server. */
+export function closeAllStreams(): void {
+  for (const close of [...open]) close();
+}
+
 export function streamEvents(engine: Engine, req: FastifyRequest, reply: FastifyReply, after: number, spec: StreamSpec): void {
   const lastId = Number(req.headers['last-event-id']);
   let last = Number.isInteger(lastId) && lastId >= 0 ? Math.max(lastId, after) : after;
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
+    // Headers set by hooks (CORS, security) before the stream took over the response.
+    ...(reply.getHeaders() as Record<string, string>),
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
     connection: 'keep-alive',
@@ -60,8 +70,10 @@ export function streamEvents(engine: Engine, req: FastifyRequest, reply: Fastify
     closed = true;
     off();
     clearInterval(heartbeat);
+    open.delete(close);
     res.end();
   }
+  open.add(close);
   req.raw.on('close', close);
   res.on('error', close);
 }

@@ -216,15 +216,16 @@ describe('POST /api/v1/jobs', () => {
     expect((await api.get('/api/v1/jobs')).body.jobs).toEqual([]);
   });
 
-  it('answers 400 for malformed JSON and 415 for a body that is not JSON', async () => {
+  it('answers 400 for malformed JSON and 415 for a form body', async () => {
     await boot();
     const r = await api.post('/api/v1/jobs', { raw: '{"pipeline": "quick", "brief": ', headers: { 'content-type': 'application/json' } });
     expect(r.status).toBe(400);
     expect(r.body.error).toBe('bad_request');
     expect(r.body.message).toMatch(/not valid JSON/);
-    const text = await api.post('/api/v1/jobs', { raw: 'pipeline=quick', headers: { 'content-type': 'text/plain' } });
-    expect(text.status).toBe(415);
-    expect(text.body.message).toMatch(/application\/json/);
+    const form = await api.post('/api/v1/jobs', { raw: 'pipeline=quick&brief=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(form.status).toBe(415);
+    expect(form.body.message).toMatch(/application\/json/);
+    expect((await api.get('/api/v1/jobs')).body.jobs).toEqual([]);
   });
 
   it('answers 413 for a body over the limit, and creates nothing', async () => {
@@ -564,6 +565,7 @@ describe('server-sent events', () => {
     expect(stream.status).toBe(200);
     expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect(stream.headers.get('cache-control')).toMatch(/no-cache/);
+    expect(stream.headers.get('x-content-type-options')).toBe('nosniff');
 
     // Catch-up: everything after 3, in order, each frame's id being the event's seq.
     const catchUp = await stream.until((f) => Number(f.id) === stored.length);
@@ -626,6 +628,16 @@ describe('server-sent events', () => {
     expect(more.at(-1)!.parsed.stage).toBe('outline');
   });
 
+  it('stops promptly while a client still holds a stream open', async () => {
+    await boot();
+    const stream = await openStream('/api/v1/events');
+    expect(stream.status).toBe(200);
+    await app!.stop();
+    app = undefined;
+    // The server ended the stream itself; the reader sees the end instead of hanging.
+    await expect(stream.next()).rejects.toThrow(/ended/);
+  });
+
   it('does not stream without a token', async () => {
     await boot();
     const res = await fetch(api.url('/api/v1/events'), { headers: { accept: 'text/event-stream' } });
@@ -677,6 +689,28 @@ describe('lists and config', () => {
     expect(pipelines.status).toBe(200);
     expect(pipelines.body.pipelines[0]).toMatchObject({ name: 'quick', description: 'quick test pipeline' });
     expect(pipelines.body.pipelines[0].stages.map((s: Json) => s.kind)).toEqual(['builtin', 'builtin', 'builtin']);
+  });
+
+  it('hides http stage headers and command env values in /config', async () => {
+    await boot(`${QUICK_PIPELINE}
+  calls:
+    stages:
+      - id: remote
+        run: { http: { url: "http://127.0.0.1:9/x", headers: { authorization: "Bearer s3cret-service-key" } } }
+      - id: local
+        run: { command: ["true"], env: { DEPLOY_KEY: "hunter2-hunter2" } }
+`);
+    const r = await api.get('/api/v1/config');
+    expect(r.status).toBe(200);
+    expect(r.text).not.toContain('s3cret-service-key');
+    expect(r.text).not.toContain('hunter2');
+    expect(r.body.pipelines.calls.stages[0].run.http.headers).toEqual({ authorization: '[hidden]' });
+  });
+
+  it('accepts the bearer scheme in any case', async () => {
+    await boot();
+    const r = await fetch(`${app!.url}/api/v1/jobs`, { headers: { authorization: `bearer ${TOKEN}` } });
+    expect(r.status).toBe(200);
   });
 
   it('answers unknown routes with a JSON 404', async () => {

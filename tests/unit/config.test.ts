@@ -380,12 +380,15 @@ pipelines:
   });
 
   it('a missing file says how to fix it (SIGNOFF_CONFIG)', () => {
-    const file = path.join(tempDir(), 'nope', 'signoff.yaml');
+    const dir = tempDir();
+    const file = path.join(dir, 'nope', 'signoff.yaml');
     let caught: unknown;
     try {
       loadConfig(file);
     } catch (err) {
       caught = err;
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
     expect(caught).toBeInstanceOf(ConfigError);
     expect((caught as ConfigError).message).toContain(file);
