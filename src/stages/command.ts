@@ -9,6 +9,7 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { formatDuration } from '../config/duration.js';
 import { StageError, type StageAdapter, type StageContext } from './types.js';
+import { stageRequest } from './request.js';
 
 /** Variables passed through from our environment; everything else (tokens!) stays out. */
 const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'USER', 'SHELL'];
@@ -161,17 +162,7 @@ export function commandStage(run: CommandRun, options: { baseDir: string }): Sta
         if (error.code !== 'EPIPE') ctx.log.debug({ err: error }, 'stage command stdin');
       });
       child.stdin.end(
-        JSON.stringify({
-          job: ctx.jobId,
-          pipeline: ctx.pipeline,
-          stage: ctx.stageId,
-          attempt: ctx.attempt,
-          brief: ctx.brief,
-          params: ctx.params,
-          submitter: ctx.submitter,
-          inputs: ctx.inputs.map(({ stage, name, path, size }) => ({ stage, name, path, size })),
-          redo_reason: ctx.redoReason ?? null,
-        }),
+        JSON.stringify(stageRequest(ctx, { paths: true })),
       );
 
       child.on('error', (error: NodeJS.ErrnoException) => {

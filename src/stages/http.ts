@@ -7,6 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { formatDuration } from '../config/duration.js';
 import { StageError, type StageAdapter, type StageContext } from './types.js';
+import { stageRequest } from './request.js';
 
 /** A larger answer is refused: it would sit whole in memory. */
 const MAX_ANSWER_BYTES = 10 * 1024 * 1024;
@@ -94,17 +95,7 @@ export function httpStage(run: HttpRun): StageAdapter {
         response = await fetch(url, {
           method: 'POST',
           headers: { ...headers, 'content-type': 'application/json' },
-          body: JSON.stringify({
-            job: ctx.jobId,
-            pipeline: ctx.pipeline,
-            stage: ctx.stageId,
-            attempt: ctx.attempt,
-            brief: ctx.brief,
-            params: ctx.params,
-            submitter: ctx.submitter,
-            inputs: ctx.inputs.map(({ stage, name, size }) => ({ stage, name, size })),
-            redo_reason: ctx.redoReason ?? null,
-          }),
+          body: JSON.stringify(stageRequest(ctx, { paths: false })),
           signal,
           redirect: 'follow',
         });

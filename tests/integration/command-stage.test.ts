@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { commandStage } from '../../src/stages/command.js';
 import { StageError, type StageContext } from '../../src/stages/types.js';
+import { stageError } from '../helpers/stage-error.js';
 
 const dirs: string[] = [];
 const strays: number[] = [];
@@ -74,16 +75,6 @@ async function readPids(file: string): Promise<number[]> {
   return pids;
 }
 
-async function stageError(promise: Promise<unknown>): Promise<StageError> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected the stage to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StageError);
-  return error as StageError;
-}
 
 const run = (command: string[], extra: { timeout?: number; env?: Record<string, string>; cwd?: string } = {}) =>
   commandStage({ command, env: extra.env ?? {}, timeout: extra.timeout ?? 10_000, cwd: extra.cwd }, { baseDir: tmpdir() });

@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { httpStage } from '../../src/stages/http.js';
 import { StageError, type StageContext } from '../../src/stages/types.js';
+import { stageError } from '../helpers/stage-error.js';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 
@@ -75,16 +76,6 @@ function json(res: ServerResponse, status: number, value: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
 }
 
-async function stageError(promise: Promise<unknown>): Promise<StageError> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected the stage to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StageError);
-  return error as StageError;
-}
 
 describe('http stage', () => {
   it('posts the job and writes the artifacts of the answer', async () => {
