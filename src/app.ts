@@ -12,11 +12,14 @@ import { openStore, type Store } from './store/store.js';
 import { Engine, type Clock } from './orchestrator/engine.js';
 import { buildServer } from './http/server.js';
 import { createMetrics } from './http/metrics.js';
+import { registerConsole } from './bot/console/routes.js';
 
 export interface AppOptions {
   config: Config;
   dataDir: string;
   apiToken: string;
+  /** Token of the local console's URL; the console is off when undefined or disabled in the config. */
+  consoleToken?: string;
   log: Logger;
   host: string;
   port: number;
@@ -32,6 +35,8 @@ export interface App {
   server: FastifyInstance;
   /** The base URL once listening, e.g. http://127.0.0.1:3000 */
   url: string;
+  /** The console's URL with its token, when the console is on. */
+  consoleUrl: string | null;
   stop(): Promise<void>;
 }
 
@@ -49,6 +54,8 @@ export async function startApp(o: AppOptions): Promise<App> {
     ...(o.tickSchedule !== undefined ? { tickSchedule: o.tickSchedule } : {}),
   });
   const server = await buildServer({ engine, apiToken: o.apiToken, metrics: createMetrics(engine), log: o.log, version: VERSION });
+  const consoleOn = o.config.console.enabled && o.consoleToken !== undefined;
+  if (consoleOn) registerConsole(server, engine, o.consoleToken!, o.clock);
   engine.start();
   let address: string;
   try {
@@ -63,6 +70,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     store,
     server,
     url: address.replace('[::1]', '127.0.0.1'),
+    consoleUrl: consoleOn ? `${address.replace('[::1]', '127.0.0.1')}/?token=${o.consoleToken}` : null,
     async stop() {
       await server.close();
       await engine.stop();

@@ -5,7 +5,7 @@
 import { ConfigError, loadConfig } from './config/load.js';
 import { loadDotEnv, readEnv } from './config/env.js';
 import { createLogger } from './log.js';
-import { ensureApiToken } from './http/api-token.js';
+import { ensureToken } from './http/api-token.js';
 import { StoreError } from './store/store.js';
 import { startApp } from './app.js';
 
@@ -28,12 +28,15 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ level: env.logLevel, pretty: env.logPretty });
-  const token = ensureApiToken(env.apiToken, env.dataDir);
-  const app = await startApp({ config, dataDir: env.dataDir, apiToken: token.token, log, host: env.host, port: env.port });
+  const token = ensureToken(env.apiToken, env.dataDir);
+  const consoleToken = config.console.enabled ? ensureToken(undefined, env.dataDir, 'console-token').token : undefined;
+  const app = await startApp({ config, dataDir: env.dataDir, apiToken: token.token, ...(consoleToken ? { consoleToken } : {}), log, host: env.host, port: env.port });
   log.info({ url: app.url, config: env.configPath, data: env.dataDir }, 'signoff is running');
   // Printed, not logged: this is the one place the token is shown, for the person who started signoff.
   if (!env.apiToken) process.stdout.write(`\nAPI token (kept in ${token.file}): ${token.token}\n`);
-  process.stdout.write(`signoff is listening on ${app.url}  (health: ${app.url}/healthz, API: ${app.url}/api/v1)\n\n`);
+  process.stdout.write(`signoff is listening on ${app.url}  (health: ${app.url}/healthz, API: ${app.url}/api/v1)\n`);
+  if (app.consoleUrl) process.stdout.write(`Console: ${app.consoleUrl}\n`);
+  process.stdout.write('\n');
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -1,15 +1,16 @@
 /**
- * The API bearer token: SIGNOFF_API_TOKEN when set, else one generated once and kept in the
- * data directory (mode 0600), so it stays the same across restarts.
+ * Bearer tokens: the API token is SIGNOFF_API_TOKEN when set; otherwise (and for the console's
+ * token) one is generated once and kept in the data directory (mode 0600), so it stays the same
+ * across restarts.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { StoreError } from '../store/db.js';
 
-export function ensureApiToken(fromEnv: string | undefined, dataDir: string): { token: string; generated: boolean; file?: string } {
+export function ensureToken(fromEnv: string | undefined, dataDir: string, name = 'api-token'): { token: string; generated: boolean; file?: string } {
   if (fromEnv) return { token: fromEnv, generated: false };
-  const file = path.join(dataDir, 'api-token');
+  const file = path.join(dataDir, name);
   try {
     const existing = fs.readFileSync(file, 'utf8').trim();
     if (existing.length >= 16) return { token: existing, generated: false, file };

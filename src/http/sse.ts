@@ -18,6 +18,10 @@ export interface StreamSpec {
   matches(e: StoredEvent): boolean;
   /** The event's position in this stream (a per-job seq, or the global id). */
   position(e: StoredEvent): number;
+  /** The frame's data (default: the API's event JSON); undefined skips the event. */
+  render?(e: StoredEvent): unknown;
+  /** A fixed SSE event name for every frame (default: the event's type). */
+  eventName?: string;
 }
 
 export function wantsEventStream(req: FastifyRequest): boolean {
@@ -52,7 +56,9 @@ export function streamEvents(engine: Engine, req: FastifyRequest, reply: Fastify
     const pos = spec.position(e);
     if (closed || pos <= last) return;
     last = pos;
-    res.write(`id: ${pos}\nevent: ${e.type}\ndata: ${JSON.stringify(eventJson(e))}\n\n`);
+    const data = spec.render ? spec.render(e) : eventJson(e);
+    if (data === undefined) return;
+    res.write(`id: ${pos}\nevent: ${spec.eventName ?? e.type}\ndata: ${JSON.stringify(data)}\n\n`);
     if (res.writableLength > MAX_BUFFERED_BYTES) close();
   };
   // Catch-up and subscription happen in one synchronous run, so no event can fall between them.

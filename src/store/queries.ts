@@ -29,6 +29,7 @@ export function queryStatements(db: Db) {
       UNION SELECT job_id FROM gates WHERE remind_at IS NOT NULL AND remind_at <= @now AND state = 'pending'`),
     recent: db.prepare('SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE submitter = ? AND created_at > ?'),
     byState: db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state'),
+    lastEvent: db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM events'),
     outboxLag: db.prepare('SELECT MIN(created_at) AS oldest, COUNT(*) AS n FROM outbox WHERE delivered_at IS NULL'),
   };
   return {
@@ -44,5 +45,6 @@ export function queryStatements(db: Db) {
     submittedSince: (submitter: string, since: number) => q.recent.get(submitter, since) as { n: number; oldest: number | null },
     countsByState: () => q.byState.all() as { state: JobState; n: number }[],
     outboxLag: () => q.outboxLag.get() as { oldest: number | null; n: number },
+    lastEventId: () => (q.lastEvent.get() as { id: number }).id,
   };
 }

@@ -1,0 +1,79 @@
+/**
+ * A job as the console shows it: the status block, the thread (notices and gate cards in event
+ * order) and the timeline. Built from the neutral views every surface shares.
+ */
+import type { Store, StoredEvent } from '../../store/store.js';
+import type { JobAggregate } from '../../orchestrator/types.js';
+import { gateCardView } from '../views/gate-card.js';
+import { jobStatusView } from '../views/job-status.js';
+import { noticeFor } from '../views/notice.js';
+import { renderPlan } from '../views/render-plan.js';
+import { timelineView } from '../views/timeline.js';
+import type { GateCardView, JobStatusView, NoticeView, TimelineView } from '../views/types.js';
+
+export type ThreadItem = { type: 'notice'; seq: number; notice: NoticeView } | { type: 'gate'; seq: number; key: string };
+
+export interface JobThread {
+  status: JobStatusView;
+  items: ThreadItem[];
+  gates: Record<string, GateCardView>;
+  timeline: TimelineView;
+}
+
+/** What the browser needs after one event: the new status, and the notice or card it caused. */
+export interface ConsoleUpdate {
+  eventId: number;
+  jobId: number;
+  seq: number;
+  type: string;
+  status: JobStatusView;
+  item: ThreadItem | null;
+  gate: GateCardView | null;
+  timeline: TimelineView;
+  serverNow: number;
+}
+
+export const gateKey = (stage: string, round: number) => `${stage}#${round}`;
+
+function views(store: Store, agg: JobAggregate) {
+  const artifacts = store.artifacts.current(agg.job.id);
+  const position = agg.job.state === 'queued' ? store.queries.queuePosition(agg.job.id) : null;
+  return { artifacts, status: jobStatusView(agg, position) };
+}
+
+export function jobThread(store: Store, jobId: number, now: number): JobThread | undefined {
+  const agg = store.jobs.load(jobId);
+  if (!agg) return undefined;
+  const { artifacts, status } = views(store, agg);
+  const items: ThreadItem[] = [];
+  for (const e of store.events.forJob(jobId, 0, 10_000)) {
+    if (e.type === 'gate.opened') items.push({ type: 'gate', seq: e.seq, key: gateKey(String(e.data.stage), Number(e.data.round)) });
+    const notice = renderPlan(e).notice ? noticeFor(e, agg, artifacts) : null;
+    if (notice) items.push({ type: 'notice', seq: e.seq, notice });
+  }
+  const gates = Object.fromEntries(agg.gates.map((g) => [gateKey(g.stage, g.round), gateCardView(agg, g, artifacts)]));
+  return { status, items, gates, timeline: timelineView(agg, now) };
+}
+
+export function consoleUpdate(store: Store, event: StoredEvent, now: number): ConsoleUpdate | undefined {
+  const agg = store.jobs.load(event.job);
+  if (!agg) return undefined;
+  const { artifacts, status } = views(store, agg);
+  const plan = renderPlan(event);
+  const gate = plan.gate ? agg.gates.find((g) => g.stage === plan.gate!.stage && g.round === plan.gate!.round) : undefined;
+  const notice = plan.notice ? noticeFor(event, agg, artifacts) : null;
+  const item: ThreadItem | null =
+    event.type === 'gate.opened' && gate ? { type: 'gate', seq: event.seq, key: gateKey(gate.stage, gate.round) }
+    : notice ? { type: 'notice', seq: event.seq, notice } : null;
+  return {
+    eventId: event.id,
+    jobId: event.job,
+    seq: event.seq,
+    type: event.type,
+    status,
+    item,
+    gate: gate ? gateCardView(agg, gate, artifacts) : null,
+    timeline: timelineView(agg, now),
+    serverNow: now,
+  };
+}

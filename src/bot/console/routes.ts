@@ -1,0 +1,131 @@
+/**
+ * The local console: a chat-like web page on signoff's own port, for trying everything with no
+ * Slack or Discord. It is the third renderer of the shared views. Loopback only; every request
+ * needs the console token (in the URL printed at start). People act as the console users of the
+ * config, chosen in the page's "acting as" selector.
+ */
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { PACKAGE_DIR } from '../../config/env.js';
+import type { Engine } from '../../orchestrator/engine.js';
+import { groupsOf, type Identity } from '../../orchestrator/policy.js';
+import { sameSecret } from '../../http/api-token.js';
+import { streamEvents } from '../../http/sse.js';
+import { executeCommand } from '../commands/execute.js';
+import { helpText, parseCommand } from '../commands/parse.js';
+import { consoleUpdate, jobThread } from './job-thread.js';
+
+const PUBLIC_DIR = path.join(PACKAGE_DIR, 'src', 'bot', 'console', 'public');
+const ASSETS: Record<string, string> = { 'app.js': 'text/javascript; charset=utf-8', 'app.css': 'text/css; charset=utf-8' };
+
+const commandBody = z.strictObject({ as: z.string().min(1), text: z.string().max(20_000) });
+const actionBody = z.strictObject({ as: z.string().min(1), reason: z.string().max(2_000).optional() });
+const gateParams = z.object({ id: z.coerce.number().int().positive(), stage: z.string().min(1).max(64), action: z.enum(['approve', 'reject', 'hold']) });
+const idParams = z.object({ id: z.coerce.number().int().positive() });
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
+
+export function registerConsole(app: FastifyInstance, engine: Engine, token: string, clock: { now(): number } = { now: () => Date.now() }): void {
+  const { store, config } = engine;
+  const users = Object.entries(config.operators).flatMap(([, g]) => g.console);
+  const uniqueUsers = [...new Set(users)];
+  const identity = (name: string): Identity | undefined => (uniqueUsers.includes(name) ? { platform: 'console', user: name } : undefined);
+
+  const guard = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!LOOPBACK.test(req.socket.remoteAddress ?? '')) return reply.code(403).send({ error: 'forbidden', message: 'The console only answers on this machine (loopback).' });
+    const given = (req.headers['x-console-token'] as string | undefined) ?? (req.query as Record<string, string> | undefined)?.token;
+    if (!given || !sameSecret(given, token)) {
+      const message = 'Open the console with the URL signoff printed at start (it carries ?token=…).';
+      return req.url.startsWith('/console/api') ? reply.code(401).send({ error: 'unauthorized', message }) : reply.code(401).type('text/plain; charset=utf-8').send(message);
+    }
+  };
+
+  app.register(async (scope) => {
+    scope.addHook('onRequest', guard);
+    // The page runs our own script only; artifacts are shown from the same origin.
+    const csp = "default-src 'self'; img-src 'self' data:; media-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+    scope.get('/', async (_req, reply) => reply.header('content-security-policy', csp).type('text/html; charset=utf-8').send(fs.createReadStream(path.join(PUBLIC_DIR, 'index.html'))));
+    scope.get('/console/:asset', async (req, reply) => {
+      const asset = (req.params as { asset: string }).asset;
+      const type = ASSETS[asset];
+      if (!type) return reply.code(404).send({ error: 'not_found', message: `No console file ${asset}.` });
+      return reply.header('content-security-policy', csp).type(type).header('cache-control', 'no-cache').send(fs.createReadStream(path.join(PUBLIC_DIR, asset)));
+    });
+
+    scope.get('/console/api/session', async () => ({
+      users: uniqueUsers.map((name) => ({ name, groups: groupsOf(config.operators, { platform: 'console', user: name }) })),
+      pipelines: Object.entries(config.pipelines).map(([name, p]) => ({
+        name,
+        description: p.description,
+        params: p.params,
+        stages: p.stages.map((s) => ({ id: s.id, name: s.name ?? s.id, gate: s.gate ? { required: s.gate.required, approvers: s.gate.approvers } : null })),
+      })),
+      help: helpText(),
+      serverNow: clock.now(),
+    }));
+
+    scope.get('/console/api/jobs', async () => {
+      const now = clock.now();
+      // The last event id first: the stream resumes after it, so nothing falls in between.
+      const lastEventId = store.queries.lastEventId();
+      const jobs = store.queries.list({ limit: 30 }).map((r) => jobThread(store, r.id, now)).filter(Boolean);
+      return { jobs, lastEventId, serverNow: now };
+    });
+
+    scope.get('/console/api/jobs/:id', async (req, reply) => {
+      const p = idParams.safeParse(req.params);
+      const thread = p.success ? jobThread(store, p.data.id, clock.now()) : undefined;
+      return thread ?? reply.code(404).send({ error: 'not_found', message: 'No such job.' });
+    });
+
+    scope.get('/console/api/stream', async (req, reply) => {
+      const after = Number((req.query as Record<string, string>).after ?? 0) || 0;
+      streamEvents(engine, req, reply, after, {
+        fetch: (from, limit) => store.events.since(from, limit),
+        matches: () => true,
+        position: (e) => e.id,
+        render: (e) => consoleUpdate(store, e, clock.now()),
+        eventName: 'update',
+      });
+    });
+
+    scope.post('/console/api/command', async (req, reply) => {
+      const body = commandBody.safeParse(req.body);
+      if (!body.success) return reply.code(400).send({ ok: false, text: 'Send {"as": "<console user>", "text": "/signoff …"}.' });
+      const who = identity(body.data.as);
+      if (!who) return reply.code(403).send({ ok: false, text: `"${body.data.as}" is not a console user in the config.` });
+      const parsed = parseCommand(body.data.text);
+      if (!parsed.ok) return { ok: false, text: parsed.message };
+      return executeCommand(engine, who, parsed.command, { surface: 'console' });
+    });
+
+    scope.post('/console/api/jobs/:id/gates/:stage/:action', async (req, reply) => {
+      const p = gateParams.safeParse(req.params);
+      const body = actionBody.safeParse(req.body ?? {});
+      if (!p.success || !body.success) return reply.code(400).send({ ok: false, text: 'Bad gate action.' });
+      const who = identity(body.data.as);
+      if (!who) return reply.code(403).send({ ok: false, text: `"${body.data.as}" is not a console user in the config.` });
+      const { id, stage, action } = p.data;
+      const r = engine.act(who, id, action === 'hold' ? { type: 'hold', stage } : { type: action, stage, ...(body.data.reason !== undefined ? { reason: body.data.reason } : {}) });
+      return { ok: r.ok, text: r.message, ...(r.ok ? {} : { code: r.code }) };
+    });
+
+    scope.get('/console/api/artifacts/:id', async (req, reply) => {
+      const p = idParams.safeParse(req.params);
+      const a = p.success ? store.artifacts.byId(p.data.id) : undefined;
+      if (!a) return reply.code(404).send({ error: 'not_found', message: 'No such artifact.' });
+      const filename = a.name.split('/').pop()!.replace(/[^\w.-]/g, '_');
+      const download = (req.query as Record<string, string>).download === '1';
+      return reply
+        .header('content-type', a.mediaType)
+        .header('content-length', a.size)
+        .header('content-disposition', `${download ? 'attachment' : 'inline'}; filename="${filename}"`)
+        .header('content-security-policy', "default-src 'none'; img-src 'self' data:; media-src 'self' data:; style-src 'unsafe-inline'; sandbox")
+        .send(createReadStream(a.path));
+    });
+  });
+}

@@ -1,0 +1,28 @@
+/**
+ * What each event changes on a chat surface: the status message, a gate card, a thread notice.
+ * Every surface follows the same plan, so they all show the same thing.
+ */
+import type { StoredEvent } from '../../store/store.js';
+
+export interface RenderPlan {
+  /** Edit the job's status message. */
+  status: boolean;
+  /** Create or edit this gate's card. */
+  gate: { stage: string; round: number } | null;
+  /** Post a notice in the thread (see noticeFor). */
+  notice: boolean;
+}
+
+const NOTICES = new Set([
+  'stage.succeeded', 'stage.failed', 'stage.retried', 'stage.recovered', 'gate.approved', 'gate.rejected',
+  'gate.expired', 'gate.held', 'gate.reminded', 'job.cancelled', 'job.retried', 'job.finished',
+]);
+
+export function renderPlan(event: StoredEvent): RenderPlan {
+  const isGate = event.type.startsWith('gate.') && event.type !== 'gate.refused' && event.type !== 'gate.reminded';
+  return {
+    status: event.type !== 'gate.refused' && event.type !== 'artifact.added',
+    gate: isGate ? { stage: String(event.data.stage), round: Number(event.data.round) } : null,
+    notice: NOTICES.has(event.type),
+  };
+}
