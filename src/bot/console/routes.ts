@@ -27,6 +27,8 @@ const gateParams = z.object({ id: z.coerce.number().int().positive(), stage: z.s
 const idParams = z.object({ id: z.coerce.number().int().positive() });
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
+/** The page shell holds no data, and a script or stylesheet tag cannot send the token. */
+const SHELL = new Set(['/', '/console/app.js', '/console/app.css']);
 
 export function registerConsole(app: FastifyInstance, engine: Engine, token: string, clock: { now(): number } = { now: () => Date.now() }): void {
   const { store, config } = engine;
@@ -36,6 +38,7 @@ export function registerConsole(app: FastifyInstance, engine: Engine, token: str
 
   const guard = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!LOOPBACK.test(req.socket.remoteAddress ?? '')) return reply.code(403).send({ error: 'forbidden', message: 'The console only answers on this machine (loopback).' });
+    if ((req.method === 'GET' || req.method === 'HEAD') && SHELL.has(req.url.split('?')[0]!)) return;
     const given = (req.headers['x-console-token'] as string | undefined) ?? (req.query as Record<string, string> | undefined)?.token;
     if (!given || !sameSecret(given, token)) {
       const message = 'Open the console with the URL signoff printed at start (it carries ?token=…).';

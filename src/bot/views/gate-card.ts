@@ -52,7 +52,10 @@ export function gateCardView(agg: JobAggregate, gate: Gate, artifacts: Artifact[
     icon: look.icon,
     tone: look.tone,
     title: `${kind}: ${name} of job ${agg.job.id}${roundText}`,
-    text: [rec?.summary ?? `${name} finished.`, hint].filter(Boolean).join(' '),
+    text: [rec?.summary ?? `${name} finished`, hint]
+      .filter((t): t is string => Boolean(t))
+      .map((t) => (/[.!?…]$/.test(t) ? t : `${t}.`))
+      .join(' '),
     redoReason: redo,
     approvers: def?.gate?.approvers ?? [],
     approvals: { count: approvals.length, needed: gate.minApprovals, names: approvals.map((v) => v.display) },
