@@ -38,9 +38,9 @@ export interface EngineOptions {
 export type SubmitResult = (Reply & { ok: true; jobId: number }) | (Reply & { ok: false });
 
 export type EngineAction =
-  | { type: 'approve'; stage: string; reason?: string }
-  | { type: 'reject'; stage: string; reason?: string }
-  | { type: 'hold'; stage: string }
+  | { type: 'approve'; stage: string; reason?: string; round?: number }
+  | { type: 'reject'; stage: string; reason?: string; round?: number }
+  | { type: 'hold'; stage: string; round?: number }
   | { type: 'cancel'; reason?: string }
   | { type: 'retry' };
 
@@ -151,9 +151,9 @@ export class Engine {
     const actor = actorFor(this.config.operators, who);
     const input: JobInput =
       action.type === 'approve' || action.type === 'reject'
-        ? { type: 'vote', actor, stage: action.stage, vote: action.type, ...(action.reason !== undefined ? { reason: action.reason } : {}) }
+        ? { type: 'vote', actor, stage: action.stage, vote: action.type, ...(action.reason !== undefined ? { reason: action.reason } : {}), ...(action.round !== undefined ? { round: action.round } : {}) }
         : action.type === 'hold'
-          ? { type: 'hold', actor, stage: action.stage }
+          ? { type: 'hold', actor, stage: action.stage, ...(action.round !== undefined ? { round: action.round } : {}) }
           : action.type === 'cancel'
             ? { type: 'cancel', actor, ...(action.reason !== undefined ? { reason: action.reason } : {}) }
             : { type: 'retry', actor };

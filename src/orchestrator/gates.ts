@@ -61,9 +61,10 @@ function decidedMessage(gate: Gate): string {
 }
 
 /** Finds the gate an actor means and checks that they may act on it now. */
-function gateFor(d: Draft, actor: Actor, stage: string): { gate: Gate; def: GateDef } | Reply {
+function gateFor(d: Draft, actor: Actor, stage: string, round?: number): { gate: Gate; def: GateDef } | Reply {
   const def = d.stageDef(stage)?.gate;
-  const gate = d.latestGate(stage);
+  // A button on an older card speaks for that round only, never for the one open now.
+  const gate = round === undefined ? d.latestGate(stage) : d.agg.gates.find((g) => g.stage === stage && g.round === round);
   if (!def || !gate)
     return refuse(d, actor, stage, 'not_found', `Job ${d.job.id} has no gate on stage "${stage}" open; check the stage name with /signoff status ${d.job.id}.`);
   if (gate.state !== 'pending' && gate.state !== 'held') return refuse(d, actor, stage, 'already_decided', decidedMessage(gate));
@@ -95,8 +96,8 @@ function approveAndAdvance(d: Draft, gate: Gate, by: string, auto: boolean): voi
   d.advance(index + 1);
 }
 
-export function vote(d: Draft, actor: Actor, stage: string, choice: 'approve' | 'reject', reason?: string): Reply {
-  const found = gateFor(d, actor, stage);
+export function vote(d: Draft, actor: Actor, stage: string, choice: 'approve' | 'reject', reason?: string, round?: number): Reply {
+  const found = gateFor(d, actor, stage, round);
   if (!('gate' in found)) return found;
   const { gate, def } = found;
   const why = reason?.trim() ?? '';
@@ -126,8 +127,8 @@ export function vote(d: Draft, actor: Actor, stage: string, choice: 'approve' | 
   return { ok: true, message: `Approval recorded for "${stage}" of job ${d.job.id}: ${approvals} of ${gate.minApprovals}.` };
 }
 
-export function hold(d: Draft, actor: Actor, stage: string): Reply {
-  const found = gateFor(d, actor, stage);
+export function hold(d: Draft, actor: Actor, stage: string, round?: number): Reply {
+  const found = gateFor(d, actor, stage, round);
   if (!('gate' in found)) return found;
   const { gate } = found;
   if (gate.required || gate.state === 'held')

@@ -33,9 +33,9 @@ function apply(d: Draft, input: JobInput): Reply | undefined {
     case 'stage.failed':
       return stageFailed(d, input);
     case 'vote':
-      return vote(d, input.actor, input.stage, input.vote, input.reason);
+      return vote(d, input.actor, input.stage, input.vote, input.reason, input.round);
     case 'hold':
-      return hold(d, input.actor, input.stage);
+      return hold(d, input.actor, input.stage, input.round);
     case 'cancel':
       return cancel(d, input.actor, input.reason);
     case 'retry':

@@ -124,8 +124,9 @@ export type JobInput =
   | { type: 'stage.progress'; stage: string; run: number; message: string }
   | { type: 'stage.succeeded'; stage: string; run: number; summary?: string; outputs?: Record<string, unknown>; artifacts: ArtifactFile[] }
   | { type: 'stage.failed'; stage: string; run: number; error: string; code: string }
-  | { type: 'vote'; actor: Actor; stage: string; vote: 'approve' | 'reject'; reason?: string }
-  | { type: 'hold'; actor: Actor; stage: string }
+  /** `round`, when given, is the gate round the person saw (a button on an older card). */
+  | { type: 'vote'; actor: Actor; stage: string; vote: 'approve' | 'reject'; reason?: string; round?: number }
+  | { type: 'hold'; actor: Actor; stage: string; round?: number }
   | { type: 'cancel'; actor: Actor; reason?: string }
   | { type: 'retry'; actor: Actor };
 

@@ -275,6 +275,18 @@ describe('cancel and retry', () => {
     expect(r.gate('review')).toMatchObject({ round: 2, state: 'pending', votes: [] });
   });
 
+  it('a click on an older round\'s card never decides the round open now', () => {
+    const r = new Run().toReview();
+    r.vote(carol, 'review', 'reject', 'shorter');
+    r.send({ type: 'retry', actor: bob });
+    r.send({ type: 'start' });
+    r.succeed('review');
+    const stale = r.send({ type: 'vote', actor: bob, stage: 'review', vote: 'approve', round: 1 });
+    expect(stale).toMatchObject({ ok: false, code: 'already_decided', message: expect.stringContaining('already rejected by carol') });
+    expect(r.gate('review')).toMatchObject({ round: 2, state: 'pending', votes: [] });
+    expect(r.send({ type: 'vote', actor: bob, stage: 'review', vote: 'approve', round: 2 })).toMatchObject({ ok: true });
+  });
+
   it('only a failed, rejected or cancelled job can be retried', () => {
     const r = new Run();
     expect(r.send({ type: 'retry', actor: bob })).toMatchObject({ ok: false, code: 'not_retryable' });

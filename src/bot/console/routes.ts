@@ -19,16 +19,33 @@ import { helpText, parseCommand } from '../commands/parse.js';
 import { consoleUpdate, jobThread } from './job-thread.js';
 
 const PUBLIC_DIR = path.join(PACKAGE_DIR, 'src', 'bot', 'console', 'public');
-const ASSETS: Record<string, string> = { 'app.js': 'text/javascript; charset=utf-8', 'app.css': 'text/css; charset=utf-8' };
+const ASSETS: Record<string, string> = {
+  // The page's ES modules: main.js imports the rest.
+  'main.js': 'text/javascript; charset=utf-8',
+  'state.js': 'text/javascript; charset=utf-8',
+  'format.js': 'text/javascript; charset=utf-8',
+  'dom.js': 'text/javascript; charset=utf-8',
+  'scroll.js': 'text/javascript; charset=utf-8',
+  'api.js': 'text/javascript; charset=utf-8',
+  'users.js': 'text/javascript; charset=utf-8',
+  'render-job.js': 'text/javascript; charset=utf-8',
+  'render-gate.js': 'text/javascript; charset=utf-8',
+  'render-artifacts.js': 'text/javascript; charset=utf-8',
+  'timeline.js': 'text/javascript; charset=utf-8',
+  'live.js': 'text/javascript; charset=utf-8',
+  'commands.js': 'text/javascript; charset=utf-8',
+  'actions.js': 'text/javascript; charset=utf-8',
+  'app.css': 'text/css; charset=utf-8',
+};
 
 const commandBody = z.strictObject({ as: z.string().min(1), text: z.string().max(20_000) });
-const actionBody = z.strictObject({ as: z.string().min(1), reason: z.string().max(2_000).optional() });
+const actionBody = z.strictObject({ as: z.string().min(1), reason: z.string().max(2_000).optional(), round: z.number().int().positive().optional() });
 const gateParams = z.object({ id: z.coerce.number().int().positive(), stage: z.string().min(1).max(64), action: z.enum(['approve', 'reject', 'hold']) });
 const idParams = z.object({ id: z.coerce.number().int().positive() });
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
 /** The page shell holds no data, and a script or stylesheet tag cannot send the token. */
-const SHELL = new Set(['/', '/console/app.js', '/console/app.css']);
+const SHELL = new Set(['/', ...Object.keys(ASSETS).map((asset) => `/console/${asset}`)]);
 
 export function registerConsole(app: FastifyInstance, engine: Engine, token: string, clock: { now(): number } = { now: () => Date.now() }): void {
   const { store, config } = engine;
@@ -113,7 +130,8 @@ export function registerConsole(app: FastifyInstance, engine: Engine, token: str
       const who = identity(body.data.as);
       if (!who) return reply.code(403).send({ ok: false, text: `"${body.data.as}" is not a console user in the config.` });
       const { id, stage, action } = p.data;
-      const r = engine.act(who, id, action === 'hold' ? { type: 'hold', stage } : { type: action, stage, ...(body.data.reason !== undefined ? { reason: body.data.reason } : {}) });
+      const round = body.data.round !== undefined ? { round: body.data.round } : {};
+      const r = engine.act(who, id, action === 'hold' ? { type: 'hold', stage, ...round } : { type: action, stage, ...round, ...(body.data.reason !== undefined ? { reason: body.data.reason } : {}) });
       return { ok: r.ok, text: r.message, ...(r.ok ? {} : { code: r.code }) };
     });
 
