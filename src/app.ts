@@ -13,6 +13,9 @@ import { Engine, type Clock } from './orchestrator/engine.js';
 import { buildServer } from './http/server.js';
 import { createMetrics } from './http/metrics.js';
 import { registerConsole } from './bot/console/routes.js';
+import type { ChatSurface } from './bot/port.js';
+import { SlackSurface } from './bot/slack/surface.js';
+import type { SlackSettings } from './config/env.js';
 
 export interface AppOptions {
   config: Config;
@@ -27,6 +30,8 @@ export interface AppOptions {
   baseDir?: string;
   clock?: Clock;
   tickSchedule?: string | false;
+  /** Connect to Slack with these settings. */
+  slack?: SlackSettings;
 }
 
 export interface App {
@@ -52,15 +57,22 @@ export async function startApp(o: AppOptions): Promise<App> {
     log: o.log,
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.tickSchedule !== undefined ? { tickSchedule: o.tickSchedule } : {}),
+    chatSurfaces: o.slack ? ['slack'] : [],
   });
-  const server = await buildServer({ engine, apiToken: o.apiToken, metrics: createMetrics(engine), log: o.log, version: VERSION });
+  const surfaces: ChatSurface[] = o.slack ? [new SlackSurface(engine, o.slack, o.log)] : [];
   const consoleOn = o.config.console.enabled && o.consoleToken !== undefined;
+  const names = () => [...surfaces.map((s) => s.name), ...(consoleOn ? ['console'] : [])];
+  const server = await buildServer({ engine, apiToken: o.apiToken, metrics: createMetrics(engine), log: o.log, version: VERSION, surfaces: names });
+  for (const surface of surfaces) surface.registerRoutes?.(server);
   if (consoleOn) registerConsole(server, engine, o.consoleToken!, o.clock);
   engine.start();
   let address: string;
   try {
     address = await server.listen({ host: o.host, port: o.port });
+    for (const surface of surfaces) await surface.start();
   } catch (err) {
+    await server.close();
+    for (const surface of surfaces) await surface.stop().catch(() => undefined);
     await engine.stop();
     store.close();
     throw err;
@@ -72,6 +84,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     url: address.replace('[::1]', '127.0.0.1'),
     consoleUrl: consoleOn ? `${address.replace('[::1]', '127.0.0.1')}/?token=${o.consoleToken}` : null,
     async stop() {
+      for (const surface of surfaces) await surface.stop();
       await server.close();
       await engine.stop();
       store.close();

@@ -30,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger({ level: env.logLevel, pretty: env.logPretty });
   const token = ensureToken(env.apiToken, env.dataDir);
   const consoleToken = config.console.enabled ? ensureToken(undefined, env.dataDir, 'console-token').token : undefined;
-  const app = await startApp({ config, dataDir: env.dataDir, apiToken: token.token, ...(consoleToken ? { consoleToken } : {}), log, host: env.host, port: env.port });
+  const app = await startApp({ config, dataDir: env.dataDir, apiToken: token.token, ...(consoleToken ? { consoleToken } : {}), ...(env.slack ? { slack: env.slack } : {}), log, host: env.host, port: env.port });
   log.info({ url: app.url, config: env.configPath, data: env.dataDir }, 'signoff is running');
   // Printed, not logged: this is the one place the token is shown, for the person who started signoff.
   if (!env.apiToken) process.stdout.write(`\nAPI token (kept in ${token.file}): ${token.token}\n`);

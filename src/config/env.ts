@@ -18,7 +18,22 @@ const envSchema = z.object({
   SIGNOFF_API_TOKEN: z.string().min(16, 'SIGNOFF_API_TOKEN must be at least 16 characters').optional(),
   SIGNOFF_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SIGNOFF_LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
+  SLACK_BOT_TOKEN: z.string().regex(/^xoxb-/, 'SLACK_BOT_TOKEN is the bot token, starting with xoxb-').optional(),
+  SLACK_APP_TOKEN: z.string().regex(/^xapp-/, 'SLACK_APP_TOKEN is the app-level token, starting with xapp-').optional(),
+  SLACK_SIGNING_SECRET: z.string().min(8).optional(),
+  SLACK_API_URL: z.url().optional(),
+  SIGNOFF_SLACK_POSTS_PER_SECOND: z.coerce.number().positive().max(100).default(1),
 });
+
+/** How signoff talks to Slack; absent when SLACK_BOT_TOKEN is not set. */
+export interface SlackSettings {
+  botToken: string;
+  /** Socket Mode when set; else HTTP mode at POST /slack/events. */
+  appToken?: string;
+  signingSecret?: string;
+  apiUrl?: string;
+  postsPerSecond: number;
+}
 
 export type Env = {
   configPath: string;
@@ -28,6 +43,7 @@ export type Env = {
   apiToken: string | undefined;
   logLevel: z.infer<typeof envSchema>['SIGNOFF_LOG_LEVEL'];
   logPretty: boolean;
+  slack?: SlackSettings;
 };
 
 /** Reads `.env` from the working directory (without overriding what is already set). */
@@ -42,6 +58,8 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
     throw new Error(`The environment is not valid:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  if (e.SLACK_BOT_TOKEN && !e.SLACK_APP_TOKEN && !e.SLACK_SIGNING_SECRET)
+    throw new Error('The environment is not valid:\n  SLACK_BOT_TOKEN is set, but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode at /slack/events); set one of them.');
   return {
     configPath: e.SIGNOFF_CONFIG ?? path.join(PACKAGE_DIR, 'conf', 'signoff.yaml'),
     dataDir: path.resolve(e.SIGNOFF_DATA_DIR),
@@ -50,5 +68,16 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
     apiToken: e.SIGNOFF_API_TOKEN,
     logLevel: e.SIGNOFF_LOG_LEVEL,
     logPretty: e.SIGNOFF_LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : e.SIGNOFF_LOG_PRETTY === 'true',
+    ...(e.SLACK_BOT_TOKEN
+      ? {
+          slack: {
+            botToken: e.SLACK_BOT_TOKEN,
+            ...(e.SLACK_APP_TOKEN ? { appToken: e.SLACK_APP_TOKEN } : {}),
+            ...(e.SLACK_SIGNING_SECRET ? { signingSecret: e.SLACK_SIGNING_SECRET } : {}),
+            ...(e.SLACK_API_URL ? { apiUrl: e.SLACK_API_URL } : {}),
+            postsPerSecond: e.SIGNOFF_SLACK_POSTS_PER_SECOND,
+          },
+        }
+      : {}),
   };
 }

@@ -35,6 +35,7 @@ export function outboxStatements(db: Db) {
       FROM outbox o JOIN events e ON e.id = o.event_id WHERE o.target = ? AND o.job_id = ? AND o.delivered_at IS NULL ORDER BY o.id LIMIT ?`),
     delivered: db.prepare('UPDATE outbox SET delivered_at = ?, last_error = NULL WHERE id = ? AND delivered_at IS NULL'),
     failed: db.prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?'),
+    dropped: db.prepare("UPDATE outbox SET attempts = attempts + 1, delivered_at = ?, last_error = 'dropped: ' || ? WHERE id = ?"),
     getRef: db.prepare('SELECT channel, message_id AS messageId, thread_id AS threadId FROM chat_refs WHERE target = ? AND job_id = ? AND key = ?'),
     putRef: db.prepare(`INSERT INTO chat_refs (target, job_id, key, channel, message_id, thread_id) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (target, job_id, key) DO UPDATE SET channel = excluded.channel, message_id = excluded.message_id, thread_id = excluded.thread_id`),
@@ -50,6 +51,8 @@ export function outboxStatements(db: Db) {
       db.transaction(() => ids.forEach((id) => q.delivered.run(now, id)))();
     },
     markFailed: (id: number, error: string, retryAt: number) => void q.failed.run(retryAt, error.slice(0, 500), id),
+    /** Gives up on a row (it stays in the table with its error, for the audit). */
+    markDropped: (id: number, error: string, now: number) => void q.dropped.run(now, error.slice(0, 500), id),
     getRef: (target: string, job: number, key: string) => q.getRef.get(target, job, key) as ChatRef | undefined,
     putRef: (target: string, job: number, key: string, ref: ChatRef) => void q.putRef.run(target, job, key, ref.channel, ref.messageId, ref.threadId),
     /** True the first time a key is seen (replayed chat interactions are applied once). */

@@ -1,0 +1,91 @@
+/**
+ * What signoff does with Slack interactions: the /signoff command, the gate buttons, and the two
+ * modals (reject reason, submit form). Every handler acknowledges first (Slack drops what is not
+ * acknowledged within 3 s), applies a replayed payload at most once, and answers refusals
+ * privately (ephemeral): they change nothing.
+ */
+import type { App, ButtonAction } from '@slack/bolt';
+import type { Logger } from 'pino';
+import type { Engine } from '../../orchestrator/engine.js';
+import { executeCommand } from '../commands/execute.js';
+import { parseCommand } from '../commands/parse.js';
+import { parseGateValue, textBlocks } from './blocks.js';
+import { unescapeSlackText } from './mrkdwn.js';
+import { readReject, readSubmit, rejectModal, submitModal } from './modals.js';
+import type { SlackIdentities } from './identities.js';
+
+const REPLAY_WINDOW_MS = 10 * 60_000;
+
+export function registerHandlers(app: App, engine: Engine, identities: SlackIdentities, log: Logger): void {
+  const store = engine.store;
+  /** True the first time an interaction is seen; Slack retries and replayed payloads are dropped. */
+  const firstTime = (key: string) => {
+    const now = Date.now();
+    store.outbox.pruneClaims(now - REPLAY_WINDOW_MS);
+    return store.outbox.claimOnce(`slack:${key}`, now);
+  };
+  const pipelines = () => Object.entries(engine.config.pipelines).map(([name, p]) => ({ name, description: p.description, params: p.params }));
+
+  app.command('/signoff', async ({ command, ack, respond, client }) => {
+    await ack();
+    if (!firstTime(`command:${command.trigger_id}`)) return;
+    const parsed = parseCommand(unescapeSlackText(command.text ?? ''));
+    const answer = (text: string) => respond({ response_type: 'ephemeral', ...textBlocks(text) });
+    if (!parsed.ok) return void (await answer(parsed.message));
+    if (parsed.command.name === 'submit-form') {
+      await client.views.open({ trigger_id: command.trigger_id, view: submitModal(pipelines(), { channel: command.channel_id }) });
+      return;
+    }
+    const who = await identities.resolve(command.user_id, command.user_name);
+    const reply = executeCommand(engine, who, parsed.command, { surface: 'slack', channel: command.channel_id });
+    await answer(reply.text);
+  });
+
+  app.action(/^signoff_gate_(approve|reject|hold)$/, async ({ ack, body, action: raw, client, respond }) => {
+    await ack();
+    if (body.type !== 'block_actions' || raw.type !== 'button' || !('action_id' in raw)) return;
+    const action: ButtonAction = raw;
+    if (!firstTime(`action:${body.user.id}:${action.action_ts}`)) return;
+    const say = (text: string) => respond({ response_type: 'ephemeral', replace_original: false, ...textBlocks(text) });
+    const gate = parseGateValue(action.value ?? '');
+    if (!gate) {
+      log.warn({ user: body.user.id }, 'a Slack gate button carried a value signoff did not make');
+      return void (await say('That button is not one signoff made, so nothing changed. Use the buttons on the gate message, or /signoff status <job>.'));
+    }
+    const channel = body.channel?.id ?? body.container?.channel_id ?? '';
+    if (action.action_id === 'signoff_gate_reject') {
+      await client.views.open({
+        trigger_id: body.trigger_id,
+        view: rejectModal({ job: gate.job, stage: gate.stage, round: gate.round, channel, ...(body.message?.thread_ts ? { threadTs: body.message.thread_ts } : {}) }),
+      });
+      return;
+    }
+    const who = await identities.resolve(body.user.id, body.user.username ?? body.user.name);
+    const type = action.action_id === 'signoff_gate_hold' ? 'hold' : 'approve';
+    const r = engine.act(who, gate.job, { type, stage: gate.stage, round: gate.round });
+    if (!r.ok) await say(r.message);
+  });
+
+  app.view('signoff_reject', async ({ ack, body, view, client }) => {
+    const input = readReject(view);
+    if ('errors' in input) return void (await ack({ response_action: 'errors', errors: input.errors }));
+    if (!firstTime(`view:${view.id}`)) return void (await ack());
+    const { meta } = input;
+    const who = await identities.resolve(body.user.id, body.user.name);
+    const r = engine.act(who, meta.job, { type: 'reject', stage: meta.stage, round: meta.round, reason: input.reason });
+    await ack();
+    if (!r.ok && meta.channel)
+      await client.chat.postEphemeral({ channel: meta.channel, user: body.user.id, ...(meta.threadTs ? { thread_ts: meta.threadTs } : {}), ...textBlocks(r.message) });
+  });
+
+  app.view('signoff_submit', async ({ ack, body, view, client }) => {
+    const input = readSubmit(view);
+    if ('errors' in input) return void (await ack({ response_action: 'errors', errors: input.errors }));
+    if (!firstTime(`view:${view.id}`)) return void (await ack());
+    const who = await identities.resolve(body.user.id, body.user.name);
+    const r = engine.submit(who, { pipeline: input.pipeline, brief: input.brief, params: input.params, origin: { surface: 'slack', ...(input.channel ? { channel: input.channel } : {}) } });
+    if (!r.ok) return void (await ack({ response_action: 'errors', errors: { brief: r.message.slice(0, 150) } }));
+    await ack();
+    if (input.channel) await client.chat.postEphemeral({ channel: input.channel, user: body.user.id, ...textBlocks(r.message) });
+  });
+}

@@ -1,0 +1,44 @@
+/**
+ * Who a Slack user is for signoff: their user id, and which of the configured Slack user groups
+ * they are in. Membership is asked of Slack (`usergroups.users.list`) at click time and cached
+ * briefly, so a change in Slack takes effect within a minute without hammering the API.
+ */
+import type { WebClient } from '@slack/web-api';
+import type { Logger } from 'pino';
+import type { Config } from '../../config/schema.js';
+import type { Identity } from '../../orchestrator/policy.js';
+
+export class SlackIdentities {
+  private readonly cache = new Map<string, { users: Set<string>; until: number }>();
+  private readonly groups: string[];
+
+  constructor(
+    private readonly client: WebClient,
+    operators: Config['operators'],
+    private readonly log: Logger,
+    private readonly ttlMs = 60_000,
+  ) {
+    this.groups = [...new Set(Object.values(operators).flatMap((g) => g.slack_usergroups))];
+  }
+
+  async resolve(userId: string, name?: string): Promise<Identity> {
+    const member = await Promise.all(this.groups.map(async (g) => ((await this.members(g)).has(userId) ? g : undefined)));
+    return { platform: 'slack', user: userId, display: name || userId, usergroups: member.filter((g): g is string => g !== undefined) };
+  }
+
+  private async members(usergroup: string): Promise<Set<string>> {
+    const hit = this.cache.get(usergroup);
+    if (hit && hit.until > Date.now()) return hit.users;
+    try {
+      const r = await this.client.usergroups.users.list({ usergroup });
+      const users = new Set(r.users ?? []);
+      this.cache.set(usergroup, { users, until: Date.now() + this.ttlMs });
+      return users;
+    } catch (err) {
+      // Without an answer we cannot confirm membership: the person is treated as not in the group
+      // (the refusal says so), and the last known list is used if there is one.
+      this.log.warn({ err, usergroup }, 'could not read a Slack user group');
+      return hit?.users ?? new Set();
+    }
+  }
+}

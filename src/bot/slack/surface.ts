@@ -1,0 +1,83 @@
+/**
+ * The Slack surface on the real @slack/bolt. Socket Mode when SLACK_APP_TOKEN is set (no public
+ * URL needed); otherwise HTTP mode at POST /slack/events on signoff's own port, where Bolt's
+ * receiver checks the signature. Outbound messages come from the outbox, in order per job.
+ */
+import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { SlackSettings } from '../../config/env.js';
+import type { Engine } from '../../orchestrator/engine.js';
+import { OutboxDrainer } from '../outbox-drainer.js';
+import type { ChatSurface } from '../port.js';
+import { boltLogger } from './bolt-logger.js';
+import { registerHandlers } from './handlers.js';
+import { SlackIdentities } from './identities.js';
+import { SlackNotifier } from './notifier.js';
+
+export class SlackSurface implements ChatSurface {
+  readonly name = 'slack';
+  private readonly app: App;
+  private readonly receiver: HTTPReceiver | undefined;
+  private readonly drainer: OutboxDrainer;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly settings: SlackSettings,
+    private readonly log: Logger,
+  ) {
+    const clientOptions = {
+      ...(settings.apiUrl ? { slackApiUrl: settings.apiUrl.endsWith('/') ? settings.apiUrl : `${settings.apiUrl}/` } : {}),
+      // Bounded retries: a dead Slack must not hold a delivery for half an hour; the outbox
+      // keeps the row and tries again later. 429s are retried after Retry-After by the client.
+      retryConfig: { retries: 3, factor: 2, minTimeout: 200, maxTimeout: 5_000 },
+    };
+    const logger = boltLogger(log);
+    if (settings.appToken) {
+      this.app = new App({ token: settings.botToken, appToken: settings.appToken, socketMode: true, clientOptions, logger, logLevel: LogLevel.WARN });
+    } else {
+      this.receiver = new HTTPReceiver({ signingSecret: settings.signingSecret!, endpoints: '/slack/events', logger, logLevel: LogLevel.WARN });
+      this.app = new App({ token: settings.botToken, receiver: this.receiver, clientOptions, logger, logLevel: LogLevel.WARN });
+    }
+    this.app.error(async (err) => log.error({ err }, 'a Slack handler failed'));
+    registerHandlers(this.app, engine, new SlackIdentities(this.app.client, engine.config.operators, log), log);
+    const notifier = new SlackNotifier({ client: this.app.client, store: engine.store, config: engine.config, log, postsPerSecond: settings.postsPerSecond });
+    this.drainer = new OutboxDrainer({ store: engine.store, target: 'slack', deliver: (job, rows) => notifier.deliver(job, rows), log, idleMs: 1_000 });
+  }
+
+  get mode(): 'socket' | 'http' {
+    return this.receiver ? 'http' : 'socket';
+  }
+
+  registerRoutes(server: FastifyInstance): void {
+    const receiver = this.receiver;
+    if (!receiver) return;
+    server.register(async (scope) => {
+      // Bolt reads and verifies the raw body itself, so this route leaves it unparsed.
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
+      scope.post('/slack/events', (req, reply) => {
+        reply.hijack();
+        receiver.requestListener(req.raw, reply.raw);
+      });
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.settings.appToken) await this.app.start();
+    this.unsubscribe = this.engine.onEvent(() => this.drainer.poke());
+    this.drainer.start();
+    this.log.info({ mode: this.mode }, 'Slack surface started');
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    await this.drainer.stop();
+    if (this.settings.appToken) await this.app.stop();
+  }
+
+  poke(): void {
+    this.drainer.poke();
+  }
+}
