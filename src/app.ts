@@ -15,7 +15,8 @@ import { createMetrics } from './http/metrics.js';
 import { registerConsole } from './bot/console/routes.js';
 import type { ChatSurface } from './bot/port.js';
 import { SlackSurface } from './bot/slack/surface.js';
-import type { SlackSettings } from './config/env.js';
+import { DiscordSurface } from './bot/discord/surface.js';
+import type { DiscordSettings, SlackSettings } from './config/env.js';
 
 export interface AppOptions {
   config: Config;
@@ -32,6 +33,8 @@ export interface AppOptions {
   tickSchedule?: string | false;
   /** Connect to Slack with these settings. */
   slack?: SlackSettings;
+  /** Connect to Discord with these settings. */
+  discord?: DiscordSettings;
 }
 
 export interface App {
@@ -57,9 +60,12 @@ export async function startApp(o: AppOptions): Promise<App> {
     log: o.log,
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.tickSchedule !== undefined ? { tickSchedule: o.tickSchedule } : {}),
-    chatSurfaces: o.slack ? ['slack'] : [],
+    chatSurfaces: [...(o.slack ? ['slack'] : []), ...(o.discord ? ['discord'] : [])],
   });
-  const surfaces: ChatSurface[] = o.slack ? [new SlackSurface(engine, o.slack, o.log)] : [];
+  const surfaces: ChatSurface[] = [
+    ...(o.slack ? [new SlackSurface(engine, o.slack, o.log)] : []),
+    ...(o.discord ? [new DiscordSurface(engine, o.discord, o.log)] : []),
+  ];
   const consoleOn = o.config.console.enabled && o.consoleToken !== undefined;
   const names = () => [...surfaces.map((s) => s.name), ...(consoleOn ? ['console'] : [])];
   const server = await buildServer({ engine, apiToken: o.apiToken, metrics: createMetrics(engine), log: o.log, version: VERSION, surfaces: names });

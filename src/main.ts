@@ -8,15 +8,16 @@ import { createLogger } from './log.js';
 import { ensureToken } from './http/api-token.js';
 import { StoreError } from './store/store.js';
 import { startApp } from './app.js';
+import { registerCommands } from './bot/discord/register.js';
 
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] ?? 'start';
   if (command === 'help' || command === '--help') {
-    process.stdout.write('usage: signoff [start | check-config]\n');
+    process.stdout.write('usage: signoff [start | check-config | discord-register]\n');
     return 0;
   }
-  if (command !== 'start' && command !== 'check-config') {
-    process.stderr.write(`signoff: unknown command "${command}"; use "start" or "check-config".\n`);
+  if (command !== 'start' && command !== 'check-config' && command !== 'discord-register') {
+    process.stderr.write(`signoff: unknown command "${command}"; use "start", "check-config" or "discord-register".\n`);
     return 2;
   }
   loadDotEnv();
@@ -27,10 +28,15 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${env.configPath}: OK. Pipelines: ${pipelines.join(', ')}.\n`);
     return 0;
   }
+  if (command === 'discord-register') {
+    if (!env.discord) throw new Error('Set DISCORD_TOKEN and DISCORD_APPLICATION_ID (and DISCORD_GUILD_ID for one server) to register the command.');
+    process.stdout.write(`${await registerCommands(env.discord, config)}\n`);
+    return 0;
+  }
   const log = createLogger({ level: env.logLevel, pretty: env.logPretty });
   const token = ensureToken(env.apiToken, env.dataDir);
   const consoleToken = config.console.enabled ? ensureToken(undefined, env.dataDir, 'console-token').token : undefined;
-  const app = await startApp({ config, dataDir: env.dataDir, apiToken: token.token, ...(consoleToken ? { consoleToken } : {}), ...(env.slack ? { slack: env.slack } : {}), log, host: env.host, port: env.port });
+  const app = await startApp({ config, dataDir: env.dataDir, apiToken: token.token, ...(consoleToken ? { consoleToken } : {}), ...(env.slack ? { slack: env.slack } : {}), ...(env.discord ? { discord: env.discord } : {}), log, host: env.host, port: env.port });
   log.info({ url: app.url, config: env.configPath, data: env.dataDir }, 'signoff is running');
   // Printed, not logged: this is the one place the token is shown, for the person who started signoff.
   if (!env.apiToken) process.stdout.write(`\nAPI token (kept in ${token.file}): ${token.token}\n`);

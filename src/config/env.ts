@@ -23,6 +23,10 @@ const envSchema = z.object({
   SLACK_SIGNING_SECRET: z.string().min(8).optional(),
   SLACK_API_URL: z.url().optional(),
   SIGNOFF_SLACK_POSTS_PER_SECOND: z.coerce.number().positive().max(100).default(1),
+  DISCORD_TOKEN: z.string().min(20, 'DISCORD_TOKEN is the bot token from the Developer Portal').optional(),
+  DISCORD_APPLICATION_ID: z.string().regex(/^\d{5,25}$/, 'DISCORD_APPLICATION_ID is a numeric id').optional(),
+  DISCORD_GUILD_ID: z.string().regex(/^\d{5,25}$/, 'DISCORD_GUILD_ID is a numeric id').optional(),
+  DISCORD_API_URL: z.url().optional(),
 });
 
 /** How signoff talks to Slack; absent when SLACK_BOT_TOKEN is not set. */
@@ -35,6 +39,16 @@ export interface SlackSettings {
   postsPerSecond: number;
 }
 
+/** How signoff talks to Discord; absent when DISCORD_TOKEN is not set. */
+export interface DiscordSettings {
+  token: string;
+  applicationId: string;
+  /** Register commands in this guild only (instant), else globally. */
+  guildId?: string;
+  /** REST base URL override (the gateway URL then comes from its /gateway/bot). */
+  apiUrl?: string;
+}
+
 export type Env = {
   configPath: string;
   dataDir: string;
@@ -44,6 +58,7 @@ export type Env = {
   logLevel: z.infer<typeof envSchema>['SIGNOFF_LOG_LEVEL'];
   logPretty: boolean;
   slack?: SlackSettings;
+  discord?: DiscordSettings;
 };
 
 /** Reads `.env` from the working directory (without overriding what is already set). */
@@ -60,6 +75,8 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const e = parsed.data;
   if (e.SLACK_BOT_TOKEN && !e.SLACK_APP_TOKEN && !e.SLACK_SIGNING_SECRET)
     throw new Error('The environment is not valid:\n  SLACK_BOT_TOKEN is set, but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode at /slack/events); set one of them.');
+  if (e.DISCORD_TOKEN && !e.DISCORD_APPLICATION_ID)
+    throw new Error('The environment is not valid:\n  DISCORD_TOKEN is set but DISCORD_APPLICATION_ID is not; copy it from the Developer Portal (General Information).');
   return {
     configPath: e.SIGNOFF_CONFIG ?? path.join(PACKAGE_DIR, 'conf', 'signoff.yaml'),
     dataDir: path.resolve(e.SIGNOFF_DATA_DIR),
@@ -76,6 +93,16 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
             ...(e.SLACK_SIGNING_SECRET ? { signingSecret: e.SLACK_SIGNING_SECRET } : {}),
             ...(e.SLACK_API_URL ? { apiUrl: e.SLACK_API_URL } : {}),
             postsPerSecond: e.SIGNOFF_SLACK_POSTS_PER_SECOND,
+          },
+        }
+      : {}),
+    ...(e.DISCORD_TOKEN && e.DISCORD_APPLICATION_ID
+      ? {
+          discord: {
+            token: e.DISCORD_TOKEN,
+            applicationId: e.DISCORD_APPLICATION_ID,
+            ...(e.DISCORD_GUILD_ID ? { guildId: e.DISCORD_GUILD_ID } : {}),
+            ...(e.DISCORD_API_URL ? { apiUrl: e.DISCORD_API_URL } : {}),
           },
         }
       : {}),

@@ -15,6 +15,7 @@ import { gateCardView } from '../views/gate-card.js';
 import { jobStatusView } from '../views/job-status.js';
 import { noticeFor } from '../views/notice.js';
 import { renderPlan } from '../views/render-plan.js';
+import { textExcerpts } from '../views/excerpts.js';
 import { gateBlocks, noticeBlocks, statusBlocks } from './blocks.js';
 import { ChannelPacer } from './pacer.js';
 
@@ -90,7 +91,7 @@ export class SlackNotifier {
     const gate = agg.gates.find((g) => g.stage === at.stage && g.round === at.round);
     if (!gate) return;
     const card = gateCardView(agg, gate, artifacts);
-    const message = gateBlocks(card, { excerpts: excerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id))) });
+    const message = gateBlocks(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 600) });
     const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
     if (ref) {
       await this.o.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...message });
@@ -128,23 +129,6 @@ export class SlackNotifier {
 
 }
 
-/** The first ~600 characters of the reviewed stage's text artifacts, for the gate card. */
-function excerpts(files: Artifact[]): { name: string; text: string }[] {
-  return files
-    .filter((f) => /^(text\/|application\/json)/.test(f.mediaType) && f.size > 0)
-    .slice(0, 3)
-    .flatMap((f) => {
-      try {
-        const fd = fs.openSync(f.path, 'r');
-        const buf = Buffer.alloc(Math.min(f.size, 1200));
-        fs.readSync(fd, buf, 0, buf.length, 0);
-        fs.closeSync(fd);
-        return [{ name: f.name, text: buf.toString('utf8').replace(/\uFFFD+$/, '') }];
-      } catch {
-        return [];
-      }
-    });
-}
 
 function classify(err: unknown): unknown {
   const code = (err as { data?: { error?: string } })?.data?.error;

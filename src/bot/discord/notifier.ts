@@ -1,0 +1,120 @@
+/**
+ * Delivers a job's outbox rows to Discord through the bot's own REST calls (never interaction
+ * tokens, which expire after 15 minutes): a root message with the status embed, edited in
+ * place, and a thread under it for gate messages and notices with their attachments. The ids of
+ * the messages made are stored (chat_refs), so retries and restarts edit instead of re-posting.
+ */
+import fs from 'node:fs';
+import { DiscordAPIError, Routes, type REST } from 'discord.js';
+import type { Logger } from 'pino';
+import type { Config } from '../../config/schema.js';
+import type { JobAggregate } from '../../orchestrator/types.js';
+import type { Artifact, ChatRef, OutboxRow, Store } from '../../store/store.js';
+import { PermanentDeliveryError } from '../outbox-drainer.js';
+import { gateCardView } from '../views/gate-card.js';
+import { jobStatusView } from '../views/job-status.js';
+import { noticeFor } from '../views/notice.js';
+import { renderPlan } from '../views/render-plan.js';
+import { textExcerpts } from '../views/excerpts.js';
+import { briefIsCut, gateMessage, noticeMessage, safeAttachmentName, statusMessage } from './render.js';
+
+const TARGET = 'discord';
+/** Discord error codes retrying will not fix: unknown channel/message, no access, bad form body. */
+const PERMANENT = new Set([10003, 10008, 50001, 50013, 50035]);
+const MAX_FILES = 10;
+const MAX_FILE_BYTES = 8 * 1024 * 1024;
+
+type Message = { id: string };
+type Root = ChatRef & { threadId: string };
+
+export class DiscordNotifier {
+  constructor(private readonly o: { rest: REST; store: Store; config: Config; log: Logger }) {}
+
+  async deliver(jobId: number, rows: OutboxRow[]): Promise<void> {
+    const agg = this.o.store.jobs.load(jobId);
+    if (!agg) return;
+    try {
+      const root = await this.ensureRoot(agg);
+      const artifacts = this.o.store.artifacts.current(jobId);
+      const gatesDone = new Set<string>();
+      let status = false;
+      for (const row of rows) {
+        const plan = renderPlan(row.event);
+        status ||= plan.status;
+        if (plan.gate) {
+          const key = `gate:${plan.gate.stage}:${plan.gate.round}`;
+          if (!gatesDone.has(key)) await this.upsertGate(agg, artifacts, root, key, plan.gate);
+          gatesDone.add(key);
+        }
+        if (plan.notice) await this.postNotice(agg, artifacts, root, row);
+      }
+      if (status) await this.o.rest.patch(Routes.channelMessage(root.channel, root.messageId), { body: this.status(agg).message });
+    } catch (err) {
+      if (err instanceof DiscordAPIError && typeof err.code === 'number' && PERMANENT.has(err.code))
+        throw new PermanentDeliveryError(`Discord answered ${err.code}: ${err.message}`, { cause: err });
+      throw err;
+    }
+  }
+
+  private status(agg: JobAggregate) {
+    const queue = agg.job.state === 'queued' ? this.o.store.queries.queuePosition(agg.job.id) : null;
+    const view = jobStatusView(agg, queue);
+    return { message: statusMessage(view), cut: briefIsCut(view) };
+  }
+
+  private async ensureRoot(agg: JobAggregate): Promise<Root> {
+    const { store, config, rest } = this.o;
+    const existing = store.outbox.getRef(TARGET, agg.job.id, 'root');
+    if (existing?.threadId) return existing as Root;
+    const channel = existing?.channel ?? config.channels.discord ?? (agg.job.origin.surface === 'discord' ? agg.job.origin.channel : undefined);
+    if (!channel) throw new PermanentDeliveryError(`job ${agg.job.id} has no Discord channel: set channels.discord in the config`);
+    let messageId = existing?.messageId;
+    if (!messageId) {
+      const { message, cut } = this.status(agg);
+      const files = cut ? [{ name: 'brief.txt', data: Buffer.from(agg.job.brief, 'utf8') }] : [];
+      const posted = (await rest.post(Routes.channelMessages(channel), { body: message, files })) as Message;
+      messageId = posted.id;
+      // Stored before the thread exists, so a failure in between never posts a second root.
+      store.outbox.putRef(TARGET, agg.job.id, 'root', { channel, messageId, threadId: null });
+    }
+    const thread = (await rest.post(Routes.threads(channel, messageId), {
+      body: { name: `Job ${agg.job.id} · ${agg.job.pipeline}`.slice(0, 100), auto_archive_duration: 10080 },
+    })) as Message;
+    const root = { channel, messageId, threadId: thread.id };
+    store.outbox.putRef(TARGET, agg.job.id, 'root', root);
+    return root;
+  }
+
+  private async upsertGate(agg: JobAggregate, artifacts: Artifact[], root: Root, key: string, at: { stage: string; round: number }) {
+    const gate = agg.gates.find((g) => g.stage === at.stage && g.round === at.round);
+    if (!gate) return;
+    const card = gateCardView(agg, gate, artifacts);
+    const reviewed = artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id));
+    const image = reviewed.find((a) => /^image\/(png|jpeg|gif|webp)$/.test(a.mediaType));
+    const imageName = image ? safeAttachmentName(image.name.split('/').pop()!) : undefined;
+    const message = gateMessage(card, { excerpts: textExcerpts(reviewed, 900), ...(imageName ? { imageName } : {}) });
+    const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
+    if (ref) {
+      await this.o.rest.patch(Routes.channelMessage(ref.channel, ref.messageId), { body: message });
+      return;
+    }
+    const files = image && imageName ? [{ name: imageName, data: fs.readFileSync(image.path) }] : [];
+    const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: message, files })) as Message;
+    this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
+  }
+
+  private async postNotice(agg: JobAggregate, artifacts: Artifact[], root: Root, row: OutboxRow) {
+    const key = `notice:${row.event.seq}`;
+    if (this.o.store.outbox.getRef(TARGET, agg.job.id, key)) return;
+    const notice = noticeFor(row.event, agg, artifacts);
+    if (!notice) return;
+    const files = notice.artifacts
+      .map((a) => artifacts.find((f) => f.id === a.id))
+      .filter((a): a is Artifact => a !== undefined && a.size <= MAX_FILE_BYTES && fs.existsSync(a.path))
+      .slice(0, MAX_FILES)
+      .map((a) => ({ name: safeAttachmentName(a.name.split('/').pop()!), data: fs.readFileSync(a.path) }));
+    const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: noticeMessage(notice), files })) as Message;
+    this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
+  }
+}
+

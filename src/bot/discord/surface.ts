@@ -1,0 +1,57 @@
+/**
+ * The Discord surface on the real discord.js: a gateway client with the least intents (Guilds;
+ * no message content), interactions in, outbox deliveries out through the bot's REST client.
+ * The REST client waits out 429s by itself and retries 5xx a few times; what still fails stays
+ * in the outbox for a later try.
+ */
+import { Client, Events, GatewayIntentBits } from 'discord.js';
+import type { Logger } from 'pino';
+import type { DiscordSettings } from '../../config/env.js';
+import type { Engine } from '../../orchestrator/engine.js';
+import { OutboxDrainer } from '../outbox-drainer.js';
+import type { ChatSurface } from '../port.js';
+import { registerHandlers } from './handlers.js';
+import { DiscordNotifier } from './notifier.js';
+
+export class DiscordSurface implements ChatSurface {
+  readonly name = 'discord';
+  private readonly client: Client;
+  private readonly drainer: OutboxDrainer;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly settings: DiscordSettings,
+    private readonly log: Logger,
+  ) {
+    this.client = new Client({
+      intents: [GatewayIntentBits.Guilds],
+      rest: { ...(settings.apiUrl ? { api: settings.apiUrl } : {}), retries: 3, timeout: 15_000 },
+      // Nothing signoff sends may ping anyone, whatever a brief or a reason contains.
+      allowedMentions: { parse: [], repliedUser: false },
+    });
+    this.client.on(Events.Error, (err) => log.error({ err }, 'Discord client error'));
+    registerHandlers(this.client, engine, log.child({ component: 'discord' }));
+    const notifier = new DiscordNotifier({ rest: this.client.rest, store: engine.store, config: engine.config, log });
+    this.drainer = new OutboxDrainer({ store: engine.store, target: 'discord', deliver: (job, rows) => notifier.deliver(job, rows), log, idleMs: 1_000 });
+  }
+
+  async start(): Promise<void> {
+    const ready = new Promise<void>((resolve) => this.client.once(Events.ClientReady, () => resolve()));
+    await this.client.login(this.settings.token);
+    await ready;
+    this.unsubscribe = this.engine.onEvent(() => this.drainer.poke());
+    this.drainer.start();
+    this.log.info({ user: this.client.user?.tag }, 'Discord surface started');
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    await this.drainer.stop();
+    await this.client.destroy();
+  }
+
+  poke(): void {
+    this.drainer.poke();
+  }
+}
