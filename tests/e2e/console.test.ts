@@ -147,7 +147,9 @@ describe('console in a real browser', () => {
 
   it('answers a bad command privately with its usage and changes nothing', async () => {
     await actAs('alice');
+    const before = await page.locator('#private-answers .private-answer').count();
     await command('/signoff status banana');
+    await waitFor(async () => (await page.locator('#private-answers .private-answer').count()) > before, 'the answer');
     const answer = await lastPrivateAnswer();
     expect(answer.ok).toBe('false');
     expect(answer.text).toContain('is not a job id');

@@ -17,8 +17,10 @@ export function wireChannelClicks() {
       if (card.classList.contains('is-busy')) return;
       const jobId = Number(card.dataset.jobId);
       const stage = card.dataset.stage;
-      if (action === 'reject') openRejectDialog(jobId, stage, button);
-      else decide(jobId, stage, action, undefined, card);
+      // The round this card shows: a click on an older card never decides a newer round.
+      const round = Number(card.dataset.gate.split(':').pop());
+      if (action === 'reject') openRejectDialog(jobId, stage, round, button);
+      else decide(jobId, stage, round, action, undefined, card);
       return;
     }
     const jobId = Number(button.dataset.jobId);
@@ -30,13 +32,13 @@ export function wireChannelClicks() {
 }
 
 /** Sends a gate decision. Buttons are marked busy, not disabled, so keyboard focus stays put. */
-async function decide(jobId, stage, action, reason, card) {
+async function decide(jobId, stage, round, action, reason, card) {
   const busy = (on) => {
     card?.classList.toggle('is-busy', on);
     card?.querySelectorAll('.gate-actions button').forEach((b) => b.setAttribute('aria-disabled', String(on)));
   };
   busy(true);
-  const r = await api(`/console/api/jobs/${jobId}/gates/${encodeURIComponent(stage)}/${action}`, { method: 'POST', body: { as: state.actingAs, ...(reason ? { reason } : {}) } });
+  const r = await api(`/console/api/jobs/${jobId}/gates/${encodeURIComponent(stage)}/${action}`, { method: 'POST', body: { as: state.actingAs, ...(Number.isInteger(round) && round > 0 ? { round } : {}), ...(reason ? { reason } : {}) } });
   busy(false);
   const data = r.data ?? {};
   showPrivate(typeof data.text === 'string' ? data.text : `signoff answered HTTP ${r.status}.`, data.ok === true, `${action} ${stage} of job ${jobId}`);
@@ -62,7 +64,7 @@ export function wireRejectDialog() {
     if (!text || !target) return;
     dialog.close('confirm');
     const card = document.querySelector(`.gate-card[data-job-id="${target.jobId}"][data-stage="${CSS.escape(target.stage)}"][data-state="pending"], .gate-card[data-job-id="${target.jobId}"][data-stage="${CSS.escape(target.stage)}"][data-state="held"]`);
-    decide(target.jobId, target.stage, 'reject', text, card);
+    decide(target.jobId, target.stage, target.round, 'reject', text, card);
   });
   dialog.addEventListener('close', () => {
     const opener = state.rejecting?.opener;
@@ -72,11 +74,11 @@ export function wireRejectDialog() {
   state.syncReject = sync;
 }
 
-function openRejectDialog(jobId, stage, opener) {
+function openRejectDialog(jobId, stage, round, opener) {
   const dialog = $('#reject-dialog');
   const g = state.jobs.get(jobId)?.gates;
   const view = g && Object.values(g).filter((x) => x.stage === stage).sort((a, b) => b.round - a.round)[0];
-  state.rejecting = { jobId, stage, opener };
+  state.rejecting = { jobId, stage, round, opener };
   $('#reject-title').textContent = `Reject ${view?.stageName ?? stage} of job ${jobId}`;
   $('#reject-form').elements.reason.value = '';
   state.syncReject();
