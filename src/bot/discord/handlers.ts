@@ -37,8 +37,9 @@ export function registerHandlers(client: Client, engine: Engine, log: Logger): v
     if (i.isAutocomplete()) {
       const focused = i.options.getFocused(true);
       const jobs = store.queries.list({ limit: 25 }).map((r) => ({ id: r.id, pipeline: r.pipeline, state: r.state, brief: r.brief }));
-      const job = i.options.get('job')?.value;
-      const agg = typeof job === 'number' ? store.jobs.load(job) : undefined;
+      // A focused option's value is always a string, others keep their type: accept both.
+      const job = Number(i.options.get('job')?.value);
+      const agg = Number.isInteger(job) && job > 0 ? store.jobs.load(job) : undefined;
       const stages = agg ? agg.job.def.stages.filter((s) => s.gate).map((s) => s.id) : [];
       await i.respond(autocompleteChoices({ name: focused.name, value: String(focused.value) }, { pipelines: Object.keys(engine.config.pipelines), jobs, stages }));
       return;
