@@ -54,7 +54,8 @@ function refuse(d: Draft, actor: Actor, stage: string, code: RefusalCode, messag
   return { ok: false, code, message };
 }
 
-function decidedMessage(gate: Gate): string {
+/** What a late click is told: who decided the gate, and when. */
+export function decidedMessage(gate: Gate): string {
   const when = gate.decidedAt === null ? '' : ` at ${new Date(gate.decidedAt).toISOString()}`;
   const by = gate.decidedBy ? ` by ${gate.decidedBy}` : '';
   return `The "${gate.stage}" gate was already ${gate.state}${by}${when}; nothing changed.`;

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Engine } from '../../orchestrator/engine.js';
 import type { Identity } from '../../orchestrator/policy.js';
 import { executeCommand } from '../commands/execute.js';
+import { decidedAlready } from '../decided-already.js';
 import { autocompleteChoices, commandFromOptions } from './commands.js';
 import { parseGateCustomId, parseRejectModalId, rejectModal, textReply } from './render.js';
 
@@ -63,7 +64,9 @@ export function registerHandlers(client: Client, engine: Engine, log: Logger): v
         return;
       }
       if (gate.action === 'reject') {
-        await i.showModal(rejectModal(gate));
+        const decided = decidedAlready(engine, gate);
+        if (decided) await i.reply({ ...textReply(decided), flags: MessageFlags.Ephemeral });
+        else await i.showModal(rejectModal(gate));
         return;
       }
       const r = engine.act(who, gate.job, { type: gate.action, stage: gate.stage, round: gate.round });
@@ -74,7 +77,10 @@ export function registerHandlers(client: Client, engine: Engine, log: Logger): v
     }
     if (i.isModalSubmit()) {
       const ref = parseRejectModalId(i.customId);
-      if (!ref) return;
+      if (!ref) {
+        await i.reply({ ...textReply('That form is not one signoff made, so nothing changed.'), flags: MessageFlags.Ephemeral });
+        return;
+      }
       const reason = i.fields.getTextInputValue('reason');
       const r = engine.act(who, ref.job, { type: 'reject', stage: ref.stage, round: ref.round, reason });
       await i.reply({ ...textReply(r.message), flags: MessageFlags.Ephemeral });

@@ -4,6 +4,7 @@
  * place, and a thread under it for gate messages and notices with their attachments. The ids of
  * the messages made are stored (chat_refs), so retries and restarts edit instead of re-posting.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { DiscordAPIError, Routes, type REST } from 'discord.js';
 import type { Logger } from 'pino';
@@ -21,6 +22,7 @@ import { briefIsCut, gateMessage, noticeMessage, safeAttachmentName, statusMessa
 const TARGET = 'discord';
 /** Discord error codes retrying will not fix: unknown channel/message, no access, bad form body. */
 const PERMANENT = new Set([10003, 10008, 50001, 50013, 50035]);
+const THREAD_EXISTS = 160004;
 const MAX_FILES = 10;
 const MAX_FILE_BYTES = 8 * 1024 * 1024;
 
@@ -56,7 +58,9 @@ export class DiscordNotifier {
     }
   }
 
-  private status(agg: JobAggregate) {
+  private status(loaded: JobAggregate) {
+    // Read again: the batch may have waited on the network, and the queue moves meanwhile.
+    const agg = this.o.store.jobs.load(loaded.job.id) ?? loaded;
     const queue = agg.job.state === 'queued' ? this.o.store.queries.queuePosition(agg.job.id) : null;
     const view = jobStatusView(agg, queue);
     return { message: statusMessage(view), cut: briefIsCut(view) };
@@ -72,15 +76,24 @@ export class DiscordNotifier {
     if (!messageId) {
       const { message, cut } = this.status(agg);
       const files = cut ? [{ name: 'brief.txt', data: Buffer.from(agg.job.brief, 'utf8') }] : [];
-      const posted = (await rest.post(Routes.channelMessages(channel), { body: message, files })) as Message;
+      const posted = (await rest.post(Routes.channelMessages(channel), { body: { ...message, ...nonce(agg.job.id, 'root') }, files })) as Message;
       messageId = posted.id;
       // Stored before the thread exists, so a failure in between never posts a second root.
       store.outbox.putRef(TARGET, agg.job.id, 'root', { channel, messageId, threadId: null });
     }
-    const thread = (await rest.post(Routes.threads(channel, messageId), {
-      body: { name: `Job ${agg.job.id} · ${agg.job.pipeline}`.slice(0, 100), auto_archive_duration: 10080 },
-    })) as Message;
-    const root = { channel, messageId, threadId: thread.id };
+    let threadId: string;
+    try {
+      const thread = (await rest.post(Routes.threads(channel, messageId), {
+        body: { name: `Job ${agg.job.id} · ${agg.job.pipeline}`.slice(0, 100), auto_archive_duration: 10080 },
+      })) as Message;
+      threadId = thread.id;
+    } catch (err) {
+      // The thread exists already (an earlier answer was lost): a thread started from a message
+      // has that message's id.
+      if (!(err instanceof DiscordAPIError && err.code === THREAD_EXISTS)) throw err;
+      threadId = messageId;
+    }
+    const root = { channel, messageId, threadId };
     store.outbox.putRef(TARGET, agg.job.id, 'root', root);
     return root;
   }
@@ -99,7 +112,7 @@ export class DiscordNotifier {
       return;
     }
     const files = image && imageName ? [{ name: imageName, data: fs.readFileSync(image.path) }] : [];
-    const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: message, files })) as Message;
+    const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: { ...message, ...nonce(agg.job.id, key) }, files })) as Message;
     this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
   }
 
@@ -113,8 +126,15 @@ export class DiscordNotifier {
       .filter((a): a is Artifact => a !== undefined && a.size <= MAX_FILE_BYTES && fs.existsSync(a.path))
       .slice(0, MAX_FILES)
       .map((a) => ({ name: safeAttachmentName(a.name.split('/').pop()!), data: fs.readFileSync(a.path) }));
-    const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: noticeMessage(notice), files })) as Message;
+    const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: { ...noticeMessage(notice), ...nonce(agg.job.id, key) }, files })) as Message;
     this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
   }
 }
 
+/**
+ * A fixed nonce per job and message, enforced: if an answer is lost and the post is retried,
+ * Discord returns the message it already made instead of posting it twice.
+ */
+function nonce(job: number, key: string): { nonce: string; enforce_nonce: true } {
+  return { nonce: createHash('sha256').update(`signoff:${job}:${key}`).digest('base64url').slice(0, 25), enforce_nonce: true };
+}

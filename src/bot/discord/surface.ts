@@ -4,7 +4,7 @@
  * The REST client waits out 429s by itself and retries 5xx a few times; what still fails stays
  * in the outbox for a later try.
  */
-import { Client, Events, GatewayIntentBits } from 'discord.js';
+import { Client, Events, GatewayIntentBits, type RESTOptions } from 'discord.js';
 import type { Logger } from 'pino';
 import type { DiscordSettings } from '../../config/env.js';
 import type { Engine } from '../../orchestrator/engine.js';
@@ -26,7 +26,15 @@ export class DiscordSurface implements ChatSurface {
   ) {
     this.client = new Client({
       intents: [GatewayIntentBits.Guilds],
-      rest: { ...(settings.apiUrl ? { api: settings.apiUrl } : {}), retries: 3, timeout: 15_000 },
+      rest: {
+        ...(settings.apiUrl ? { api: settings.apiUrl } : {}),
+        retries: 3,
+        timeout: 15_000,
+        // Node's own fetch, not @discordjs/rest's bundled undici 6: @slack/bolt brings undici 7,
+        // whose process-wide dispatcher breaks undici 6's multipart uploads ("action is not a
+        // function"), which would stall every message with files.
+        makeRequest: fetch as unknown as RESTOptions['makeRequest'],
+      },
       // Nothing signoff sends may ping anyone, whatever a brief or a reason contains.
       allowedMentions: { parse: [], repliedUser: false },
     });

@@ -8,6 +8,7 @@ import type { App, ButtonAction } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { Engine } from '../../orchestrator/engine.js';
 import { executeCommand } from '../commands/execute.js';
+import { decidedAlready } from '../decided-already.js';
 import { parseCommand } from '../commands/parse.js';
 import { parseGateValue, textBlocks } from './blocks.js';
 import { unescapeSlackText } from './mrkdwn.js';
@@ -54,6 +55,8 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
     }
     const channel = body.channel?.id ?? body.container?.channel_id ?? '';
     if (action.action_id === 'signoff_gate_reject') {
+      const decided = decidedAlready(engine, gate);
+      if (decided) return void (await say(decided));
       await client.views.open({
         trigger_id: body.trigger_id,
         view: rejectModal({ job: gate.job, stage: gate.stage, round: gate.round, channel, ...(body.message?.thread_ts ? { threadTs: body.message.thread_ts } : {}) }),

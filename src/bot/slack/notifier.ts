@@ -65,7 +65,9 @@ export class SlackNotifier {
     }
   }
 
-  private status(agg: JobAggregate) {
+  private status(loaded: JobAggregate) {
+    // Read again: the batch may have waited on the network, and the queue moves meanwhile.
+    const agg = this.o.store.jobs.load(loaded.job.id) ?? loaded;
     const queue = agg.job.state === 'queued' ? this.o.store.queries.queuePosition(agg.job.id) : null;
     return statusBlocks(jobStatusView(agg, queue), { submitterMention: true });
   }

@@ -71,7 +71,7 @@ export function jobStatusView(agg: JobAggregate, queuePosition: number | null): 
     tone: look.tone,
     stages,
     progress: { done, total: stages.length, percent: Math.round((done / Math.max(1, stages.length)) * 100) },
-    queuePosition: job.state === 'queued' ? queuePosition : null,
+    queuePosition: job.state === 'queued' && queuePosition ? queuePosition : null,
     error: job.error,
     createdAt: job.createdAt,
     startedAt: job.startedAt,
