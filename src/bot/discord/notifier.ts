@@ -11,11 +11,11 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { JobAggregate } from '../../orchestrator/types.js';
 import type { Artifact, ChatRef, OutboxRow, Store } from '../../store/store.js';
+import { deliverBatch } from '../deliver-batch.js';
 import { PermanentDeliveryError } from '../outbox-drainer.js';
 import { gateCardView } from '../views/gate-card.js';
 import { jobStatusView } from '../views/job-status.js';
 import { noticeFor } from '../views/notice.js';
-import { renderPlan } from '../views/render-plan.js';
 import { textExcerpts } from '../views/excerpts.js';
 import { briefIsCut, gateMessage, noticeMessage, safeAttachmentName, statusMessage } from './render.js';
 
@@ -38,19 +38,11 @@ export class DiscordNotifier {
     try {
       const root = await this.ensureRoot(agg);
       const artifacts = this.o.store.artifacts.current(jobId);
-      const gatesDone = new Set<string>();
-      let status = false;
-      for (const row of rows) {
-        const plan = renderPlan(row.event);
-        status ||= plan.status;
-        if (plan.gate) {
-          const key = `gate:${plan.gate.stage}:${plan.gate.round}`;
-          if (!gatesDone.has(key)) await this.upsertGate(agg, artifacts, root, key, plan.gate);
-          gatesDone.add(key);
-        }
-        if (plan.notice) await this.postNotice(agg, artifacts, root, row);
-      }
-      if (status) await this.o.rest.patch(Routes.channelMessage(root.channel, root.messageId), { body: this.status(agg).message });
+      await deliverBatch(rows, {
+        gate: (key, at) => this.upsertGate(agg, artifacts, root, key, at),
+        notice: (row) => this.postNotice(agg, artifacts, root, row),
+        status: async () => void (await this.o.rest.patch(Routes.channelMessage(root.channel, root.messageId), { body: this.status(agg).message })),
+      });
     } catch (err) {
       if (err instanceof DiscordAPIError && typeof err.code === 'number' && PERMANENT.has(err.code))
         throw new PermanentDeliveryError(`Discord answered ${err.code}: ${err.message}`, { cause: err });

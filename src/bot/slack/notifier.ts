@@ -10,11 +10,11 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { Artifact, OutboxRow, Store } from '../../store/store.js';
 import type { JobAggregate } from '../../orchestrator/types.js';
+import { deliverBatch } from '../deliver-batch.js';
 import { PermanentDeliveryError } from '../outbox-drainer.js';
 import { gateCardView } from '../views/gate-card.js';
 import { jobStatusView } from '../views/job-status.js';
 import { noticeFor } from '../views/notice.js';
-import { renderPlan } from '../views/render-plan.js';
 import { textExcerpts } from '../views/excerpts.js';
 import { gateBlocks, noticeBlocks, statusBlocks } from './blocks.js';
 import { ChannelPacer } from './pacer.js';
@@ -46,20 +46,11 @@ export class SlackNotifier {
     try {
       const root = await this.ensureRoot(agg);
       const artifacts = store.artifacts.current(jobId);
-      const gatesDone = new Set<string>();
-      let status = false;
-      for (const row of rows) {
-        const plan = renderPlan(row.event);
-        status ||= plan.status;
-        if (plan.gate) {
-          const key = `gate:${plan.gate.stage}:${plan.gate.round}`;
-          if (!gatesDone.has(key)) await this.upsertGate(agg, artifacts, root, key, plan.gate);
-          gatesDone.add(key);
-        }
-        if (plan.notice) await this.postNotice(agg, artifacts, root, row);
-      }
-      // Status edits are coalesced: one edit for the whole batch, showing the state now.
-      if (status) await this.o.client.chat.update({ channel: root.channel, ts: root.messageId, ...this.status(agg) });
+      await deliverBatch(rows, {
+        gate: (key, at) => this.upsertGate(agg, artifacts, root, key, at),
+        notice: (row) => this.postNotice(agg, artifacts, root, row),
+        status: async () => void (await this.o.client.chat.update({ channel: root.channel, ts: root.messageId, ...this.status(agg) })),
+      });
     } catch (err) {
       throw classify(err);
     }
