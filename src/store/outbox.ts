@@ -41,6 +41,7 @@ export function outboxStatements(db: Db) {
       ON CONFLICT (target, job_id, key) DO UPDATE SET channel = excluded.channel, message_id = excluded.message_id, thread_id = excluded.thread_id`),
     claim: db.prepare('INSERT OR IGNORE INTO dedupe (key, at) VALUES (?, ?)'),
     prune: db.prepare('DELETE FROM dedupe WHERE at < ?'),
+    release: db.prepare('DELETE FROM dedupe WHERE key = ?'),
   };
   return {
     /** Jobs with undelivered rows for `target` whose oldest row is due by `now`. */
@@ -58,5 +59,7 @@ export function outboxStatements(db: Db) {
     /** True the first time a key is seen (replayed chat interactions are applied once). */
     claimOnce: (key: string, now: number) => q.claim.run(key, now).changes === 1,
     pruneClaims: (olderThan: number) => void q.prune.run(olderThan),
+    /** Forgets a claim, so the same key may be applied again (a refused attempt the person corrects). */
+    releaseClaim: (key: string) => void q.release.run(key),
   };
 }

@@ -880,6 +880,23 @@ export class FakeSlack {
         const known = this.channels.get(id);
         return { ok: true, channel: { id, name: known?.name ?? 'general', is_channel: true, is_private: known?.is_private ?? false, is_archived: false, is_member: true } };
       }
+      case 'conversations.history':
+      case 'conversations.replies': {
+        const channel = str(args.channel);
+        if (!channel) return { ok: false, error: 'channel_not_found' };
+        const parent = str(args.ts);
+        const all = [...this.messages.values()].filter((m) => m.channel === channel);
+        const picked = method === 'conversations.history'
+          ? all.filter((m) => !m.thread_ts || m.thread_ts === m.ts).reverse()
+          : all.filter((m) => m.ts === parent || m.thread_ts === parent);
+        const withMetadata = args.include_all_metadata === true || args.include_all_metadata === 'true';
+        const messages = picked.map((m) => {
+          const raw = m.args.metadata;
+          const metadata = typeof raw === 'string' ? JSON.parse(raw) : raw;
+          return { type: 'message', ts: m.ts, thread_ts: m.thread_ts, text: m.text, blocks: m.blocks, user: FAKE_IDS.botUser, bot_id: FAKE_IDS.bot, ...(withMetadata && metadata ? { metadata } : {}) };
+        });
+        return { ok: true, messages, has_more: false };
+      }
       case 'files.getUploadURLExternal': {
         const filename = str(args.filename);
         const length = Number(args.length);

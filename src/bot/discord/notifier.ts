@@ -113,7 +113,8 @@ export class DiscordNotifier {
     if (this.o.store.outbox.getRef(TARGET, agg.job.id, key)) return;
     const notice = noticeFor(row.event, agg, artifacts);
     if (!notice) return;
-    const files = notice.artifacts
+    // Files go up once, with the stage that made them; the closing summary only names them.
+    const files = (row.event.type === 'stage.succeeded' ? notice.artifacts : [])
       .map((a) => artifacts.find((f) => f.id === a.id))
       .filter((a): a is Artifact => a !== undefined && a.size <= MAX_FILE_BYTES && fs.existsSync(a.path))
       .slice(0, MAX_FILES)

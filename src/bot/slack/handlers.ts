@@ -72,11 +72,12 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
   app.view('signoff_reject', async ({ ack, body, view, client }) => {
     const input = readReject(view);
     if ('errors' in input) return void (await ack({ response_action: 'errors', errors: input.errors }));
-    if (!firstTime(`view:${view.id}`)) return void (await ack());
+    // The reason is valid: close the dialog at once; a refusal is answered privately after.
+    await ack();
+    if (!firstTime(`view:${view.id}`)) return;
     const { meta } = input;
     const who = await identities.resolve(body.user.id, body.user.name);
     const r = engine.act(who, meta.job, { type: 'reject', stage: meta.stage, round: meta.round, reason: input.reason });
-    await ack();
     if (!r.ok && meta.channel)
       await client.chat.postEphemeral({ channel: meta.channel, user: body.user.id, ...(meta.threadTs ? { thread_ts: meta.threadTs } : {}), ...textBlocks(r.message) });
   });
@@ -84,10 +85,17 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
   app.view('signoff_submit', async ({ ack, body, view, client }) => {
     const input = readSubmit(view);
     if ('errors' in input) return void (await ack({ response_action: 'errors', errors: input.errors }));
-    if (!firstTime(`view:${view.id}`)) return void (await ack());
+    const claim = `view:${view.id}:${view.hash ?? ''}`;
+    if (!firstTime(claim)) return void (await ack());
+    // Identity lookups are bounded (see SlackIdentities), so this stays inside Slack's 3 s.
     const who = await identities.resolve(body.user.id, body.user.name);
     const r = engine.submit(who, { pipeline: input.pipeline, brief: input.brief, params: input.params, origin: { surface: 'slack', ...(input.channel ? { channel: input.channel } : {}) } });
-    if (!r.ok) return void (await ack({ response_action: 'errors', errors: { brief: r.message.slice(0, 150) } }));
+    if (!r.ok) {
+      // A refused form stays open with the reason; its corrected resubmission must go through.
+      store.outbox.releaseClaim(`slack:${claim}`);
+      const field = /parameter/i.test(r.message) ? 'params' : 'brief';
+      return void (await ack({ response_action: 'errors', errors: { [field]: r.message.slice(0, 150) } }));
+    }
     await ack();
     if (input.channel) await client.chat.postEphemeral({ channel: input.channel, user: body.user.id, ...textBlocks(r.message) });
   });

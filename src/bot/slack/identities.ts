@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { Identity } from '../../orchestrator/policy.js';
 
+const LOOKUP_TIMEOUT_MS = 1_500;
+
 export class SlackIdentities {
   private readonly cache = new Map<string, { users: Set<string>; until: number }>();
   private readonly groups: string[];
@@ -29,6 +31,17 @@ export class SlackIdentities {
   private async members(usergroup: string): Promise<Set<string>> {
     const hit = this.cache.get(usergroup);
     if (hit && hit.until > Date.now()) return hit.users;
+    // Interactions must be answered within 3 s: a slow Slack gets 1.5 s, then the last known
+    // list is used (the lookup goes on and fills the cache for the next click).
+    const lookup = this.fetch(usergroup, hit);
+    const timeout = new Promise<Set<string>>((resolve) => {
+      const t = setTimeout(() => resolve(hit?.users ?? new Set()), LOOKUP_TIMEOUT_MS);
+      void lookup.finally(() => clearTimeout(t));
+    });
+    return Promise.race([lookup, timeout]);
+  }
+
+  private async fetch(usergroup: string, hit: { users: Set<string> } | undefined): Promise<Set<string>> {
     try {
       const r = await this.client.usergroups.users.list({ usergroup });
       const users = new Set(r.users ?? []);

@@ -21,11 +21,19 @@ import { ChannelPacer } from './pacer.js';
 
 type WebClient = App['client'];
 const TARGET = 'slack';
+/** A chat_refs value meaning "a post was sent, its ts is not known yet". */
+const PENDING = 'pending';
+const METADATA_TYPE = 'signoff_message';
 /** Slack errors that retrying will not fix. */
 const PERMANENT = new Set(['channel_not_found', 'not_in_channel', 'is_archived', 'invalid_blocks', 'msg_too_long', 'invalid_auth', 'account_inactive', 'token_revoked', 'no_permission', 'missing_scope']);
 
 export interface SlackNotifierOptions {
   client: WebClient;
+  /**
+   * The client for new messages: it must not retry by itself, since a retry after a lost answer
+   * posts twice. A failed post is retried by the outbox, after looking for the message first.
+   */
+  poster: WebClient;
   store: Store;
   config: Config;
   log: Logger;
@@ -66,14 +74,11 @@ export class SlackNotifier {
   private async ensureRoot(agg: JobAggregate) {
     const { store, config, client } = this.o;
     const existing = store.outbox.getRef(TARGET, agg.job.id, 'root');
-    if (existing) return existing;
-    const channel = config.channels.slack ?? (agg.job.origin.surface === 'slack' ? agg.job.origin.channel : undefined);
+    if (existing && existing.messageId !== PENDING) return existing;
+    const channel = existing?.channel ?? config.channels.slack ?? (agg.job.origin.surface === 'slack' ? agg.job.origin.channel : undefined);
     if (!channel) throw new PermanentDeliveryError(`job ${agg.job.id} has no Slack channel: set channels.slack in the config`);
     const message = this.status(agg);
-    await this.pacer.wait(channel);
-    const posted = await client.chat.postMessage({ channel, ...message, unfurl_links: false, unfurl_media: false });
-    const ref = { channel: String(posted.channel ?? channel), messageId: String(posted.ts), threadId: null };
-    store.outbox.putRef(TARGET, agg.job.id, 'root', ref);
+    const ref = { channel, messageId: (await this.postOnce(agg.job.id, 'root', channel, null, message)).ts, threadId: null };
     if (JSON.stringify(message.blocks).includes('full brief in the thread')) {
       await client.filesUploadV2({ channel_id: ref.channel, thread_ts: ref.messageId, content: agg.job.brief, filename: 'brief.txt', title: 'Full brief' });
     }
@@ -86,22 +91,26 @@ export class SlackNotifier {
     const card = gateCardView(agg, gate, artifacts);
     const message = gateBlocks(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 600) });
     const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
-    if (ref) {
+    if (ref && ref.messageId !== PENDING) {
       await this.o.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...message });
       return;
     }
-    await this.pacer.wait(root.channel);
-    const posted = await this.o.client.chat.postMessage({ channel: root.channel, thread_ts: root.messageId, ...message, unfurl_links: false });
-    this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.channel, messageId: String(posted.ts), threadId: root.messageId });
+    const posted = await this.postOnce(agg.job.id, key, root.channel, root.messageId, message);
+    // Found from before a crash: it may show an older state of the gate.
+    if (posted.existed) await this.o.client.chat.update({ channel: root.channel, ts: posted.ts, ...message });
   }
 
   private async postNotice(agg: JobAggregate, artifacts: Artifact[], root: { channel: string; messageId: string }, row: OutboxRow) {
     const key = `notice:${row.event.seq}`;
-    if (this.o.store.outbox.getRef(TARGET, agg.job.id, key)) return;
+    const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
+    if (ref && ref.messageId !== PENDING) return;
     const notice = noticeFor(row.event, agg, artifacts);
     if (!notice) return;
     const message = noticeBlocks(notice);
-    const files = notice.artifacts.map((a) => artifacts.find((f) => f.id === a.id)).filter((a): a is Artifact => a !== undefined && fs.existsSync(a.path));
+    // Files go up once, with the stage that made them; the closing summary only names them.
+    const files = (row.event.type === 'stage.succeeded' ? notice.artifacts : [])
+      .map((a) => artifacts.find((f) => f.id === a.id))
+      .filter((a): a is Artifact => a !== undefined && fs.existsSync(a.path));
     let ts: string;
     if (files.length) {
       // One upload with the notice as its comment: the files and the text arrive as one reply.
@@ -112,12 +121,55 @@ export class SlackNotifier {
           file_uploads: files.map((f) => ({ file: f.path, filename: f.name.split('/').pop()!, title: `${f.stage}: ${f.name}` })),
         });
       ts = String((r as { files?: { id?: string }[] }).files?.[0]?.id ?? 'uploaded');
+      this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.channel, messageId: ts, threadId: root.messageId });
     } else {
-      await this.pacer.wait(root.channel);
-      const posted = await this.o.client.chat.postMessage({ channel: root.channel, thread_ts: root.messageId, ...message, unfurl_links: false });
-      ts = String(posted.ts);
+      await this.postOnce(agg.job.id, key, root.channel, root.messageId, message);
     }
-    this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.channel, messageId: ts, threadId: root.messageId });
+  }
+
+  /**
+   * Posts a message once as far as people can see. The intent is stored before posting and the
+   * message carries signoff's metadata (job, key); if the answer was lost or signoff died before
+   * storing the ts, the retry finds the message in the channel or thread instead of posting again.
+   */
+  private async postOnce(job: number, key: string, channel: string, threadTs: string | null, message: { text: string; blocks: unknown[] }): Promise<{ ts: string; existed: boolean }> {
+    const { store } = this.o;
+    if (store.outbox.getRef(TARGET, job, key)?.messageId === PENDING) {
+      const found = await this.findPosted(job, key, channel, threadTs);
+      if (found) {
+        store.outbox.putRef(TARGET, job, key, { channel, messageId: found, threadId: threadTs });
+        return { ts: found, existed: true };
+      }
+    }
+    store.outbox.putRef(TARGET, job, key, { channel, messageId: PENDING, threadId: threadTs });
+    const posted = await this.pacer.run(channel, () =>
+      this.o.poster.chat.postMessage({
+        channel,
+        ...(threadTs ? { thread_ts: threadTs } : {}),
+        ...(message as { text: string }),
+        unfurl_links: false,
+        unfurl_media: false,
+        metadata: { event_type: METADATA_TYPE, event_payload: { job, key } },
+      }),
+    );
+    store.outbox.putRef(TARGET, job, key, { channel, messageId: String(posted.ts), threadId: threadTs });
+    return { ts: String(posted.ts), existed: false };
+  }
+
+  private async findPosted(job: number, key: string, channel: string, threadTs: string | null): Promise<string | undefined> {
+    try {
+      const page = threadTs
+        ? await this.o.client.conversations.replies({ channel, ts: threadTs, include_all_metadata: true, limit: 200 })
+        : await this.o.client.conversations.history({ channel, include_all_metadata: true, limit: 100 });
+      const hit = page.messages?.find((m) => {
+        const meta = (m as { metadata?: { event_type?: string; event_payload?: Record<string, unknown> } }).metadata;
+        return meta?.event_type === METADATA_TYPE && String(meta.event_payload?.job) === String(job) && meta.event_payload?.key === key;
+      });
+      return hit?.ts;
+    } catch (err) {
+      this.o.log.warn({ err, job, key }, 'could not look for a message posted before a crash; posting it again (it may show twice)');
+      return undefined;
+    }
   }
 
 }

@@ -1,28 +1,47 @@
 /**
- * Slack allows about one chat.postMessage per second per channel, with short bursts. The pacer
- * spaces posts per channel (a token bucket) so signoff stays under the limit instead of
- * collecting 429s; edits (chat.update) are not paced.
+ * Slack allows about one chat.postMessage per second per channel, with short bursts, counted
+ * when posts ARRIVE. The pacer runs one post per channel at a time and counts each when it has
+ * completed, at 90% of the configured rate, so retries and slow connections cannot push signoff
+ * over the limit; edits (chat.update) are not paced.
  */
 export class ChannelPacer {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly buckets = new Map<string, { tokens: number; at: number; tail: Promise<unknown> }>();
+  private readonly perSecond: number;
 
   constructor(
-    private readonly perSecond: number,
+    perSecond: number,
     private readonly burst = 3,
-  ) {}
+  ) {
+    this.perSecond = perSecond * 0.9;
+  }
 
-  /** Resolves when a post to `channel` may go out. */
-  async wait(channel: string): Promise<void> {
-    for (;;) {
-      const now = Date.now();
-      const b = this.buckets.get(channel) ?? { tokens: this.burst, at: now };
-      b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
-      b.at = now;
-      this.buckets.set(channel, b);
-      if (b.tokens >= 1) {
+  /** Runs `post` when the channel may take another message. */
+  run<T>(channel: string, post: () => Promise<T>): Promise<T> {
+    const b = this.buckets.get(channel) ?? { tokens: this.burst, at: Date.now(), tail: Promise.resolve() };
+    this.buckets.set(channel, b);
+    const turn = b.tail.then(async () => {
+      await this.ready(b);
+      try {
+        return await post();
+      } finally {
+        this.refill(b);
         b.tokens -= 1;
-        return;
       }
+    });
+    b.tail = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private refill(b: { tokens: number; at: number }): void {
+    const now = Date.now();
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
+    b.at = now;
+  }
+
+  private async ready(b: { tokens: number; at: number }): Promise<void> {
+    for (;;) {
+      this.refill(b);
+      if (b.tokens >= 1) return;
       await new Promise((r) => setTimeout(r, Math.ceil(((1 - b.tokens) / this.perSecond) * 1000)));
     }
   }

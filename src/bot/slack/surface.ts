@@ -3,7 +3,7 @@
  * URL needed); otherwise HTTP mode at POST /slack/events on signoff's own port, where Bolt's
  * receiver checks the signature. Outbound messages come from the outbox, in order per job.
  */
-import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
+import { App, HTTPReceiver, LogLevel, webApi } from '@slack/bolt';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { SlackSettings } from '../../config/env.js';
@@ -42,7 +42,8 @@ export class SlackSurface implements ChatSurface {
     }
     this.app.error(async (err) => log.error({ err }, 'a Slack handler failed'));
     registerHandlers(this.app, engine, new SlackIdentities(this.app.client, engine.config.operators, log), log);
-    const notifier = new SlackNotifier({ client: this.app.client, store: engine.store, config: engine.config, log, postsPerSecond: settings.postsPerSecond });
+    const poster = new webApi.WebClient(settings.botToken, { ...clientOptions, retryConfig: { retries: 0 }, logger });
+    const notifier = new SlackNotifier({ client: this.app.client, poster, store: engine.store, config: engine.config, log, postsPerSecond: settings.postsPerSecond });
     this.drainer = new OutboxDrainer({ store: engine.store, target: 'slack', deliver: (job, rows) => notifier.deliver(job, rows), log, idleMs: 1_000 });
   }
 

@@ -1,0 +1,112 @@
+/**
+ * signoff as a real process in Slack's HTTP mode, killed with SIGKILL while a gate waits: after a
+ * restart on the same data directory it still knows the messages it made, so a click on the gate
+ * card edits the SAME root and gate messages instead of posting new ones, and the job finishes.
+ */
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeSlack } from '../helpers/fake-slack.js';
+import { tempDir } from '../helpers/fixtures.js';
+import { startSignoff, writeConfig, type SignoffProcess } from '../helpers/signoff-process.js';
+import {
+  ALICE,
+  BOB,
+  BOT_TOKEN,
+  CHANNEL,
+  SIGNING_SECRET,
+  actionsBlock,
+  asPosted,
+  blockText,
+  buttons,
+  clickPayload,
+  gateCards,
+  interact,
+  responsesTo,
+  rootOf,
+  rootsOf,
+  slackConfigYaml,
+  slash,
+  threadLog,
+  waitForGateCard,
+} from '../helpers/slack-harness.js';
+import { waitFor } from '../helpers/wait.js';
+
+let fake: FakeSlack | undefined;
+let running: SignoffProcess[] = [];
+
+afterEach(async () => {
+  await Promise.all(running.map((p) => p.kill()));
+  running = [];
+  await fake?.close();
+  expect(fake?.internalErrors ?? []).toEqual([]);
+  fake = undefined;
+});
+
+describe('Slack across a crash', () => {
+  it('after kill -9 at a gate, the restarted process edits the same root and gate messages and finishes the job', async () => {
+    fake = await FakeSlack.start();
+    const dir = tempDir('signoff-slack-restart-');
+    const configPath = writeConfig(dir, slackConfigYaml());
+    const dataDir = path.join(dir, 'data');
+    const env = {
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_APP_TOKEN: '', // HTTP mode, whatever the surrounding environment holds
+      SLACK_API_URL: fake.apiUrl,
+      SIGNOFF_SLACK_POSTS_PER_SECOND: '50',
+    };
+    const launch = async () => {
+      const p = await startSignoff({ configPath, dataDir, env });
+      running.push(p);
+      return p;
+    };
+
+    let signoff = await launch();
+    const sent = await slash(fake, `${signoff.url}/slack/events`, { user: ALICE, text: 'submit gated Survive a crash' });
+    expect(sent.res.status).toBe(200);
+    const answer = await waitFor(() => responsesTo(fake!, sent.fields.response_url!)[0], 'the private answer');
+    expect(answer.text).toBe('Job 1 (gated) started.');
+    const card = asPosted(await waitForGateCard(fake, 1, 'outline'));
+    const root = rootOf(fake, 1)!;
+    expect(card.thread_ts).toBe(root.message.ts);
+    expect(Object.keys(buttons(card.blocks))).toEqual(['Approve', 'Reject']);
+    // Killed as soon as Slack has the card: signoff may not have stored its ts yet. It stored the
+    // intent before posting, so after the restart it finds the card (by its metadata) instead of
+    // posting it again.
+
+    await signoff.kill('SIGKILL');
+    const callsBeforeRestart = fake.calls.length;
+
+    signoff = await launch();
+    const click = await interact(`${signoff.url}/slack/events`, clickPayload(fake, card, buttons(card.blocks).Approve!, BOB));
+    expect(click.status).toBe(200);
+
+    const done = await waitFor(async () => {
+      const { json } = await signoff.api('GET', '/jobs/1');
+      return json.state === 'succeeded' && json;
+    }, 'the job to finish after the restart');
+    expect(done.gates).toEqual([expect.objectContaining({ stage: 'outline', round: 1, state: 'approved', decided_by: 'u0bob' })]);
+    await waitFor(() => /Succeeded in/.test(blockText(rootOf(fake!, 1)?.message.blocks)) && fake!.messageList().some((m) => /^✅ Job 1 succeeded/.test(m.text ?? '')), 'the root to show the outcome and the closing summary');
+
+    // The same two messages, edited; nothing posted again.
+    expect(rootsOf(fake, 1)).toHaveLength(1);
+    expect(gateCards(fake, 1, 'outline')).toHaveLength(1);
+    const after = fake.calls.slice(callsBeforeRestart);
+    expect(after.filter((c) => c.method === 'chat.postMessage').map((c) => String(c.args.text).replace(/in \d+(ms|s)/, 'in T'))).toEqual(['✅ outline approved by u0bob.', '✅ Job 1 succeeded in T. 2 artifacts.']);
+    const edited = new Set(after.filter((c) => c.method === 'chat.update').map((c) => c.args.ts));
+    expect(edited).toEqual(new Set([root.message.ts, card.ts]));
+
+    const cardNow = fake.message(CHANNEL, card.ts)!;
+    expect(actionsBlock(cardNow.blocks)).toBeUndefined();
+    expect(blockText(cardNow.blocks)).toContain('*Approved by u0bob*');
+    expect(blockText(fake.message(CHANNEL, root.message.ts)!.blocks)).toMatch(/Succeeded in/);
+    expect(threadLog(fake, CHANNEL, root.message.ts).map((line) => line.replace(/\d+ (sections|scenes|words)/g, 'N $1').replace(/in \d+(ms|s)/g, 'in T'))).toEqual([
+      'upload ✅ outline done in T: Outline: N sections [outline: outline.md]',
+      'card gate:1:outline:1',
+      'notice ✅ outline approved by u0bob.',
+      'upload ✅ script done in T: Script: N scenes, N words [script: script.md]',
+      'notice ✅ Job 1 succeeded in T. 2 artifacts.',
+    ]);
+    expect(fake.messageList()).toHaveLength(4);
+  });
+});
