@@ -108,7 +108,7 @@ describe('Discord across a crash', () => {
       '✅ Approval needed: outline of job 1 — Approved by Bob',
       '✅ outline approved by Bob.',
       '✅ script done in T: Script: N scenes, N words [script.md]',
-      '✅ Job 1 succeeded in T. 2 artifacts. [outline.md, script.md]',
+      '✅ Job 1 succeeded in T. 2 artifacts.',
     ]);
     expect(fake.messagesIn(CHANNEL_ID).length + fake.messagesIn(thread.id).length).toBe(messagesBeforeRestart + 3);
   });

@@ -193,7 +193,7 @@ describe('Discord: submit and the job thread', () => {
       '✅ Optional review: outline of job 1 — Auto-approved: nobody objected in time',
       '✅ outline auto-approved: nobody objected within 30s.',
       '✅ script done in T: Script: N scenes, N words [script.md]',
-      '✅ Job 1 succeeded in T. 2 artifacts. [outline.md, script.md]',
+      '✅ Job 1 succeeded in T. 2 artifacts.',
     ]);
     expect(rootOf(fake, job)!.content).toMatch(/^✅ Job 1 · tiny: Succeeded in 30s$/);
   });
@@ -317,7 +317,7 @@ describe('Discord: gate buttons', () => {
       '✅ storyboard done in T: Storyboard: N panels [storyboard.svg]',
       '✅ Approval needed: storyboard of job 1 — Approved by Bob, Carol',
       '✅ storyboard approved by Bob, Carol.',
-      '✅ Job 1 succeeded in T. 3 artifacts. [outline.md, script.md, storyboard.svg]',
+      '✅ Job 1 succeeded in T. 3 artifacts.',
     ]);
   });
 });
@@ -388,7 +388,7 @@ describe('Discord: reject through the modal, retry, round 2', () => {
       '✅ Approval needed: outline of job 1 (round 2) — Approved by Bob',
       '✅ outline approved by Bob.',
       '✅ script done in T: Script: N scenes, N words [script.md]',
-      '✅ Job 1 succeeded in T. 2 artifacts. [outline.md, script.md]',
+      '✅ Job 1 succeeded in T. 2 artifacts.',
     ]);
   });
 });
@@ -476,7 +476,7 @@ describe('Discord: rate limits and server errors', () => {
       '✅ storyboard done in T: Storyboard: N panels [storyboard.svg]',
       '✅ Approval needed: storyboard of job 1 — Approved by Bob, Carol',
       '✅ storyboard approved by Bob, Carol.',
-      '✅ Job 1 succeeded in T. 3 artifacts. [outline.md, script.md, storyboard.svg]',
+      '✅ Job 1 succeeded in T. 3 artifacts.',
     ]);
     expect(rootOf(fake, job)!.content).toBe(`✅ Job ${job} · quick: Succeeded in 30s`);
     expect(fake.messagesIn(CHANNEL_ID)).toHaveLength(1);
