@@ -8,7 +8,7 @@ import { JOB_STATES } from '../orchestrator/types.js';
 
 export function createMetrics(engine: Engine): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'signoff_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'signoff_' });
   const store = engine.store;
   new Gauge({
     name: 'signoff_jobs',

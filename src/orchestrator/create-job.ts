@@ -11,11 +11,16 @@ export interface Submission {
   origin: Origin;
 }
 
-export type Checked = { ok: true; params: Record<string, string> } | { ok: false; message: string };
+export type Checked = { ok: true; params: Record<string, string>; brief: string } | { ok: false; message: string };
 
 /** Checks the brief and params against the pipeline; fills in defaults. */
+/** Removes control characters (but newlines and tabs) and lone surrogates from user text. */
+export function cleanText(text: string): string {
+  return text.toWellFormed().replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/g, '');
+}
+
 export function checkSubmission(def: Pipeline, name: string, sub: Submission, maxBrief: number): Checked {
-  const brief = sub.brief.trim();
+  const brief = cleanText(sub.brief).trim();
   if (!brief) return { ok: false, message: `Give a brief: /signoff submit ${name} <what to make>.` };
   if (brief.length > maxBrief) return { ok: false, message: `The brief is ${brief.length} characters; the limit is ${maxBrief}. Shorten it, or attach the long text to a stage instead.` };
   const params: Record<string, string> = {};
@@ -29,9 +34,9 @@ export function checkSubmission(def: Pipeline, name: string, sub: Submission, ma
       if (spec.required) return { ok: false, message: `Pipeline "${name}" needs the parameter "${key}"${spec.description ? ` (${spec.description})` : ''}.` };
       continue;
     }
-    params[key] = value;
+    params[key] = cleanText(value);
   }
-  return { ok: true, params };
+  return { ok: true, params, brief };
 }
 
 export function createJob(

@@ -132,14 +132,20 @@ export class Engine {
     const targets = (this.options.chatSurfaces ?? []).filter(
       (s) => s === sub.origin.surface || Boolean(this.config.channels[s as keyof Config['channels']]),
     );
-    const committed = this.store.transaction(() => {
-      const { agg, effects } = createJob({ id: 0, pipeline: sub.pipeline, def, brief: sub.brief, params: checked.params, submitter: actor.id, origin: sub.origin, targets }, now);
-      this.store.jobs.insert(agg);
-      const prev = structuredClone(agg);
-      const events = this.persistEffects(agg, effects, now);
-      this.store.jobs.save(prev, agg, now);
-      return { agg, effects, events };
-    });
+    let committed: Committed;
+    try {
+      committed = this.store.transaction(() => {
+        const { agg, effects } = createJob({ id: 0, pipeline: sub.pipeline, def, brief: checked.brief, params: checked.params, submitter: actor.id, origin: sub.origin, targets }, now);
+        this.store.jobs.insert(agg);
+        const prev = structuredClone(agg);
+        const events = this.persistEffects(agg, effects, now);
+        this.store.jobs.save(prev, agg, now);
+        return { agg, effects, events };
+      });
+    } catch (err) {
+      this.log.error({ err }, 'could not store a submission');
+      return refuse('busy', 'signoff could not save the job just now; nothing was created. Try again in a moment.');
+    }
     this.afterCommit(committed);
     const job = this.store.jobs.load(committed.agg.job.id)!.job;
     const where = job.state === 'queued' ? `queued at position ${this.store.queries.queuePosition(job.id)}` : 'started';
@@ -169,13 +175,21 @@ export class Engine {
     return committed.reply ?? { ok: true, message: 'Nothing changed.' };
   }
 
-  /** Applies an input from the engine itself (stage outcomes, timers); failures are logged. */
-  dispatch(jobId: number, input: JobInput): void {
+  /**
+   * Applies an input from the engine itself (stage outcomes, timers). A stage's outcome must not
+   * be lost when the database is busy: it is tried again with backoff (timers fire again by
+   * themselves on the next tick).
+   */
+  dispatch(jobId: number, input: JobInput, attempt = 0): void {
     try {
       const committed = this.commit(jobId, input);
       if (committed) this.afterCommit(committed);
     } catch (err) {
-      this.log.error({ err, jobId, input: input.type }, 'could not apply an input to a job');
+      const outcome = input.type === 'stage.succeeded' || input.type === 'stage.failed';
+      this.log.error({ err, jobId, input: input.type, attempt }, outcome ? 'could not store a stage outcome; will try again' : 'could not apply an input to a job');
+      if (outcome && !this.stopping && attempt < 20) {
+        setTimeout(() => this.dispatch(jobId, input, attempt + 1), Math.min(30_000, 500 * 2 ** attempt)).unref();
+      }
     }
   }
 
@@ -236,11 +250,18 @@ export class Engine {
   /** Starts queued jobs while fewer than `max_concurrent_jobs` are in progress. */
   private pump(): void {
     if (this.stopping) return;
-    const started = this.store.transaction(() => {
-      const free = this.config.limits.max_concurrent_jobs - this.store.queries.activeCount();
-      if (free <= 0) return [];
-      return this.store.queries.queuedIds(free).flatMap((id) => this.commit(id, { type: 'start' }) ?? []);
-    });
+    let started: Committed[];
+    try {
+      started = this.store.transaction(() => {
+        const free = this.config.limits.max_concurrent_jobs - this.store.queries.activeCount();
+        if (free <= 0) return [];
+        return this.store.queries.queuedIds(free).flatMap((id) => this.commit(id, { type: 'start' }) ?? []);
+      });
+    } catch (err) {
+      // The next tick (every second) tries again.
+      this.log.warn({ err }, 'could not start queued jobs just now');
+      return;
+    }
     for (const c of started) this.afterCommit(c);
   }
 }

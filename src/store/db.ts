@@ -28,6 +28,13 @@ export function openDatabase(file: string): Db {
   let db: Db;
   try {
     db = new Database(file);
+    // Refuse a file from a newer signoff before changing anything in it.
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length)
+      throw new StoreError(`The database ${file} has schema version ${version}, newer than this signoff knows (${MIGRATIONS.length}). Upgrade signoff or use another data directory.`, 'schema_newer');
+    const tables = (db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
+    if (version === 0 && tables > 0)
+      throw new StoreError(`The file ${file} is an SQLite database that signoff did not make (it has tables but no signoff schema version). Point SIGNOFF_DATA_DIR at a directory of signoff's own.`, 'foreign_db');
     // WAL lets readers (the API) work while the engine writes; NORMAL is durable across process
     // crashes in WAL mode (only an OS crash or power cut can lose the last commits).
     db.pragma('journal_mode = WAL');

@@ -27,28 +27,36 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
   };
   const pipelines = () => Object.entries(engine.config.pipelines).map(([name, p]) => ({ name, description: p.description, params: p.params }));
 
+  // Commands and clicks are carried out (a few milliseconds, plus an identity lookup bounded at
+  // 1.5 s) BEFORE they are acknowledged: what Slack shows as accepted is already in the database,
+  // so a crash right after the acknowledgement loses nothing.
   app.command('/signoff', async ({ command, ack, respond, client }) => {
-    await ack();
-    if (!firstTime(`command:${command.trigger_id}`)) return;
+    if (!firstTime(`command:${command.trigger_id}`)) return void (await ack());
     const parsed = parseCommand(unescapeSlackText(command.text ?? ''));
     const answer = (text: string) => respond({ response_type: 'ephemeral', ...textBlocks(text) });
-    if (!parsed.ok) return void (await answer(parsed.message));
+    if (!parsed.ok) {
+      await ack();
+      return void (await answer(parsed.message));
+    }
     if (parsed.command.name === 'submit-form') {
+      await ack();
       await client.views.open({ trigger_id: command.trigger_id, view: submitModal(pipelines(), { channel: command.channel_id }) });
       return;
     }
     const who = await identities.resolve(command.user_id, command.user_name);
     const reply = executeCommand(engine, who, parsed.command, { surface: 'slack', channel: command.channel_id });
+    await ack();
     await answer(reply.text);
   });
 
   app.action(/^signoff_gate_(approve|reject|hold)$/, async ({ ack, body, action: raw, client, respond }) => {
-    await ack();
-    if (body.type !== 'block_actions' || raw.type !== 'button' || !('action_id' in raw)) return;
+    if (body.type !== 'block_actions' || raw.type !== 'button' || !('action_id' in raw)) return void (await ack());
     const action: ButtonAction = raw;
-    if (!firstTime(`action:${body.user.id}:${action.action_ts}`)) return;
+    if (!firstTime(`action:${body.user.id}:${action.action_ts}`)) return void (await ack());
     const say = (text: string) => respond({ response_type: 'ephemeral', replace_original: false, ...textBlocks(text) });
     const gate = parseGateValue(action.value ?? '');
+    // Approve and Hold are acknowledged after the decision is stored; the rest at once.
+    if (!gate || action.action_id === 'signoff_gate_reject') await ack();
     if (!gate) {
       log.warn({ user: body.user.id }, 'a Slack gate button carried a value signoff did not make');
       return void (await say('That button is not one signoff made, so nothing changed. Use the buttons on the gate message, or /signoff status <job>.'));
@@ -66,18 +74,19 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
     const who = await identities.resolve(body.user.id, body.user.username ?? body.user.name);
     const type = action.action_id === 'signoff_gate_hold' ? 'hold' : 'approve';
     const r = engine.act(who, gate.job, { type, stage: gate.stage, round: gate.round });
+    await ack();
     if (!r.ok) await say(r.message);
   });
 
   app.view('signoff_reject', async ({ ack, body, view, client }) => {
     const input = readReject(view);
     if ('errors' in input) return void (await ack({ response_action: 'errors', errors: input.errors }));
-    // The reason is valid: close the dialog at once; a refusal is answered privately after.
-    await ack();
-    if (!firstTime(`view:${view.id}`)) return;
+    if (!firstTime(`view:${view.id}`)) return void (await ack());
     const { meta } = input;
     const who = await identities.resolve(body.user.id, body.user.name);
     const r = engine.act(who, meta.job, { type: 'reject', stage: meta.stage, round: meta.round, reason: input.reason });
+    // Stored first, then the dialog closes; a refusal is answered privately.
+    await ack();
     if (!r.ok && meta.channel)
       await client.chat.postEphemeral({ channel: meta.channel, user: body.user.id, ...(meta.threadTs ? { thread_ts: meta.threadTs } : {}), ...textBlocks(r.message) });
   });

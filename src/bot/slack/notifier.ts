@@ -120,7 +120,8 @@ export class SlackNotifier {
           initial_comment: message.text,
           file_uploads: files.map((f) => ({ file: f.path, filename: f.name.split('/').pop()!, title: `${f.stage}: ${f.name}` })),
         });
-      ts = String((r as { files?: { id?: string }[] }).files?.[0]?.id ?? 'uploaded');
+      // filesUploadV2 answers one completion per group of files, each listing its files.
+      ts = String((r as { files?: { files?: { id?: string }[] }[] }).files?.[0]?.files?.[0]?.id ?? 'uploaded');
       this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.channel, messageId: ts, threadId: root.messageId });
     } else {
       await this.postOnce(agg.job.id, key, root.channel, root.messageId, message);

@@ -59,6 +59,10 @@ export class SlackSurface implements ChatSurface {
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
       scope.post('/slack/events', (req, reply) => {
+        // Bolt refuses old timestamps but not ones in the future; a request signed far ahead
+        // would stay replayable for longer than signoff remembers interactions.
+        const ts = Number(req.headers['x-slack-request-timestamp']);
+        if (Number.isFinite(ts) && Math.abs(Date.now() / 1000 - ts) > 300) return reply.code(401).send({ error: 'stale_request', message: 'The request timestamp is more than 5 minutes off.' });
         reply.hijack();
         receiver.requestListener(req.raw, reply.raw);
       });

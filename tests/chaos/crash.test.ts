@@ -1,0 +1,61 @@
+/**
+ * Crash chaos, quick: the same campaign as `npm run chaos` (tests/chaos/lib/crash-run.ts) with
+ * 12 jobs and 2 SIGKILLs, plus targeted kills at the worst moments, each reproduced on purpose
+ * instead of hoping a random kill lands there:
+ * - right after signoff acknowledged a click or a command, before it wrote it down;
+ * - right after Slack stored a post, before signoff stored the post's ts.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCrashChaos } from './lib/crash-run.js';
+import { PEOPLE } from './lib/pipeline.js';
+import { seedFromEnv } from './lib/prng.js';
+import { startSlackChild, type SlackChild } from './lib/slack-child.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** Fixed so CI runs the same plan every time; CHAOS_SEED overrides it. */
+const QUICK_SEED = process.env.CHAOS_SEED ? seedFromEnv() : 20261126;
+
+let open: SlackChild[] = [];
+afterEach(async () => {
+  for (const h of open) {
+    await h.child.kill('SIGKILL');
+    await h.fake.close();
+  }
+  open = [];
+});
+
+describe('crash chaos (quick)', () => {
+  it(`keeps every promise over 12 jobs and 2 SIGKILLs (seed ${QUICK_SEED})`, { timeout: 120_000 }, async () => {
+    const summary = await runCrashChaos({ jobs: 12, kills: 2, seed: QUICK_SEED, maxConcurrent: 6, timeoutMs: 100_000 });
+    console.log(`crash chaos (quick) seed ${QUICK_SEED}: ${JSON.stringify({ ...summary, violations: summary.violations.length })}`);
+    expect(summary.violations, `reproduce with CHAOS_SEED=${QUICK_SEED}; kept in ${summary.dir}`).toEqual([]);
+    expect(summary.restarts).toBe(2);
+    expect(summary.lost).toEqual({ submissions: 0, clicks: 0 });
+    expect(summary.delivery.duplicates).toBe(0);
+    expect(summary.clicks.replaysApplied).toBe(0);
+  });
+});
+
+describe('a kill at the worst moment', () => {
+  it('does not lose a click or a /signoff submit that signoff acknowledged just before it died', async () => {
+    const h = await startSlackChild({ autoApprove: '1m' });
+    open.push(h);
+    // The optional draft gate waits a minute here; alice may approve it.
+    const job = await h.submit('ack then die: click');
+    await waitFor(() => h.recorder.card(job, 'draft', 1), 'the draft card');
+    // Reading user groups hangs, so both handlers are between their ack and their write when
+    // the kill comes. Both were acknowledged: in Slack they look done.
+    h.fake.failNext('usergroups.users.list', { hangMs: 30_000 }, 2);
+    const clicked = await h.click(job, 'draft', PEOPLE.alice);
+    expect(clicked.status).toBe(200);
+    await waitFor(() => h.fake.callsTo('usergroups.users.list').length >= 1, 'the click handler to look up user groups');
+    const submitted = await h.command(PEOPLE.bob, 'submit chaos ack then die: submit');
+    expect(submitted.status).toBe(200);
+    await waitFor(() => h.fake.callsTo('usergroups.users.list').length >= 2, 'the command handler to look up user groups');
+    await h.restart();
+    const voted = (await h.events(job)).filter((e) => e.type === 'gate.voted' && e.actor === `slack:${PEOPLE.alice}`);
+    expect.soft(voted, "alice's acknowledged approval is in the audit after the restart").toHaveLength(1);
+    const { json } = await h.child.api('GET', '/jobs');
+    expect.soft(json.jobs.map((j: { brief: string }) => j.brief), 'the acknowledged submission made a job').toContain('ack then die: submit');
+  });
+});
