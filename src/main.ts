@@ -8,7 +8,6 @@ import { createLogger } from './log.js';
 import { ensureToken } from './http/api-token.js';
 import { StoreError } from './store/store.js';
 import { startApp } from './app.js';
-import { registerCommands } from './bot/discord/register.js';
 
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] ?? 'start';
@@ -30,6 +29,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'discord-register') {
     if (!env.discord) throw new Error('Set DISCORD_TOKEN and DISCORD_APPLICATION_ID (and DISCORD_GUILD_ID for one server) to register the command.');
+    const { registerCommands } = await import('./bot/discord/register.js');
     process.stdout.write(`${await registerCommands(env.discord, config)}\n`);
     return 0;
   }

@@ -128,4 +128,7 @@ export const MIGRATIONS: readonly string[] = [
     at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  /* 2: prune old replay claims without scanning them all */ `
+  CREATE INDEX dedupe_by_time ON dedupe (at);
+  `,
 ];

@@ -18,8 +18,11 @@ export interface JobSummaryRow {
 
 export function queryStatements(db: Db) {
   const q = {
+    // Two statements, so the state filter can use its index (an OR with NULL cannot).
     list: db.prepare(`SELECT id, pipeline, state, stage, submitter, brief, created_at AS createdAt, updated_at AS updatedAt
-      FROM jobs WHERE (@state IS NULL OR state = @state) AND (@before IS NULL OR id < @before) ORDER BY id DESC LIMIT @limit`),
+      FROM jobs WHERE (@before IS NULL OR id < @before) ORDER BY id DESC LIMIT @limit`),
+    listByState: db.prepare(`SELECT id, pipeline, state, stage, submitter, brief, created_at AS createdAt, updated_at AS updatedAt
+      FROM jobs WHERE state = @state AND id < COALESCE(@before, 9223372036854775807) ORDER BY id DESC LIMIT @limit`),
     active: db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE state IN ('running', 'awaiting_approval')`),
     queued: db.prepare(`SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT ?`),
     position: db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued' AND id <= ?`),
@@ -34,7 +37,8 @@ export function queryStatements(db: Db) {
   };
   return {
     list(opts: { state?: JobState; before?: number; limit?: number } = {}): JobSummaryRow[] {
-      return q.list.all({ state: opts.state ?? null, before: opts.before ?? null, limit: opts.limit ?? 50 }) as JobSummaryRow[];
+      const args = { before: opts.before ?? null, limit: opts.limit ?? 50 };
+      return (opts.state ? q.listByState.all({ ...args, state: opts.state }) : q.list.all(args)) as JobSummaryRow[];
     },
     activeCount: () => (q.active.get() as { n: number }).n,
     queuedIds: (limit: number) => (q.queued.all(limit) as { id: number }[]).map((r) => r.id),

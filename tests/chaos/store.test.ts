@@ -15,6 +15,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { openStore } from '../../src/store/store.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import { configFrom, silentLog, tempDir } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/signoff-process.js';
 import { waitFor } from '../helpers/wait.js';
@@ -310,7 +311,7 @@ describe('database files from elsewhere', () => {
     const { newer, garbage, foreign } = launched;
     const [n, g, f] = await Promise.all([newer.run, garbage.run, foreign.run]);
     expect(n.exit.code, n.output).toBe(2);
-    expect(n.output).toContain('has schema version 99, newer than this signoff knows (1). Upgrade signoff or use another data directory.');
+    expect(n.output).toContain('has schema version 99, newer than this signoff knows (2). Upgrade signoff or use another data directory.');
     expect(g.exit.code, g.output).toBe(2);
     expect(g.output).toMatch(/Cannot open the database .*signoff\.db: file is not a database/);
     expect(f.exit.code, f.output).toBe(2);
@@ -339,8 +340,29 @@ describe('database files from elsewhere', () => {
     fs.writeFileSync(path.join(data, 'signoff.db'), '');
     const store = openStore(path.join(data, 'signoff.db'));
     try {
-      expect(store.db.pragma('user_version', { simple: true })).toBe(1);
+      expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
       expect(store.queries.activeCount()).toBe(0);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('migrates a database of the previous schema version, keeping its jobs', () => {
+    const data = path.join(launched.dir, 'older');
+    fs.mkdirSync(data);
+    const file = path.join(data, 'signoff.db');
+    // A database as the first release left it: migration 1 only.
+    const old = new Database(file);
+    old.exec(MIGRATIONS[0]!);
+    old.pragma('user_version = 1');
+    old.prepare(`INSERT INTO jobs (pipeline, brief, params, submitter, origin, targets, def, state, created_at, updated_at)
+      VALUES ('p', 'kept across the upgrade', '{}', 'api', '{"surface":"api"}', '[]', '{"description":"","params":{},"stages":[]}', 'succeeded', 1, 1)`).run();
+    old.close();
+    const store = openStore(file);
+    try {
+      expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+      expect(store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'dedupe_by_time'").all()).toHaveLength(1);
+      expect(store.queries.list().map((j) => j.brief)).toEqual(['kept across the upgrade']);
     } finally {
       store.close();
     }

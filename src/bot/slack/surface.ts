@@ -35,10 +35,10 @@ export class SlackSurface implements ChatSurface {
     };
     const logger = boltLogger(log);
     if (settings.appToken) {
-      this.app = new App({ token: settings.botToken, appToken: settings.appToken, socketMode: true, clientOptions, logger, logLevel: LogLevel.WARN });
+      this.app = new App({ token: settings.botToken, appToken: settings.appToken, socketMode: true, clientOptions, logger, logLevel: LogLevel.WARN, deferInitialization: true });
     } else {
       this.receiver = new HTTPReceiver({ signingSecret: settings.signingSecret!, endpoints: '/slack/events', logger, logLevel: LogLevel.WARN });
-      this.app = new App({ token: settings.botToken, receiver: this.receiver, clientOptions, logger, logLevel: LogLevel.WARN });
+      this.app = new App({ token: settings.botToken, receiver: this.receiver, clientOptions, logger, logLevel: LogLevel.WARN, deferInitialization: true });
     }
     this.app.error(async (err) => log.error({ err }, 'a Slack handler failed'));
     registerHandlers(this.app, engine, new SlackIdentities(this.app.client, engine.config.operators, log), log);
@@ -70,6 +70,9 @@ export class SlackSurface implements ChatSurface {
   }
 
   async start(): Promise<void> {
+    // Bolt checks the token (auth.test) here rather than in its constructor, where an unreachable
+    // Slack would be an unhandled rejection that ends the process.
+    await this.app.init();
     if (this.settings.appToken) await this.app.start();
     this.unsubscribe = this.engine.onEvent(() => this.drainer.poke());
     this.drainer.start();
