@@ -8,6 +8,7 @@ import { createLogger } from './log.js';
 import { ensureToken } from './http/api-token.js';
 import { StoreError } from './store/store.js';
 import { startApp } from './app.js';
+import { StartupError } from './startup-error.js';
 
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] ?? 'start';
@@ -62,7 +63,7 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
-    const known = err instanceof ConfigError || err instanceof StoreError;
+    const known = err instanceof ConfigError || err instanceof StoreError || err instanceof StartupError;
     const message = known ? (err as Error).message : err instanceof Error ? err.message : String(err);
     process.stderr.write(`signoff: ${message}\n`);
     if (!known && err instanceof Error && err.stack && !/^The environment/.test(err.message)) process.stderr.write(`${err.stack}\n`);

@@ -331,6 +331,20 @@ describe('signoff start', () => {
     expect(output).not.toMatch(/API token \(kept in/);
   });
 
+  it('stops with a clear message, and no stack trace, when Slack cannot be reached at start', async () => {
+    const run = signoff(['start'], {
+      SIGNOFF_CONFIG: BUNDLED_CONFIG,
+      SIGNOFF_DATA_DIR: path.join(freshDir(), 'data'),
+      SLACK_BOT_TOKEN: 'xoxb-test-token',
+      SLACK_SIGNING_SECRET: 'signing-secret-123',
+      SLACK_API_URL: 'http://127.0.0.1:9/api/',
+    });
+    expect((await exitOf(run)).code).toBe(2);
+    expect(run.stderr()).toMatch(/Slack did not accept SLACK_BOT_TOKEN or could not be reached/);
+    expect(run.stderr()).toMatch(/unset SLACK_BOT_TOKEN to run without Slack/);
+    expect(run.stderr()).not.toMatch(/\n\s+at /);
+  });
+
   it('an unknown command exits 2 with a message', async () => {
     const run = signoff(['frobnicate'], { SIGNOFF_CONFIG: BUNDLED_CONFIG, SIGNOFF_DATA_DIR: path.join(freshDir(), 'data') });
     expect((await exitOf(run)).code).toBe(2);

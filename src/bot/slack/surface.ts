@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { SlackSettings } from '../../config/env.js';
 import type { Engine } from '../../orchestrator/engine.js';
+import { StartupError } from '../../startup-error.js';
 import { OutboxDrainer } from '../outbox-drainer.js';
 import type { ChatSurface } from '../port.js';
 import { boltLogger } from './bolt-logger.js';
@@ -72,7 +73,14 @@ export class SlackSurface implements ChatSurface {
   async start(): Promise<void> {
     // Bolt checks the token (auth.test) here rather than in its constructor, where an unreachable
     // Slack would be an unhandled rejection that ends the process.
-    await this.app.init();
+    try {
+      await this.app.init();
+    } catch (cause) {
+      throw new StartupError(
+        `Slack did not accept SLACK_BOT_TOKEN or could not be reached (auth.test: ${(cause as Error).message}). Check the token and the network${this.settings.apiUrl ? ` (SLACK_API_URL=${this.settings.apiUrl})` : ''}, or unset SLACK_BOT_TOKEN to run without Slack.`,
+        { cause },
+      );
+    }
     if (this.settings.appToken) await this.app.start();
     this.unsubscribe = this.engine.onEvent(() => this.drainer.poke());
     this.drainer.start();
