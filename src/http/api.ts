@@ -1,7 +1,6 @@
 /**
  * The REST API under /api/v1: jobs, gates, events (JSON polling or SSE), artifacts, config.
  */
-import { createReadStream } from 'node:fs';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
@@ -9,6 +8,7 @@ import type { Engine } from '../orchestrator/engine.js';
 import { JOB_STATES } from '../orchestrator/types.js';
 import { eventJson, jobJson, jobSummaryJson } from './job-json.js';
 import { notFound, sendInvalid, sendRefusal } from './errors.js';
+import { sendArtifact, showsInline } from './send-artifact.js';
 import { streamEvents, wantsEventStream } from './sse.js';
 
 const jobBody = z.strictObject({
@@ -123,15 +123,7 @@ export function registerApi(app: FastifyInstance, engine: Engine, surfaces: () =
     if (!p) return reply;
     const a = store.artifacts.byId(p.id);
     if (!a) return notFound(reply, `Artifact ${p.id}`);
-    const inline = /^(image|audio)\//.test(a.mediaType) || a.mediaType.startsWith('text/plain') || a.mediaType.startsWith('text/markdown');
-    const filename = a.name.split('/').pop()!.replace(/[^\w.-]/g, '_');
-    return reply
-      .header('content-type', a.mediaType)
-      .header('content-length', a.size)
-      .header('content-disposition', `${inline ? 'inline' : 'attachment'}; filename="${filename}"`)
-      // An artifact is untrusted content: never let it run script in signoff's origin.
-      .header('content-security-policy', "default-src 'none'; img-src 'self' data:; media-src 'self' data:; style-src 'unsafe-inline'; sandbox")
-      .send(createReadStream(a.path));
+    return sendArtifact(reply, a, showsInline(a.mediaType) ? 'inline' : 'attachment');
   });
 
   app.get('/pipelines', async () => ({

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { startApp, type App } from '../../src/app.js';
 import type { Clock } from '../../src/orchestrator/engine.js';
 import { ALICE_ID, APP_ID, APPROVER_ROLE_ID, BOB_ID, CHANNEL_ID, type FakeDiscord, type FakeMessage, type InteractionCallback, type Json, type RestCall } from './fake-discord.js';
-import { configFrom, silentLog, tempDir } from './fixtures.js';
+import { chatTestConfig, configFrom, silentLog, tempDir } from './fixtures.js';
 import { waitFor } from './wait.js';
 
 /** A bot token as the environment schema wants it (at least 20 characters). */
@@ -25,42 +25,14 @@ export const API_TOKEN = 'discord-e2e-api-token-0123456789';
  * so each job's messages go to the channel its command was used in.
  */
 export function discordConfigYaml(o: { autoApprove?: string } = {}): string {
-  return `
+  return chatTestConfig(
+    `
 operators:
   editors: { discord: ["${ALICE_ID}", "${BOB_ID}"] }
   directors: { discord_roles: ["${APPROVER_ROLE_ID}"] }
-submitters: [editors, directors]
-limits: { jobs_per_user_per_minute: 100, max_concurrent_jobs: 4 }
-pipelines:
-  quick:
-    description: quick test pipeline
-    stages:
-      - id: outline
-        run: { builtin: outline }
-        gate: { required: false, approvers: [editors], auto_approve_after: ${o.autoApprove ?? '30s'} }
-      - id: script
-        run: { builtin: script }
-        gate: { required: true, approvers: [editors], timeout: 1h, on_timeout: reject }
-      - id: storyboard
-        run: { builtin: storyboard }
-        gate: { required: true, approvers: [editors, directors], min_approvals: 2 }
-  gated:
-    description: one required gate, then one more stage
-    stages:
-      - id: outline
-        run: { builtin: outline }
-        gate: { required: true, approvers: [editors] }
-      - id: script
-        run: { builtin: script }
-  tiny:
-    description: one stage, one optional gate
-    stages:
-      - id: outline
-        run: { builtin: outline }
-        gate: { required: false, approvers: [editors], auto_approve_after: ${o.autoApprove ?? '30s'} }
-      - id: script
-        run: { builtin: script }
-`;
+submitters: [editors, directors]`,
+    o.autoApprove,
+  );
 }
 
 export interface DiscordHarness {

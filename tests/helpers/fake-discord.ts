@@ -26,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
+import { closeSocketsAndServer } from './close-sockets.js';
 
 // ------------------------------------------------------------------ identities
 
@@ -824,32 +825,9 @@ export class FakeDiscord {
       this.timers.clear();
       for (const [id, waiters] of this.callbackWaiters) for (const w of waiters) w.reject(new Error(`FakeDiscord closed before interaction ${id} got a callback`));
       this.callbackWaiters.clear();
-      await Promise.all(
-        [...this.connections].map(
-          (conn) =>
-            new Promise<void>((resolve) => {
-              const ws = conn.ws;
-              if (ws.readyState === WebSocket.CLOSED) return resolve();
-              if (ws.readyState === WebSocket.CONNECTING) {
-                ws.terminate();
-                return resolve();
-              }
-              const timer = setTimeout(() => {
-                ws.terminate();
-                resolve();
-              }, 1000);
-              ws.once('close', () => {
-                clearTimeout(timer);
-                resolve();
-              });
-              if (ws.readyState === WebSocket.OPEN) ws.close(1001, 'fake discord closing');
-            }),
-        ),
-      );
+      const sockets = [...this.connections].map((c) => c.ws);
       this.connections.clear();
-      await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-      this.server.closeAllConnections();
-      await new Promise<void>((resolve) => this.server.close(() => resolve()));
+      await closeSocketsAndServer(sockets, this.wss, this.server, 'fake discord closing');
     })();
     return this.closing;
   }

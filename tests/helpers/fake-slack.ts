@@ -20,6 +20,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
+import { closeSocketsAndServer } from './close-sockets.js';
 
 /** The identities the fake answers with (auth.test, message authors, payloads). */
 export const FAKE_IDS = {
@@ -614,31 +615,9 @@ export class FakeSlack {
       this.pendingAcks.clear();
       // Bolt's app.stop() resolves BEFORE its close handshake is over: let a closing socket finish
       // (and close open ones properly) so the client logs no error, then terminate stragglers.
-      await Promise.all(
-        [...this.sockets].map(
-          (ws) =>
-            new Promise<void>((resolve) => {
-              if (ws.readyState === WebSocket.CLOSED) return resolve();
-              if (ws.readyState === WebSocket.CONNECTING) {
-                ws.terminate();
-                return resolve();
-              }
-              const timer = setTimeout(() => {
-                ws.terminate();
-                resolve();
-              }, 1000);
-              ws.once('close', () => {
-                clearTimeout(timer);
-                resolve();
-              });
-              if (ws.readyState === WebSocket.OPEN) ws.close(1001, 'fake slack closing');
-            }),
-        ),
-      );
+      const sockets = [...this.sockets];
       this.sockets.clear();
-      await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-      this.server.closeAllConnections();
-      await new Promise<void>((resolve) => this.server.close(() => resolve()));
+      await closeSocketsAndServer(sockets, this.wss, this.server, 'fake slack closing');
     })();
     return this.closing;
   }

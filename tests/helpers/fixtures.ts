@@ -34,20 +34,52 @@ operators:
 submitters: [editors, directors]
 `;
 
-/** A small pipeline of instant builtin stages with every kind of gate. */
-export const QUICK_PIPELINE = `${OPERATORS}
-limits: { jobs_per_user_per_minute: 100, max_concurrent_jobs: 4 }
-pipelines:
+/** The `quick` pipeline: instant builtin stages with every kind of gate. */
+export function quickPipeline(autoApprove = '30s'): string {
+  return `
   quick:
     description: quick test pipeline
     stages:
       - id: outline
         run: { builtin: outline }
-        gate: { required: false, approvers: [editors], auto_approve_after: 30s }
+        gate: { required: false, approvers: [editors], auto_approve_after: ${autoApprove} }
       - id: script
         run: { builtin: script }
         gate: { required: true, approvers: [editors], timeout: 1h, on_timeout: reject }
       - id: storyboard
         run: { builtin: storyboard }
-        gate: { required: true, approvers: [editors, directors], min_approvals: 2 }
+        gate: { required: true, approvers: [editors, directors], min_approvals: 2 }`;
+}
+
+/**
+ * The chat surfaces' pipelines: `quick`, `gated` (one required gate, then one more stage) and
+ * `tiny` (an optional gate, then one more stage), under `limits`, for the operators given.
+ */
+export function chatTestConfig(operators: string, autoApprove = '30s'): string {
+  return `${operators}
+limits: { jobs_per_user_per_minute: 100, max_concurrent_jobs: 4 }
+pipelines:${quickPipeline(autoApprove)}
+  gated:
+    description: one required gate, then one more stage
+    stages:
+      - id: outline
+        run: { builtin: outline }
+        gate: { required: true, approvers: [editors] }
+      - id: script
+        run: { builtin: script }
+  tiny:
+    description: one stage, one optional gate
+    stages:
+      - id: outline
+        run: { builtin: outline }
+        gate: { required: false, approvers: [editors], auto_approve_after: ${autoApprove} }
+      - id: script
+        run: { builtin: script }
+`;
+}
+
+/** A small config: the operators above and the `quick` pipeline. */
+export const QUICK_PIPELINE = `${OPERATORS}
+limits: { jobs_per_user_per_minute: 100, max_concurrent_jobs: 4 }
+pipelines:${quickPipeline()}
 `;

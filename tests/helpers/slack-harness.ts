@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { startApp, type App } from '../../src/app.js';
 import type { Clock } from '../../src/orchestrator/engine.js';
 import type { ApiCall, FakeSlack, StoredMessage } from './fake-slack.js';
-import { configFrom, silentLog, tempDir } from './fixtures.js';
+import { chatTestConfig, configFrom, silentLog, tempDir } from './fixtures.js';
 import { postInteraction, postSlashCommand, type SignOptions, type SlackHttpResult } from './slack-signing.js';
 import { waitFor } from './wait.js';
 
@@ -32,43 +32,12 @@ export const DAVE = 'U0DAVE';
  * command was typed in.
  */
 export function slackConfigYaml(): string {
-  return `
+  return chatTestConfig(`
 operators:
   editors: { slack: [${ALICE}, ${BOB}], console: [alice, bob] }
   directors: { slack_usergroups: [S0DIR], console: [carol] }
   viewers: { console: [dave] }
-submitters: [editors, directors]
-limits: { jobs_per_user_per_minute: 100, max_concurrent_jobs: 4 }
-pipelines:
-  quick:
-    description: quick test pipeline
-    stages:
-      - id: outline
-        run: { builtin: outline }
-        gate: { required: false, approvers: [editors], auto_approve_after: 30s }
-      - id: script
-        run: { builtin: script }
-        gate: { required: true, approvers: [editors], timeout: 1h, on_timeout: reject }
-      - id: storyboard
-        run: { builtin: storyboard }
-        gate: { required: true, approvers: [editors, directors], min_approvals: 2 }
-  gated:
-    description: one required gate, then one more stage
-    stages:
-      - id: outline
-        run: { builtin: outline }
-        gate: { required: true, approvers: [editors] }
-      - id: script
-        run: { builtin: script }
-  tiny:
-    description: one stage, one optional gate
-    stages:
-      - id: outline
-        run: { builtin: outline }
-        gate: { required: false, approvers: [editors], auto_approve_after: 30s }
-      - id: script
-        run: { builtin: script }
-`;
+submitters: [editors, directors]`);
 }
 
 export interface SlackHarness {

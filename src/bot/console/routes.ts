@@ -4,7 +4,6 @@
  * needs the console token (in the URL printed at start). People act as the console users of the
  * config, chosen in the page's "acting as" selector.
  */
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -13,6 +12,7 @@ import { PACKAGE_DIR } from '../../config/env.js';
 import type { Engine } from '../../orchestrator/engine.js';
 import { groupsOf, type Identity } from '../../orchestrator/policy.js';
 import { sameSecret } from '../../http/api-token.js';
+import { sendArtifact } from '../../http/send-artifact.js';
 import { streamEvents } from '../../http/sse.js';
 import { executeCommand } from '../commands/execute.js';
 import { helpText, parseCommand } from '../commands/parse.js';
@@ -139,14 +139,7 @@ export function registerConsole(app: FastifyInstance, engine: Engine, token: str
       const p = idParams.safeParse(req.params);
       const a = p.success ? store.artifacts.byId(p.data.id) : undefined;
       if (!a) return reply.code(404).send({ error: 'not_found', message: 'No such artifact.' });
-      const filename = a.name.split('/').pop()!.replace(/[^\w.-]/g, '_');
-      const download = (req.query as Record<string, string>).download === '1';
-      return reply
-        .header('content-type', a.mediaType)
-        .header('content-length', a.size)
-        .header('content-disposition', `${download ? 'attachment' : 'inline'}; filename="${filename}"`)
-        .header('content-security-policy', "default-src 'none'; img-src 'self' data:; media-src 'self' data:; style-src 'unsafe-inline'; sandbox")
-        .send(createReadStream(a.path));
+      return sendArtifact(reply, a, (req.query as Record<string, string>).download === '1' ? 'attachment' : 'inline');
     });
   });
 }
