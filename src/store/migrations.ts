@@ -131,4 +131,8 @@ export const MIGRATIONS: readonly string[] = [
   /* 2: prune old replay claims without scanning them all */ `
   CREATE INDEX dedupe_by_time ON dedupe (at);
   `,
+  /* 3: the interaction inbox: a claim may carry the payload that is still to be carried out */ `
+  ALTER TABLE dedupe ADD COLUMN payload TEXT;
+  CREATE INDEX dedupe_pending ON dedupe (at) WHERE payload IS NOT NULL;
+  `,
 ];

@@ -40,7 +40,7 @@ export function outboxStatements(db: Db) {
     putRef: db.prepare(`INSERT INTO chat_refs (target, job_id, key, channel, message_id, thread_id) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (target, job_id, key) DO UPDATE SET channel = excluded.channel, message_id = excluded.message_id, thread_id = excluded.thread_id`),
     claim: db.prepare('INSERT OR IGNORE INTO dedupe (key, at) VALUES (?, ?)'),
-    prune: db.prepare('DELETE FROM dedupe WHERE at < ?'),
+    prune: db.prepare('DELETE FROM dedupe WHERE at < ? AND payload IS NULL'),
     release: db.prepare('DELETE FROM dedupe WHERE key = ?'),
   };
   return {

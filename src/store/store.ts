@@ -8,6 +8,7 @@ import { eventStatements } from './events.js';
 import { artifactStatements } from './artifacts.js';
 import { queryStatements } from './queries.js';
 import { outboxStatements } from './outbox.js';
+import { inboxStatements } from './inbox.js';
 
 export function openStore(file: string) {
   const db = openDatabase(file);
@@ -22,6 +23,7 @@ export function storeOver(db: Db) {
     artifacts: artifactStatements(db),
     queries: queryStatements(db),
     outbox: outboxStatements(db),
+    inbox: inboxStatements(db),
     /** Runs `fn` in one IMMEDIATE transaction (writers queue on the file lock, not fail). */
     transaction<T>(fn: () => T): T {
       return db.transaction(fn).immediate();
@@ -36,3 +38,4 @@ export type { StoredEvent } from './events.js';
 export type { Artifact } from './artifacts.js';
 export type { JobSummaryRow } from './queries.js';
 export type { OutboxRow, ChatRef } from './outbox.js';
+export type { InboxItem } from './inbox.js';

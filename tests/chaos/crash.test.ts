@@ -43,8 +43,8 @@ describe('a kill at the worst moment', () => {
     // The optional draft gate waits a minute here; alice may approve it.
     const job = await h.submit('ack then die: click');
     await waitFor(() => h.recorder.card(job, 'draft', 1), 'the draft card');
-    // Reading user groups hangs, so both handlers are between their ack and their write when
-    // the kill comes. Both were acknowledged: in Slack they look done.
+    // Reading user groups hangs, so both interactions are stored and acknowledged (the inbox)
+    // but not carried out when the kill comes. In Slack they look done; the restart must do them.
     h.fake.failNext('usergroups.users.list', { hangMs: 30_000 }, 2);
     const clicked = await h.click(job, 'draft', PEOPLE.alice);
     expect(clicked.status).toBe(200);

@@ -90,4 +90,27 @@ describe('outbox', () => {
     expect(store.outbox.claimOnce('slack:action:123', 3)).toBe(false);
     store.close();
   });
+
+  it('keeps a stored interaction until it is carried out, across a reopen, and applies a replay of it never', () => {
+    const file = path.join(tempDir(), 'signoff.db');
+    let store = openStore(file);
+    expect(store.inbox.accept('slack:action:U1:1.5', 1_000, '{"n":1}')).toBe(true);
+    expect(store.inbox.accept('slack:action:U1:1.5', 1_001, '{"n":2}'), 'a replay is refused').toBe(false);
+    expect(store.outbox.claimOnce('slack:action:U1:1.5', 1_002), 'the inbox row is also the replay claim').toBe(false);
+    expect(store.inbox.accept('slack:command:T2', 2_000, '{"n":3}')).toBe(true);
+    // Old claims are pruned, but never one whose interaction is still to be carried out.
+    store.outbox.pruneClaims(10_000);
+    store.close();
+    store = openStore(file);
+    expect(store.inbox.pending()).toEqual([
+      { key: 'slack:action:U1:1.5', at: 1_000, payload: '{"n":1}' },
+      { key: 'slack:command:T2', at: 2_000, payload: '{"n":3}' },
+    ]);
+    store.inbox.done('slack:action:U1:1.5');
+    expect(store.inbox.pending().map((i) => i.key)).toEqual(['slack:command:T2']);
+    expect(store.inbox.accept('slack:action:U1:1.5', 3_000, '{"n":4}'), 'carried out, still claimed').toBe(false);
+    store.outbox.pruneClaims(10_000);
+    expect(store.inbox.accept('slack:action:U1:1.5', 11_000, '{"n":5}'), 'a claim pruned after the window').toBe(true);
+    store.close();
+  });
 });

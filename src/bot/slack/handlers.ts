@@ -1,8 +1,9 @@
 /**
  * What signoff does with Slack interactions: the /signoff command, the gate buttons, and the two
- * modals (reject reason, submit form). Every handler acknowledges first (Slack drops what is not
- * acknowledged within 3 s), applies a replayed payload at most once, and answers refusals
- * privately (ephemeral): they change nothing.
+ * modals (reject reason, submit form). A replayed payload is applied at most once, and refusals
+ * are answered privately (ephemeral): they change nothing. In HTTP mode commands and gate clicks
+ * arrive through the inbox (./inbox.ts), already stored and acknowledged: their ack() does
+ * nothing and the inbox row is cleared in the same transaction as the change they make.
  */
 import type { App, ButtonAction } from '@slack/bolt';
 import type { Logger } from 'pino';
@@ -14,24 +15,47 @@ import { parseGateValue, textBlocks } from './blocks.js';
 import { unescapeSlackText } from './mrkdwn.js';
 import { readReject, readSubmit, rejectModal, submitModal } from './modals.js';
 import type { SlackIdentities } from './identities.js';
+import { INBOX_KEY, REPLAY_WINDOW_MS } from './inbox.js';
 
-const REPLAY_WINDOW_MS = 10 * 60_000;
+type Context = Record<string, unknown>;
 
 export function registerHandlers(app: App, engine: Engine, identities: SlackIdentities, log: Logger): void {
   const store = engine.store;
   /** True the first time an interaction is seen; Slack retries and replayed payloads are dropped. */
-  const firstTime = (key: string) => {
+  const firstTime = (key: string, context: Context) => {
+    // The inbox claimed it when it stored it.
+    if (context[INBOX_KEY] === `slack:${key}`) return true;
     const now = Date.now();
     store.outbox.pruneClaims(now - REPLAY_WINDOW_MS);
     return store.outbox.claimOnce(`slack:${key}`, now);
   };
+  /** Runs a change so that an inbox interaction is cleared in the same transaction: carried out exactly once. */
+  const settle = <T>(context: Context, change: () => T): T => {
+    const key = context[INBOX_KEY];
+    if (typeof key !== 'string') return change();
+    let began = false;
+    try {
+      return store.transaction(() => {
+        began = true;
+        const result = change();
+        store.inbox.done(key);
+        return result;
+      });
+    } catch (err) {
+      // The database was busy before anything ran: carry it out on its own, which answers
+      // "busy, try again" by itself if it still cannot write.
+      if (began) throw err;
+      log.warn({ err }, 'could not open a transaction for a Slack interaction; carrying it out without');
+      return change();
+    }
+  };
   const pipelines = () => Object.entries(engine.config.pipelines).map(([name, p]) => ({ name, description: p.description, params: p.params }));
 
-  // Commands and clicks are carried out (a few milliseconds, plus an identity lookup bounded at
-  // 1.5 s) BEFORE they are acknowledged: what Slack shows as accepted is already in the database,
-  // so a crash right after the acknowledgement loses nothing.
-  app.command('/signoff', async ({ command, ack, respond, client }) => {
-    if (!firstTime(`command:${command.trigger_id}`)) return void (await ack());
+  // Outside the inbox (Socket Mode), commands and clicks are carried out (a few milliseconds, plus
+  // an identity lookup bounded at 1.5 s) BEFORE they are acknowledged: what Slack shows as
+  // accepted is already in the database, so a crash right after the acknowledgement loses nothing.
+  app.command('/signoff', async ({ command, ack, respond, client, context }) => {
+    if (!firstTime(`command:${command.trigger_id}`, context)) return void (await ack());
     const parsed = parseCommand(unescapeSlackText(command.text ?? ''));
     const answer = (text: string) => respond({ response_type: 'ephemeral', ...textBlocks(text) });
     if (!parsed.ok) {
@@ -44,15 +68,15 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
       return;
     }
     const who = await identities.resolve(command.user_id, command.user_name);
-    const reply = executeCommand(engine, who, parsed.command, { surface: 'slack', channel: command.channel_id });
+    const reply = settle(context, () => executeCommand(engine, who, parsed.command, { surface: 'slack', channel: command.channel_id }));
     await ack();
     await answer(reply.text);
   });
 
-  app.action(/^signoff_gate_(approve|reject|hold)$/, async ({ ack, body, action: raw, client, respond }) => {
+  app.action(/^signoff_gate_(approve|reject|hold)$/, async ({ ack, body, action: raw, client, respond, context }) => {
     if (body.type !== 'block_actions' || raw.type !== 'button' || !('action_id' in raw)) return void (await ack());
     const action: ButtonAction = raw;
-    if (!firstTime(`action:${body.user.id}:${action.action_ts}`)) return void (await ack());
+    if (!firstTime(`action:${body.user.id}:${action.action_ts}`, context)) return void (await ack());
     const say = (text: string) => respond({ response_type: 'ephemeral', replace_original: false, ...textBlocks(text) });
     const gate = parseGateValue(action.value ?? '');
     // Approve and Hold are acknowledged after the decision is stored; the rest at once.
@@ -73,15 +97,15 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
     }
     const who = await identities.resolve(body.user.id, body.user.username ?? body.user.name);
     const type = action.action_id === 'signoff_gate_hold' ? 'hold' : 'approve';
-    const r = engine.act(who, gate.job, { type, stage: gate.stage, round: gate.round });
+    const r = settle(context, () => engine.act(who, gate.job, { type, stage: gate.stage, round: gate.round }));
     await ack();
     if (!r.ok) await say(r.message);
   });
 
-  app.view('signoff_reject', async ({ ack, body, view, client }) => {
+  app.view('signoff_reject', async ({ ack, body, view, client, context }) => {
     const input = readReject(view);
     if ('errors' in input) return void (await ack({ response_action: 'errors', errors: input.errors }));
-    if (!firstTime(`view:${view.id}`)) return void (await ack());
+    if (!firstTime(`view:${view.id}`, context)) return void (await ack());
     const { meta } = input;
     const who = await identities.resolve(body.user.id, body.user.name);
     const r = engine.act(who, meta.job, { type: 'reject', stage: meta.stage, round: meta.round, reason: input.reason });
@@ -91,11 +115,11 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
       await client.chat.postEphemeral({ channel: meta.channel, user: body.user.id, ...(meta.threadTs ? { thread_ts: meta.threadTs } : {}), ...textBlocks(r.message) });
   });
 
-  app.view('signoff_submit', async ({ ack, body, view, client }) => {
+  app.view('signoff_submit', async ({ ack, body, view, client, context }) => {
     const input = readSubmit(view);
     if ('errors' in input) return void (await ack({ response_action: 'errors', errors: input.errors }));
     const claim = `view:${view.id}:${view.hash ?? ''}`;
-    if (!firstTime(claim)) return void (await ack());
+    if (!firstTime(claim, context)) return void (await ack());
     // Identity lookups are bounded (see SlackIdentities), so this stays inside Slack's 3 s.
     const who = await identities.resolve(body.user.id, body.user.name);
     const r = engine.submit(who, { pipeline: input.pipeline, brief: input.brief, params: input.params, origin: { surface: 'slack', ...(input.channel ? { channel: input.channel } : {}) } });

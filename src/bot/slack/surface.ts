@@ -1,9 +1,10 @@
 /**
  * The Slack surface on the real @slack/bolt. Socket Mode when SLACK_APP_TOKEN is set (no public
- * URL needed); otherwise HTTP mode at POST /slack/events on signoff's own port, where Bolt's
- * receiver checks the signature. Outbound messages come from the outbox, in order per job.
+ * URL needed); otherwise HTTP mode at POST /slack/events on signoff's own port, where commands
+ * and gate clicks go through the inbox (stored, then acknowledged at once, then carried out) and
+ * everything else through Bolt's receiver. Outbound messages come from the outbox, in order per job.
  */
-import { App, HTTPReceiver, LogLevel, webApi } from '@slack/bolt';
+import { App, HTTPModuleFunctions, HTTPReceiver, LogLevel, webApi } from '@slack/bolt';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { SlackSettings } from '../../config/env.js';
@@ -14,6 +15,7 @@ import type { ChatSurface } from '../port.js';
 import { boltLogger } from './bolt-logger.js';
 import { registerHandlers } from './handlers.js';
 import { SlackIdentities } from './identities.js';
+import { SlackInbox } from './inbox.js';
 import { SlackNotifier } from './notifier.js';
 
 export class SlackSurface implements ChatSurface {
@@ -21,6 +23,7 @@ export class SlackSurface implements ChatSurface {
   private readonly app: App;
   private readonly receiver: HTTPReceiver | undefined;
   private readonly drainer: OutboxDrainer;
+  private readonly inbox: SlackInbox | undefined;
   private unsubscribe: (() => void) | undefined;
 
   constructor(
@@ -40,6 +43,7 @@ export class SlackSurface implements ChatSurface {
     } else {
       this.receiver = new HTTPReceiver({ signingSecret: settings.signingSecret!, endpoints: '/slack/events', logger, logLevel: LogLevel.WARN });
       this.app = new App({ token: settings.botToken, receiver: this.receiver, clientOptions, logger, logLevel: LogLevel.WARN, deferInitialization: true });
+      this.inbox = new SlackInbox(this.app, engine.store, settings.signingSecret!, log);
     }
     this.app.error(async (err) => log.error({ err }, 'a Slack handler failed'));
     registerHandlers(this.app, engine, new SlackIdentities(this.app.client, engine.config.operators, log), log);
@@ -55,15 +59,32 @@ export class SlackSurface implements ChatSurface {
   registerRoutes(server: FastifyInstance): void {
     const receiver = this.receiver;
     if (!receiver) return;
+    const inbox = this.inbox!;
     server.register(async (scope) => {
-      // Bolt reads and verifies the raw body itself, so this route leaves it unparsed.
+      // The raw body is kept: the signature covers its exact bytes.
       scope.removeAllContentTypeParsers();
-      scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
-      scope.post('/slack/events', (req, reply) => {
+      scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: HTTPModuleFunctions.defaultBodyLimit }, (_req, body, done) => done(null, body));
+      // No browser reads these answers: the security headers of the console and API are left off.
+      scope.post('/slack/events', { helmet: false }, (req, reply) => {
         // Bolt refuses old timestamps but not ones in the future; a request signed far ahead
         // would stay replayable for longer than signoff remembers interactions.
         const ts = Number(req.headers['x-slack-request-timestamp']);
         if (Number.isFinite(ts) && Math.abs(Date.now() / 1000 - ts) > 300) return reply.code(401).send({ error: 'stale_request', message: 'The request timestamp is more than 5 minutes off.' });
+        const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        const interaction = inbox.check(req.headers, raw);
+        if (interaction) {
+          inbox.store(interaction).then(
+            () => reply.code(200).send(),
+            (err: unknown) => {
+              // Not stored, so not acknowledged: Slack tells the person it failed; nothing is half-done.
+              this.log.error({ err }, 'could not store a Slack interaction');
+              reply.code(503).send({ error: 'busy', message: 'signoff could not store the interaction; try again.' });
+            },
+          );
+          return reply;
+        }
+        // Bolt reads the body it finds already buffered on the request.
+        Object.assign(req.raw, { rawBody: raw });
         reply.hijack();
         receiver.requestListener(req.raw, reply.raw);
       });
@@ -82,6 +103,7 @@ export class SlackSurface implements ChatSurface {
       );
     }
     if (this.settings.appToken) await this.app.start();
+    this.inbox?.start();
     this.unsubscribe = this.engine.onEvent(() => this.drainer.poke());
     this.drainer.start();
     this.log.info({ mode: this.mode }, 'Slack surface started');
@@ -89,6 +111,7 @@ export class SlackSurface implements ChatSurface {
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
+    this.inbox?.stop();
     await this.drainer.stop();
     if (this.settings.appToken) await this.app.stop();
   }

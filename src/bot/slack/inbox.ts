@@ -1,0 +1,163 @@
+/**
+ * The Slack HTTP inbox: how a click or a /signoff command is acknowledged fast AND never lost.
+ * The request's signature is checked (Bolt's check), the payload is stored with its replay claim
+ * in one write, and the 200 goes back at once; Bolt then carries the stored interactions out one
+ * per event-loop turn once requests stop arriving (for QUIET_MS, or after MAX_WAIT_MS at most), so
+ * a wave of clicks is answered before the decisions they ask for are made. A crash after the answer loses nothing: `start()` carries out what is still stored.
+ * A replayed request (same key) is answered 200 and changes nothing.
+ *
+ * Only interactions whose answer carries nothing go through here (slash commands, gate buttons);
+ * modal submissions, whose answer can hold validation errors, stay with Bolt's receiver.
+ */
+import { HTTPModuleFunctions, isValidSlackRequest, type App } from '@slack/bolt';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
+import type { Store } from '../../store/store.js';
+
+/** How long a replay claim is kept (Slack never replays an interaction later than this). */
+export const REPLAY_WINDOW_MS = 10 * 60_000;
+/** The context property that tells a handler its interaction came through the inbox, claimed. */
+export const INBOX_KEY = 'signoffInboxKey';
+const PRUNE_EVERY_MS = 60_000;
+/** Stored interactions wait until no request has arrived for this long… */
+const QUIET_MS = 3;
+/** …but never longer than this: a steady stream of requests does not starve the decisions. */
+const MAX_WAIT_MS = 100;
+
+/** The replay claim of an interaction the inbox takes, or undefined for one Bolt's receiver handles. */
+export function inboxKey(body: Record<string, unknown>): string | undefined {
+  if (typeof body.command === 'string' && typeof body.trigger_id === 'string') return `slack:command:${body.trigger_id}`;
+  if (body.type !== 'block_actions' || !Array.isArray(body.actions) || body.actions.length !== 1) return undefined;
+  const action = body.actions[0] as Record<string, unknown>;
+  const user = (body.user as Record<string, unknown> | undefined)?.id;
+  if (typeof action.action_id !== 'string' || !action.action_id.startsWith('signoff_gate_')) return undefined;
+  if (typeof user !== 'string' || typeof action.action_ts !== 'string') return undefined;
+  return `slack:action:${user}:${action.action_ts}`;
+}
+
+export interface Interaction {
+  key: string;
+  body: Record<string, unknown>;
+}
+
+export class SlackInbox {
+  private arriving: (Interaction & { resolve: () => void; reject: (err: unknown) => void })[] = [];
+  private readonly queue: { key: string; body: Record<string, unknown>; since: number }[] = [];
+  private running = false;
+  private scheduled = false;
+  private lastPrune = 0;
+  private lastArrival = 0;
+
+  constructor(
+    private readonly app: App,
+    private readonly db: Store,
+    private readonly signingSecret: string,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * A signed interaction the inbox takes, read from the request; undefined when Bolt's receiver
+   * should handle the request (another kind, or a bad signature, which Bolt answers as usual).
+   */
+  check(headers: IncomingHttpHeaders, raw: Buffer): Interaction | undefined {
+    if (headers['content-type'] !== 'application/x-www-form-urlencoded') return undefined;
+    const signature = headers['x-slack-signature'];
+    const timestamp = Number(headers['x-slack-request-timestamp']);
+    if (typeof signature !== 'string' || !isValidSlackRequest({ signingSecret: this.signingSecret, body: raw.toString('utf8'), headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp } }))
+      return undefined;
+    let body: Record<string, unknown>;
+    try {
+      body = HTTPModuleFunctions.parseHTTPRequestBody({ rawBody: raw, headers } as never) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+    const key = inboxKey(body);
+    return key ? { key, body } : undefined;
+  }
+
+  /**
+   * Stores an interaction; resolves once it is on disk (answer 200 then), rejects when it could
+   * not be stored (answer an error: nothing was acknowledged). A replay resolves and is dropped.
+   * The interactions read in one event-loop turn are stored in one transaction.
+   */
+  store(item: Interaction): Promise<void> {
+    this.lastArrival = Date.now();
+    return new Promise((resolve, reject) => {
+      this.arriving.push({ ...item, resolve, reject });
+      if (this.arriving.length === 1) setImmediate(() => this.storeArrived());
+    });
+  }
+
+  private storeArrived(): void {
+    const batch = this.arriving.splice(0);
+    const now = Date.now();
+    const prune = now - this.lastPrune > PRUNE_EVERY_MS;
+    let fresh: boolean[];
+    try {
+      fresh = this.db.transaction(() => {
+        if (prune) this.db.outbox.pruneClaims(now - REPLAY_WINDOW_MS);
+        return batch.map((item) => this.db.inbox.accept(item.key, now, JSON.stringify(item.body)));
+      });
+    } catch (err) {
+      for (const item of batch) item.reject(err);
+      return;
+    }
+    if (prune) this.lastPrune = now;
+    batch.forEach((item, i) => {
+      if (fresh[i]) this.queue.push({ key: item.key, body: item.body, since: now });
+      item.resolve();
+    });
+    this.schedule();
+  }
+
+  /** Starts carrying out stored interactions, those a previous process left first. */
+  start(): void {
+    this.running = true;
+    const left = this.db.inbox.pending().filter((item) => !this.queue.some((q) => q.key === item.key));
+    if (left.length > 0) this.log.info({ count: left.length }, 'carrying out Slack interactions stored before a restart');
+    this.queue.unshift(...left.map((item) => ({ key: item.key, body: JSON.parse(item.payload) as Record<string, unknown>, since: 0 })));
+    this.schedule();
+  }
+
+  /** Stops taking work from the queue; what is left stays stored for the next start. */
+  stop(): void {
+    this.running = false;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || !this.running || this.queue.length === 0) return;
+    this.scheduled = true;
+    const now = Date.now();
+    const waited = now - this.queue[0]!.since;
+    const quietFor = now - this.lastArrival;
+    if (quietFor < QUIET_MS && waited < MAX_WAIT_MS) {
+      // Requests are still arriving: answer them first.
+      setTimeout(() => {
+        this.scheduled = false;
+        this.schedule();
+      }, Math.min(QUIET_MS - quietFor, MAX_WAIT_MS - waited));
+      return;
+    }
+    // One interaction per turn: requests waiting on the socket are answered between them.
+    setImmediate(() => {
+      this.scheduled = false;
+      const item = this.running ? this.queue.shift() : undefined;
+      if (item) void this.carryOut(item.key, item.body);
+      this.schedule();
+    });
+  }
+
+  private async carryOut(key: string, body: Record<string, unknown>): Promise<void> {
+    try {
+      // Already acknowledged by the HTTP answer: the handler's ack() does nothing.
+      await this.app.processEvent({ body, ack: async () => undefined, customProperties: { [INBOX_KEY]: key } });
+    } catch (err) {
+      this.log.error({ err, key }, 'a stored Slack interaction failed');
+    }
+    try {
+      this.db.inbox.done(key);
+    } catch (err) {
+      this.log.warn({ err, key }, 'could not mark a Slack interaction as carried out; it will run again at start');
+    }
+  }
+}
