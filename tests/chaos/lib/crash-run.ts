@@ -63,6 +63,8 @@ export interface CrashChaosSummary {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** How long after a restart an acknowledged (stored) interaction may take to be carried out. */
+const CARRY_OUT_MS = 10_000;
 type Effect = Record<string, any>;
 
 /** Runs one crash-chaos campaign and returns its summary (violations empty = every promise held). */
@@ -141,6 +143,22 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
 
   // ------------------------------------------------------------------ submitting
 
+  /**
+   * The job with this brief, read from a process started after the kill (what the file holds is
+   * all there is), waiting up to `ms` after that process came up for stored work to be done.
+   */
+  async function appearsAfterRestart(brief: string, sentAt: number, ms: number): Promise<number | undefined> {
+    for (;;) {
+      await keeper.up();
+      const gen = keeper.generation;
+      await index.refresh(Math.max(keeper.upSince, sentAt));
+      const found = index.byBrief.get(brief);
+      if (found) return found.id;
+      if (keeper.generation === gen && Date.now() - keeper.upSince >= ms) return undefined;
+      await sleep(50);
+    }
+  }
+
   async function submit(plan: JobPlan): Promise<number> {
     for (let attempt = 0; ; attempt++) {
       if (Date.now() > deadline) throw new Error(`job ${plan.n}: could not submit before the deadline`);
@@ -165,13 +183,13 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
         if (keeper.generation !== gen || outcome !== 'accepted') {
           // Restarted (or never answered): once a process is up again, what the file holds is
           // all there is; the reading must come from that process, not one from before the kill.
-          await keeper.up();
-          await index.refresh(Math.max(keeper.upSince, sentAt));
-          const again = index.byBrief.get(plan.brief);
-          if (again) return again.id;
+          // An acknowledged submission is stored: the restarted process must carry it out
+          // (within seconds of starting), and it must not be sent again.
+          const again = await appearsAfterRestart(plan.brief, sentAt, outcome === 'accepted' ? CARRY_OUT_MS : 0);
+          if (again) return again;
           if (outcome === 'accepted') {
             figures.lost.submissions += 1;
-            violation(`job ${plan.n}: the submission by ${plan.submitter} was acknowledged (200) but no job was created before signoff was killed`);
+            violation(`job ${plan.n}: the submission by ${plan.submitter} was acknowledged (200) but no job was created, even ${CARRY_OUT_MS / 1000} s after the restart`);
           }
           break;
         }
@@ -201,6 +219,18 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
     if (!ok) violation(`job ${job} (plan ${plan.n}): ${click.user} clicked ${click.action} on "${stage}" expecting ${click.expect}, got ${got}${effect.message ? ` (${effect.message})` : ''}`);
   }
 
+  /** The effect, as a process started after the kill reports it, waiting up to `ms` after it came up. */
+  async function effectAfterRestart(seen: () => Promise<Effect | undefined>, ms: number): Promise<Effect | undefined> {
+    for (;;) {
+      await keeper.up();
+      const gen = keeper.generation;
+      const found = await seen();
+      if (found) return found;
+      if (keeper.generation === gen && Date.now() - keeper.upSince >= ms) return undefined;
+      await sleep(50);
+    }
+  }
+
   /** Sends fresh requests (`make`) until one takes effect (`effect`); an acknowledged one that never does is lost. */
   async function clickUntilApplied(job: number, stage: string, click: Click, make: () => SignedRequest, effect: (baseline: number) => Promise<Effect | undefined>): Promise<{ effect: Effect; req: SignedRequest }> {
     for (;;) {
@@ -218,12 +248,12 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
         const seen = await effect(baseline);
         if (seen) return { effect: seen, req };
         if (keeper.generation !== gen || outcome !== 'accepted') {
-          await keeper.up();
-          const last = await effect(baseline);
+          // An acknowledged click is stored: the restarted process must carry it out.
+          const last = await effectAfterRestart(() => effect(baseline), outcome === 'accepted' ? CARRY_OUT_MS : 0);
           if (last) return { effect: last, req };
           if (outcome === 'accepted') {
             figures.lost.clicks += 1;
-            violation(`job ${job}: a ${click.action} click by ${click.user} on "${stage}" was acknowledged (200) but never applied: lost when signoff was killed`);
+            violation(`job ${job}: a ${click.action} click by ${click.user} on "${stage}" was acknowledged (200) but never applied, even ${CARRY_OUT_MS / 1000} s after the restart`);
           }
           break;
         }
