@@ -2,9 +2,22 @@
  * Delivers one chat surface's outbox: jobs whose oldest undelivered row is due, each job's rows
  * in order, a few jobs at a time. A failed batch stays in the outbox and is tried again after a
  * backoff (or the platform's Retry-After); only that job waits, others go on.
+ *
+ * Gate messages and thread notices go out at once. The status message is edited at most once per
+ * job every `statusEditIntervalMs`: a job alone produces its events a few at a time, and editing
+ * the root for each would cost more calls than there are events. Within the interval the newest
+ * row that changes the status stays undelivered (its gate and notice parts are done and
+ * remembered), and the drainer comes back for it when the interval is over: that trailing edit
+ * shows the job as it is then, so the last state always lands. After a crash the row is simply
+ * delivered again, so a root is never left stale.
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { OutboxRow, Store } from '../store/store.js';
+import { changesStatus } from './deliver-batch.js';
+
+/** Least time between two edits of one job's status message (Slack's chat.update is Tier 3). */
+export const STATUS_EDIT_INTERVAL_MS = 2_000;
 
 /** A delivery failure that retrying cannot fix (channel gone, bot removed, bad request). */
 export class PermanentDeliveryError extends Error {
@@ -17,8 +30,16 @@ export class PermanentDeliveryError extends Error {
 export interface DrainerOptions {
   store: Store;
   target: string;
-  /** Delivers a job's rows in order; must be idempotent (a retried batch may repeat delivered parts). */
-  deliver(job: number, rows: OutboxRow[]): Promise<void>;
+  /**
+   * Delivers the gate messages and notices of a job's rows in order (deliverBatch); must be
+   * idempotent (a retried batch may repeat delivered parts). Says whether the status message was
+   * posted just now, showing the job as it is: then it needs no edit for these rows.
+   */
+  deliver(job: number, rows: OutboxRow[]): Promise<Delivered | void>;
+  /** Edits the job's status message to show the job as it is now (posting it if it is missing). */
+  editStatus(job: number): Promise<void>;
+  /** Least time between two status edits of one job (default STATUS_EDIT_INTERVAL_MS). */
+  statusEditIntervalMs?: number;
   log: Logger;
   clock?: { now(): number };
   /** Pause between rounds when nothing pokes the drainer. */
@@ -29,6 +50,11 @@ export interface DrainerOptions {
   maxPermanentAttempts?: number;
 }
 
+export interface Delivered {
+  /** The status message was posted during this batch and shows every row of it. */
+  statusPosted?: boolean;
+}
+
 const MAX_BACKOFF_MS = 5 * 60_000;
 
 export class OutboxDrainer {
@@ -37,9 +63,17 @@ export class OutboxDrainer {
   private stopped = true;
   private again = false;
   private readonly now: () => number;
+  private readonly interval: number;
+  /** When each job's status message was last edited (monotonic ms); pruned once it no longer matters. */
+  private readonly edited = new Map<number, number>();
+  /** Jobs whose status edit waits for the interval, with the time it may happen (monotonic ms). */
+  private readonly waiting = new Map<number, number>();
+  /** Undelivered rows whose gate and notice parts are done; only their status edit is left. */
+  private readonly partsDone = new Set<number>();
 
   constructor(private readonly o: DrainerOptions) {
     this.now = () => (o.clock ?? Date).now();
+    this.interval = o.statusEditIntervalMs ?? STATUS_EDIT_INTERVAL_MS;
   }
 
   start(): void {
@@ -47,6 +81,10 @@ export class OutboxDrainer {
     this.poke();
   }
 
+  /**
+   * Stops delivering. Like every undelivered row, a status edit still waiting for its interval
+   * is made at the next start (its row is still in the outbox).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
@@ -67,8 +105,16 @@ export class OutboxDrainer {
       if (this.again) {
         this.again = false;
         this.poke();
-      } else this.timer = setTimeout(() => this.poke(), this.o.idleMs ?? 1_000);
+      } else this.timer = setTimeout(() => this.poke(), this.nextRoundIn());
     });
+  }
+
+  /** The idle pause, or less when a waiting status edit becomes due sooner. */
+  private nextRoundIn(): number {
+    let wait = this.o.idleMs ?? 1_000;
+    const now = performance.now();
+    for (const at of this.waiting.values()) wait = Math.min(wait, Math.max(10, Math.ceil(at - now)));
+    return wait;
   }
 
   /** Delivers every job that is due now; resolves when the round is done. */
@@ -78,14 +124,36 @@ export class OutboxDrainer {
     for (let i = 0; i < jobs.length && !this.stopped; i += width) {
       await Promise.all(jobs.slice(i, i + width).map((job) => this.deliverJob(job)));
     }
+    const old = performance.now() - this.interval;
+    for (const [job, at] of this.edited) if (at < old && !this.waiting.has(job)) this.edited.delete(job);
   }
 
   private async deliverJob(job: number): Promise<void> {
     const rows = this.o.store.outbox.pendingForJob(this.o.target, job);
-    if (!rows.length) return;
+    if (!rows.length) {
+      this.waiting.delete(job);
+      return;
+    }
+    const fresh = rows.filter((r) => !this.partsDone.has(r.id));
+    const statusRows = rows.filter(changesStatus);
     try {
-      await this.o.deliver(job, rows);
-      this.o.store.outbox.markDelivered(rows.map((r) => r.id), this.now());
+      const delivered = fresh.length ? await this.o.deliver(job, fresh) : undefined;
+      for (const r of fresh) this.partsDone.add(r.id);
+      // The newest status-changing row stands for all of them: an edit shows the job as it is now.
+      let kept: OutboxRow | undefined;
+      if (statusRows.length) {
+        const started = performance.now();
+        if (delivered?.statusPosted) this.edited.set(job, started);
+        else if (started >= (this.edited.get(job) ?? -Infinity) + this.interval) {
+          await this.o.editStatus(job);
+          this.edited.set(job, started);
+        } else kept = statusRows.at(-1);
+      }
+      const done = rows.filter((r) => r !== kept);
+      this.o.store.outbox.markDelivered(done.map((r) => r.id), this.now());
+      for (const r of done) this.partsDone.delete(r.id);
+      if (kept) this.waiting.set(job, this.edited.get(job)! + this.interval);
+      else this.waiting.delete(job);
     } catch (err) {
       const first = rows[0]!;
       const message = err instanceof Error ? err.message : String(err);
@@ -93,6 +161,7 @@ export class OutboxDrainer {
       if (permanent && first.attempts + 1 >= (this.o.maxPermanentAttempts ?? 5)) {
         this.o.log.error({ err, job, target: this.o.target, event: first.event.type }, 'dropping a chat notification that keeps failing');
         this.o.store.outbox.markDropped(first.id, message, this.now());
+        this.partsDone.delete(first.id);
         return;
       }
       const retryAfter = retryAfterMs(err);

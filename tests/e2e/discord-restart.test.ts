@@ -93,7 +93,6 @@ describe('Discord across a crash', () => {
     const posted = after.filter((c) => c.method === 'POST' && /^\/channels\/\d+\/messages$/.test(c.path));
     expect(posted.every((c) => c.path === `/channels/${thread.id}/messages`)).toBe(true);
     expect(posted.map((c) => String((c.body as Json).content).split('\n')[0]!.replace(/ in \d+(ms|s)/, ' in T').replace(/\d+ (sections|scenes|words)/g, 'N $1'))).toEqual([
-      '✅ outline approved by Bob.',
       '✅ script done in T: Script: N scenes, N words',
       '✅ Job 1 succeeded in T. 2 artifacts.',
     ]);
@@ -106,10 +105,9 @@ describe('Discord across a crash', () => {
     expect(threadLog(fake, thread.id)).toEqual([
       '✅ outline done in T: Outline: N sections [outline.md]',
       '✅ Approval needed: outline of job 1 — Approved by Bob',
-      '✅ outline approved by Bob.',
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Job 1 succeeded in T. 2 artifacts.',
     ]);
-    expect(fake.messagesIn(CHANNEL_ID).length + fake.messagesIn(thread.id).length).toBe(messagesBeforeRestart + 3);
+    expect(fake.messagesIn(CHANNEL_ID).length + fake.messagesIn(thread.id).length).toBe(messagesBeforeRestart + 2);
   });
 });

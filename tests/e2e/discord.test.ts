@@ -191,7 +191,6 @@ describe('Discord: submit and the job thread', () => {
     expect(threadLog(fake, outline.channel)).toEqual([
       '✅ outline done in T: Outline: N sections [outline.md]',
       '✅ Optional review: outline of job 1 — Auto-approved: nobody objected in time',
-      '✅ outline auto-approved: nobody objected within 30s.',
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Job 1 succeeded in T. 2 artifacts.',
     ]);
@@ -310,13 +309,10 @@ describe('Discord: gate buttons', () => {
     expect(threadLog(fake, threadOf(fake, job)!.id)).toEqual([
       '✅ outline done in T: Outline: N sections [outline.md]',
       '✅ Optional review: outline of job 1 — Auto-approved: nobody objected in time',
-      '✅ outline auto-approved: nobody objected within 30s.',
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Approval needed: script of job 1 — Approved by Bob',
-      '✅ script approved by Bob.',
       '✅ storyboard done in T: Storyboard: N panels [storyboard.svg]',
       '✅ Approval needed: storyboard of job 1 — Approved by Bob, Carol',
-      '✅ storyboard approved by Bob, Carol.',
       '✅ Job 1 succeeded in T. 3 artifacts.',
     ]);
   });
@@ -386,7 +382,6 @@ describe('Discord: reject through the modal, retry, round 2', () => {
       '🔁 Alice retried the job from outline, with the reason: Too long: cut it to one minute',
       '✅ outline done in T: Outline: N sections (revised) [outline.md]',
       '✅ Approval needed: outline of job 1 (round 2) — Approved by Bob',
-      '✅ outline approved by Bob.',
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Job 1 succeeded in T. 2 artifacts.',
     ]);
@@ -469,13 +464,10 @@ describe('Discord: rate limits and server errors', () => {
     expect(log).toEqual([
       '✅ outline done in T: Outline: N sections [outline.md]',
       '✅ Optional review: outline of job 1 — Auto-approved: nobody objected in time',
-      '✅ outline auto-approved: nobody objected within 30s.',
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Approval needed: script of job 1 — Approved by Bob',
-      '✅ script approved by Bob.',
       '✅ storyboard done in T: Storyboard: N panels [storyboard.svg]',
       '✅ Approval needed: storyboard of job 1 — Approved by Bob, Carol',
-      '✅ storyboard approved by Bob, Carol.',
       '✅ Job 1 succeeded in T. 3 artifacts.',
     ]);
     expect(rootOf(fake, job)!.content).toBe(`✅ Job ${job} · quick: Succeeded in 30s`);

@@ -114,7 +114,8 @@ describe('notices and the render plan', () => {
     expect(byType('stage.succeeded').notice).toMatchObject({ text: 'outline done in 2s: Outline: 5 sections', tone: 'good' });
     expect(byType('stage.succeeded').notice!.artifacts.map((a) => a.name)).toEqual(['outline.md']);
     expect(byType('gate.opened').plan.gate).toEqual({ stage: 'outline', round: 1 });
-    expect(byType('gate.approved').notice!.text).toBe('outline auto-approved: nobody objected within 30s.');
+    // An approval shows on its card, not as a notice repeating it.
+    expect(byType('gate.approved')).toMatchObject({ plan: { status: true, gate: { stage: 'outline', round: 1 }, notice: false }, notice: null });
     expect(byType('job.finished').notice).toMatchObject({ icon: '❌', text: expect.stringContaining('Job 3 failed in 32s. stage "script" failed: exit 3: no space left') });
   });
 

@@ -1,8 +1,9 @@
 /**
  * Delivers a job's outbox rows to Discord through the bot's own REST calls (never interaction
  * tokens, which expire after 15 minutes): a root message with the status embed, edited in
- * place, and a thread under it for gate messages and notices with their attachments. The ids of
- * the messages made are stored (chat_refs), so retries and restarts edit instead of re-posting.
+ * place (when the drainer asks, at most every few seconds), and a thread under it for gate
+ * messages and notices with their attachments. The ids of the messages made are stored
+ * (chat_refs), so retries and restarts edit instead of re-posting.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -32,6 +33,7 @@ type Root = ChatRef & { threadId: string };
 export class DiscordNotifier {
   constructor(private readonly o: { rest: REST; store: Store; config: Config; log: Logger }) {}
 
+  /** Gate messages and notices of `rows`, in order; the root and its thread are made first if missing. */
   async deliver(jobId: number, rows: OutboxRow[]): Promise<void> {
     const agg = this.o.store.jobs.load(jobId);
     if (!agg) return;
@@ -41,12 +43,24 @@ export class DiscordNotifier {
       await deliverBatch(rows, {
         gate: (key, at) => this.upsertGate(agg, artifacts, root, key, at),
         notice: (row) => this.postNotice(agg, artifacts, root, row),
-        status: async () => void (await this.o.rest.patch(Routes.channelMessage(root.channel, root.messageId), { body: this.status(agg).message })),
       });
     } catch (err) {
-      if (err instanceof DiscordAPIError && typeof err.code === 'number' && PERMANENT.has(err.code))
-        throw new PermanentDeliveryError(`Discord answered ${err.code}: ${err.message}`, { cause: err });
-      throw err;
+      throw classify(err);
+    }
+  }
+
+  /**
+   * Edits the root message to show the job as it is now. (A root posted just now is edited too:
+   * with a retried post, the nonce hands back the message of the first try, which may be older.)
+   */
+  async editStatus(jobId: number): Promise<void> {
+    const agg = this.o.store.jobs.load(jobId);
+    if (!agg) return;
+    try {
+      const root = await this.ensureRoot(agg);
+      await this.o.rest.patch(Routes.channelMessage(root.channel, root.messageId), { body: this.status(agg).message });
+    } catch (err) {
+      throw classify(err);
     }
   }
 
@@ -122,6 +136,12 @@ export class DiscordNotifier {
     const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: { ...noticeMessage(notice), ...nonce(agg.job.id, key) }, files })) as Message;
     this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
   }
+}
+
+function classify(err: unknown): unknown {
+  if (err instanceof DiscordAPIError && typeof err.code === 'number' && PERMANENT.has(err.code))
+    return new PermanentDeliveryError(`Discord answered ${err.code}: ${err.message}`, { cause: err });
+  return err;
 }
 
 /**

@@ -41,7 +41,7 @@ export class DiscordSurface implements ChatSurface {
     this.client.on(Events.Error, (err) => log.error({ err }, 'Discord client error'));
     registerHandlers(this.client, engine, log.child({ component: 'discord' }));
     const notifier = new DiscordNotifier({ rest: this.client.rest, store: engine.store, config: engine.config, log });
-    this.drainer = new OutboxDrainer({ store: engine.store, target: 'discord', deliver: (job, rows) => notifier.deliver(job, rows), log, idleMs: 1_000 });
+    this.drainer = new OutboxDrainer({ store: engine.store, target: 'discord', deliver: (job, rows) => notifier.deliver(job, rows), editStatus: (job) => notifier.editStatus(job), log, idleMs: 1_000 });
   }
 
   async start(): Promise<void> {

@@ -1,6 +1,7 @@
 /**
- * Delivers a job's outbox rows to Slack: the root status message (posted once, then edited),
- * one message per gate (edited through its life), thread replies for notices with their files.
+ * Delivers a job's outbox rows to Slack: the root status message (posted once, then edited when
+ * the drainer asks, at most every few seconds), one message per gate (edited through its life),
+ * thread replies for notices with their files.
  * Every part is idempotent: the ts of each message made is stored (chat_refs) before the row is
  * marked delivered, so a retried batch or a restart edits instead of posting again.
  */
@@ -11,7 +12,7 @@ import type { Config } from '../../config/schema.js';
 import type { Artifact, OutboxRow, Store } from '../../store/store.js';
 import type { JobAggregate } from '../../orchestrator/types.js';
 import { deliverBatch } from '../deliver-batch.js';
-import { PermanentDeliveryError } from '../outbox-drainer.js';
+import { PermanentDeliveryError, type Delivered } from '../outbox-drainer.js';
 import { gateCardView } from '../views/gate-card.js';
 import { jobStatusView } from '../views/job-status.js';
 import { noticeFor } from '../views/notice.js';
@@ -47,18 +48,31 @@ export class SlackNotifier {
     this.pacer = new ChannelPacer(o.postsPerSecond);
   }
 
-  async deliver(jobId: number, rows: OutboxRow[]): Promise<void> {
+  /** Gate messages and notices of `rows`, in order; the root is posted first if it is missing. */
+  async deliver(jobId: number, rows: OutboxRow[]): Promise<Delivered> {
     const { store } = this.o;
     const agg = store.jobs.load(jobId);
-    if (!agg) return;
+    if (!agg) return {};
     try {
-      const root = await this.ensureRoot(agg);
+      const { root, posted } = await this.ensureRoot(agg);
       const artifacts = store.artifacts.current(jobId);
       await deliverBatch(rows, {
         gate: (key, at) => this.upsertGate(agg, artifacts, root, key, at),
         notice: (row) => this.postNotice(agg, artifacts, root, row),
-        status: async () => void (await this.o.client.chat.update({ channel: root.channel, ts: root.messageId, ...this.status(agg) })),
       });
+      return { statusPosted: posted };
+    } catch (err) {
+      throw classify(err);
+    }
+  }
+
+  /** Edits the root message to show the job as it is now. */
+  async editStatus(jobId: number): Promise<void> {
+    const agg = this.o.store.jobs.load(jobId);
+    if (!agg) return;
+    try {
+      const { root, posted } = await this.ensureRoot(agg);
+      if (!posted) await this.o.client.chat.update({ channel: root.channel, ts: root.messageId, ...this.status(agg) });
     } catch (err) {
       throw classify(err);
     }
@@ -71,18 +85,21 @@ export class SlackNotifier {
     return statusBlocks(jobStatusView(agg, queue), { submitterMention: true });
   }
 
-  private async ensureRoot(agg: JobAggregate) {
+  /** The root message; `posted` when it was posted just now, showing the job as it is. */
+  private async ensureRoot(agg: JobAggregate): Promise<{ root: { channel: string; messageId: string }; posted: boolean }> {
     const { store, config, client } = this.o;
     const existing = store.outbox.getRef(TARGET, agg.job.id, 'root');
-    if (existing && existing.messageId !== PENDING) return existing;
+    if (existing && existing.messageId !== PENDING) return { root: existing, posted: false };
     const channel = existing?.channel ?? config.channels.slack ?? (agg.job.origin.surface === 'slack' ? agg.job.origin.channel : undefined);
     if (!channel) throw new PermanentDeliveryError(`job ${agg.job.id} has no Slack channel: set channels.slack in the config`);
     const message = this.status(agg);
-    const ref = { channel, messageId: (await this.postOnce(agg.job.id, 'root', channel, null, message)).ts, threadId: null };
+    const made = await this.postOnce(agg.job.id, 'root', channel, null, message);
+    const ref = { channel, messageId: made.ts, threadId: null };
     if (JSON.stringify(message.blocks).includes('full brief in the thread')) {
       await client.filesUploadV2({ channel_id: ref.channel, thread_ts: ref.messageId, content: agg.job.brief, filename: 'brief.txt', title: 'Full brief' });
     }
-    return ref;
+    // A root found from before a crash may show an older state: it still needs an edit.
+    return { root: ref, posted: !made.existed };
   }
 
   private async upsertGate(agg: JobAggregate, artifacts: Artifact[], root: { channel: string; messageId: string }, key: string, at: { stage: string; round: number }) {

@@ -49,7 +49,7 @@ export class SlackSurface implements ChatSurface {
     registerHandlers(this.app, engine, new SlackIdentities(this.app.client, engine.config.operators, log), log);
     const poster = new webApi.WebClient(settings.botToken, { ...clientOptions, retryConfig: { retries: 0 }, logger });
     const notifier = new SlackNotifier({ client: this.app.client, poster, store: engine.store, config: engine.config, log, postsPerSecond: settings.postsPerSecond });
-    this.drainer = new OutboxDrainer({ store: engine.store, target: 'slack', deliver: (job, rows) => notifier.deliver(job, rows), log, idleMs: 1_000 });
+    this.drainer = new OutboxDrainer({ store: engine.store, target: 'slack', deliver: (job, rows) => notifier.deliver(job, rows), editStatus: (job) => notifier.editStatus(job), log, idleMs: 1_000 });
   }
 
   get mode(): 'socket' | 'http' {

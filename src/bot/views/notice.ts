@@ -11,7 +11,10 @@ type D = Record<string, unknown>;
 const s = (v: unknown) => (v === null || v === undefined ? '' : String(v));
 const ms = (v: unknown) => formatDuration(Number(v) || 0);
 
-/** The notice an event produces in the job's thread, or null for events shown only as status. */
+/**
+ * The notice an event produces in the job's thread, or null for events shown only as status or on
+ * a gate card (approvals: see render-plan.ts).
+ */
 export function noticeFor(event: StoredEvent, agg: JobAggregate, artifacts: Artifact[]): NoticeView | null {
   const d: D = event.data;
   const stageName = (id: unknown) => agg.job.def.stages.find((st) => st.id === id)?.name ?? s(id);
@@ -32,10 +35,6 @@ export function noticeFor(event: StoredEvent, agg: JobAggregate, artifacts: Arti
       return make('🔁', 'active', `${name}: attempt ${s(d.attempt)} started.`);
     case 'stage.recovered':
       return make('🔁', 'active', `${name} is running again: signoff restarted while it was running.`);
-    case 'gate.approved':
-      return d.auto
-        ? make('✅', 'good', d.by === 'timeout' ? `${name} approved when its timeout ran out.` : `${name} auto-approved: nobody objected within ${ms(d.waited_ms)}.`)
-        : make('✅', 'good', `${name} approved by ${(d.approvals as string[] | undefined)?.join(', ') || s(d.by)}.`);
     case 'gate.rejected':
       return make('🚫', 'bad', `${name} rejected by ${s(d.by)}: ${s(d.reason)}`);
     case 'gate.expired':

@@ -13,8 +13,14 @@ export interface RenderPlan {
   notice: boolean;
 }
 
+/**
+ * Events people read about in the thread. An approval is not one of them: its card, in the same
+ * thread, is edited to say who approved (or that the timer did) and when, nothing waits on anyone
+ * after it, and the next stage's result follows in the thread; a notice would only repeat the
+ * card. Rejections, expiries and holds do get one: they stop or change the job's course.
+ */
 const NOTICES = new Set([
-  'stage.succeeded', 'stage.failed', 'stage.retried', 'stage.recovered', 'gate.approved', 'gate.rejected',
+  'stage.succeeded', 'stage.failed', 'stage.retried', 'stage.recovered', 'gate.rejected',
   'gate.expired', 'gate.held', 'gate.reminded', 'job.cancelled', 'job.retried', 'job.finished',
 ]);
 
