@@ -411,13 +411,17 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     expect(h.app.store.jobs.load(1)!.job.brief).toBe('Launch <!channel> <@U123> & friends <!here>');
   });
 
-  it('a post whose answer is lost is found, not posted again', async () => {
-    // Slack takes the root message and the gate card, but both answers are lost on the way back.
+  it('a post or an upload whose answer is lost is found, not made again', async () => {
+    // Slack takes the root message, the outline's file and the gate card, but the answers are
+    // lost on the way back (the upload's also when the client asks again).
     fake.failNext('chat.postMessage', { lose: true }, 1);
+    fake.failNext('files.completeUploadExternal', { lose: true }, 1);
     await start();
     await command(ALICE, 'submit quick Lost answers');
     const card = await waitForGateCard(fake, 1, 'outline');
     expect(rootsOf(fake, 1)).toHaveLength(1);
+    expect(fake.uploads.filter((u) => u.title === 'outline: outline.md')).toHaveLength(1);
+    expect(fake.callsTo('files.completeUploadExternal').length, 'the lost upload was tried again').toBeGreaterThan(1);
     fake.failNext('chat.postMessage', { lose: true }, 1);
     await autoApproveOutline(1);
     await waitForGateCard(fake, 1, 'script');

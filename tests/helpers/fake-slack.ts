@@ -92,6 +92,8 @@ export interface StoredUpload {
   channel: string | undefined;
   threadTs: string | undefined;
   initialComment: string | undefined;
+  /** The ts of the message that shares the file in its channel (files shared in one call share it). */
+  shareTs: string | undefined;
 }
 
 /** One POST to an upload URL, as sent on the wire. */
@@ -320,6 +322,7 @@ export class FakeSlack {
   private random: () => number = prng(1);
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private tsCounter = 0;
+  private shareCounter = 0;
   private idCounter = 0;
   private readonly pendingUploads = new Map<string, PendingUpload>();
   private readonly responseIds = new Set<string>();
@@ -869,11 +872,19 @@ export class FakeSlack {
           ? all.filter((m) => !m.thread_ts || m.thread_ts === m.ts).reverse()
           : all.filter((m) => m.ts === parent || m.thread_ts === parent);
         const withMetadata = args.include_all_metadata === true || args.include_all_metadata === 'true';
-        const messages = picked.map((m) => {
+        const messages: Record<string, unknown>[] = picked.map((m) => {
           const raw = m.args.metadata;
           const metadata = typeof raw === 'string' ? JSON.parse(raw) : raw;
           return { type: 'message', ts: m.ts, thread_ts: m.thread_ts, text: m.text, blocks: m.blocks, user: FAKE_IDS.botUser, bot_id: FAKE_IDS.bot, ...(withMetadata && metadata ? { metadata } : {}) };
         });
+        const shares = new Map<string, StoredUpload[]>();
+        for (const u of this.uploads) {
+          const inView = method === 'conversations.history' ? !u.threadTs : u.threadTs === parent;
+          if (u.shareTs && u.channel === channel && inView) shares.set(u.shareTs, [...(shares.get(u.shareTs) ?? []), u]);
+        }
+        for (const [ts, files] of shares)
+          messages.push({ type: 'message', subtype: 'file_share', ts, thread_ts: files[0]!.threadTs, text: files[0]!.initialComment ?? '', user: FAKE_IDS.botUser, bot_id: FAKE_IDS.bot,
+            files: files.map((f) => ({ id: f.fileId, name: f.filename, title: f.title, size: f.bytes.length })) });
         return { ok: true, messages, has_more: false };
       }
       case 'files.getUploadURLExternal': {
@@ -973,6 +984,10 @@ export class FakeSlack {
       pending.push(found);
     }
     const answer: Record<string, unknown>[] = [];
+    // As Slack: the files of one call are shared by one message (its text the initial comment),
+    // which conversations.replies/history list with its files. A separate ts series keeps the
+    // ts of posted messages what tests expect.
+    const shareTs = str(args.channel_id) ? `1800000000.${String(++this.shareCounter).padStart(6, '0')}` : undefined;
     wanted.forEach((file, i) => {
       const upload = pending[i]!;
       this.pendingUploads.delete(upload.fileId);
@@ -986,6 +1001,7 @@ export class FakeSlack {
         channel: str(args.channel_id),
         threadTs: str(args.thread_ts),
         initialComment: str(args.initial_comment),
+        shareTs,
       });
       answer.push({ id: upload.fileId, title, name: upload.filename, size: upload.bytes!.length });
     });

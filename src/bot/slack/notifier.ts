@@ -87,17 +87,19 @@ export class SlackNotifier {
 
   /** The root message; `posted` when it was posted just now, showing the job as it is. */
   private async ensureRoot(agg: JobAggregate): Promise<{ root: { channel: string; messageId: string }; posted: boolean }> {
-    const { store, config, client } = this.o;
+    const { store, config } = this.o;
     const existing = store.outbox.getRef(TARGET, agg.job.id, 'root');
-    if (existing && existing.messageId !== PENDING) return { root: existing, posted: false };
+    if (existing && existing.messageId !== PENDING) {
+      // The brief's upload failed after the root was posted: it is still owed.
+      if (store.outbox.getRef(TARGET, agg.job.id, 'brief')?.messageId === PENDING) await this.uploadBrief(agg, existing);
+      return { root: existing, posted: false };
+    }
     const channel = existing?.channel ?? config.channels.slack ?? (agg.job.origin.surface === 'slack' ? agg.job.origin.channel : undefined);
     if (!channel) throw new PermanentDeliveryError(`job ${agg.job.id} has no Slack channel: set channels.slack in the config`);
     const message = this.status(agg);
     const made = await this.postOnce(agg.job.id, 'root', channel, null, message);
     const ref = { channel, messageId: made.ts, threadId: null };
-    if (JSON.stringify(message.blocks).includes('full brief in the thread')) {
-      await client.filesUploadV2({ channel_id: ref.channel, thread_ts: ref.messageId, content: agg.job.brief, filename: 'brief.txt', title: 'Full brief' });
-    }
+    if (JSON.stringify(message.blocks).includes('full brief in the thread')) await this.uploadBrief(agg, ref);
     // A root found from before a crash may show an older state: it still needs an edit.
     return { root: ref, posted: !made.existed };
   }
@@ -128,18 +130,10 @@ export class SlackNotifier {
     const files = (row.event.type === 'stage.succeeded' ? notice.artifacts : [])
       .map((a) => artifacts.find((f) => f.id === a.id))
       .filter((a): a is Artifact => a !== undefined && fs.existsSync(a.path));
-    let ts: string;
     if (files.length) {
+      const uploads = files.map((f) => ({ file: f.path, filename: f.name.split('/').pop()!, title: fileTitle(f) }));
       // One upload with the notice as its comment: the files and the text arrive as one reply.
-      const r = await this.o.client.filesUploadV2({
-          channel_id: root.channel,
-          thread_ts: root.messageId,
-          initial_comment: message.text,
-          file_uploads: files.map((f) => ({ file: f.path, filename: f.name.split('/').pop()!, title: `${f.stage}: ${f.name}` })),
-        });
-      // filesUploadV2 answers one completion per group of files, each listing its files.
-      ts = String((r as { files?: { files?: { id?: string }[] }[] }).files?.[0]?.files?.[0]?.id ?? 'uploaded');
-      this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.channel, messageId: ts, threadId: root.messageId });
+      await this.uploadOnce(agg.job.id, key, root, message.text, uploads);
     } else {
       await this.postOnce(agg.job.id, key, root.channel, root.messageId, message);
     }
@@ -174,6 +168,41 @@ export class SlackNotifier {
     return { ts: String(posted.ts), existed: false };
   }
 
+  private uploadBrief(agg: JobAggregate, root: { channel: string; messageId: string }) {
+    return this.uploadOnce(agg.job.id, 'brief', root, undefined, [{ content: agg.job.brief, filename: 'brief.txt', title: 'Full brief' }]);
+  }
+
+  /**
+   * Uploads files into the job's thread once as far as people can see. Uploads carry no
+   * metadata, so the intent is stored first and, after a lost answer or a crash, the thread is
+   * searched for a message sharing files with these titles (unique in the thread) instead.
+   */
+  private async uploadOnce(job: number, key: string, root: { channel: string; messageId: string }, comment: string | undefined, uploads: ({ title: string; filename: string } & ({ file: string } | { content: string }))[]) {
+    const { store, client } = this.o;
+    const where = { channel: root.channel, threadId: root.messageId };
+    if (store.outbox.getRef(TARGET, job, key)?.messageId === PENDING) {
+      const found = await this.findUpload(root.channel, root.messageId, uploads.map((u) => u.title));
+      if (found) return void store.outbox.putRef(TARGET, job, key, { ...where, messageId: found });
+    }
+    store.outbox.putRef(TARGET, job, key, { ...where, messageId: PENDING });
+    const r = await client.filesUploadV2({ channel_id: root.channel, thread_ts: root.messageId, ...(comment ? { initial_comment: comment } : {}), file_uploads: uploads });
+    // filesUploadV2 answers one completion per group of files, each listing its files.
+    const id = String((r as { files?: { files?: { id?: string }[] }[] }).files?.[0]?.files?.[0]?.id ?? 'uploaded');
+    store.outbox.putRef(TARGET, job, key, { ...where, messageId: id });
+  }
+
+  /** The first file id of a thread message sharing files with all these titles. */
+  private async findUpload(channel: string, threadTs: string, titles: string[]): Promise<string | undefined> {
+    try {
+      const page = await this.o.client.conversations.replies({ channel, ts: threadTs, limit: 200 });
+      const hit = page.messages?.find((m) => titles.every((t) => m.files?.some((f) => f.title === t)));
+      return hit?.files?.[0]?.id;
+    } catch (err) {
+      this.o.log.warn({ err, channel, threadTs }, 'could not look for files uploaded before a crash; uploading them again (they may show twice)');
+      return undefined;
+    }
+  }
+
   private async findPosted(job: number, key: string, channel: string, threadTs: string | null): Promise<string | undefined> {
     try {
       const page = threadTs
@@ -197,4 +226,9 @@ function classify(err: unknown): unknown {
   const code = (err as { data?: { error?: string } })?.data?.error;
   if (code && PERMANENT.has(code)) return new PermanentDeliveryError(`Slack answered ${code}`, { cause: err });
   return err;
+}
+
+/** A file's title in Slack names the stage (and its run after a redo): unique in its job's thread. */
+function fileTitle(f: Artifact): string {
+  return `${f.stage}${f.run > 1 ? ` (run ${f.run})` : ''}: ${f.name}`;
 }
