@@ -14,13 +14,12 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Store, StoredEvent } from '../store/store.js';
-import { StoreError } from '../store/store.js';
 import { cloneAggregate } from './clone-aggregate.js';
+import { commitInput, persistEffects, type Committed } from './commit-input.js';
 import { createJob, checkSubmission, type Submission } from './create-job.js';
 import { actorFor, maySubmit, type Identity } from './policy.js';
 import { StageLauncher } from './stage-launcher.js';
-import { transition } from './transition.js';
-import type { Effect, JobAggregate, JobInput, Reply } from './types.js';
+import type { JobInput, Reply } from './types.js';
 
 export interface Clock {
   now(): number;
@@ -51,12 +50,6 @@ export type EngineAction =
   | { type: 'cancel'; reason?: string }
   | { type: 'retry' };
 
-interface Committed {
-  agg: JobAggregate;
-  effects: Effect[];
-  events: StoredEvent[];
-  reply?: Reply;
-}
 
 /** An input the engine fed itself, waiting for the group commit of this turn. */
 interface Queued {
@@ -65,7 +58,6 @@ interface Queued {
   attempt: number;
 }
 
-const QUIET_EVENTS = new Set(['gate.refused']);
 /** Events after which a place may be free, or a job waits for one. */
 const FREES_OR_QUEUES = new Set(['job.finished', 'job.queued']);
 const startsQueue = (cs: readonly Committed[]) => cs.some((c) => c.events.some((e) => FREES_OR_QUEUES.has(e.type)));
@@ -162,7 +154,7 @@ export class Engine {
         const { agg, effects } = createJob({ id: 0, pipeline: sub.pipeline, def, brief: checked.brief, params: checked.params, submitter: actor.id, origin: sub.origin, targets }, now);
         this.store.jobs.insert(agg);
         const prev = cloneAggregate(agg);
-        const events = this.persistEffects(agg, effects, now);
+        const events = persistEffects(this.store, agg, effects, now);
         this.store.jobs.save(prev, agg, now);
         // The new job (or another queued one) starts in the same commit when there is room.
         return [{ agg, effects, events }, ...this.startQueued()];
@@ -191,7 +183,7 @@ export class Engine {
     let committed: Committed[] | undefined;
     try {
       committed = this.store.transaction(() => {
-        const c = this.commit(jobId, input);
+        const c = commitInput(this.store, this.clock, jobId, input);
         if (!c) return undefined;
         // A cancel or a decision that ends the job frees a place: the next queued job starts in the same commit.
         return startsQueue([c]) ? [c, ...this.startQueued()] : [c];
@@ -232,7 +224,7 @@ export class Engine {
       this.store.transaction(() => {
         for (const item of batch) {
           try {
-            const c = this.commit(item.jobId, item.input);
+            const c = commitInput(this.store, this.clock, item.jobId, item.input);
             if (c) done.push(c);
           } catch (err) {
             // A disk or I/O error can end the whole transaction, not just the savepoint: then
@@ -244,8 +236,11 @@ export class Engine {
         if (pump || startsQueue(done)) done.push(...this.startQueued());
       });
     } catch (err) {
+      // Nothing of the group was stored. Stage outcomes are tried again; timers and starts come
+      // round again with the next tick.
       done.length = 0;
       failed = batch.map((item) => ({ item, err }));
+      if (batch.length === 0) this.log.warn({ err }, 'could not start queued jobs just now');
     }
     this.afterCommit(done);
     for (const { item, err } of failed) this.failed(item, err);
@@ -259,44 +254,7 @@ export class Engine {
     }
   }
 
-  private commit(jobId: number, input: JobInput, attempts = 3): Committed | undefined {
-    try {
-      return this.store.transaction(() => {
-        // Read-only: transition() works on its own copy.
-        const prev = this.store.jobs.loadShared(jobId);
-        if (!prev) return undefined;
-        const now = this.clock.now();
-        const { agg, effects, reply } = transition(prev, input, now);
-        if (effects.length === 0) return { agg: prev, effects, events: [], ...(reply ? { reply } : {}) };
-        const events = this.persistEffects(agg, effects, now);
-        this.store.jobs.save(prev, agg, now);
-        return { agg, effects, events, ...(reply ? { reply } : {}) };
-      });
-    } catch (err) {
-      // Another process changed the job between our read and write: read again and re-decide.
-      if (err instanceof StoreError && err.code === 'conflict' && attempts > 1) return this.commit(jobId, input, attempts - 1);
-      throw err;
-    }
-  }
-
-  /** Writes event rows (with outbox rows for chat) and artifacts; runs inside the transaction. */
-  private persistEffects(agg: JobAggregate, effects: Effect[], now: number): StoredEvent[] {
-    const events: StoredEvent[] = [];
-    const append = (type: string, data: Record<string, unknown>) => {
-      agg.job.lastSeq += 1;
-      const targets = QUIET_EVENTS.has(type) ? [] : agg.job.targets;
-      events.push(this.store.events.append(agg.job.id, agg.job.lastSeq, type, now, data, targets));
-    };
-    for (const effect of effects) {
-      if (effect.type === 'event') append(effect.event, effect.data);
-      else if (effect.type === 'artifact') {
-        const a = this.store.artifacts.insert(agg.job.id, effect.file, now);
-        append('artifact.added', { artifact: a.id, stage: a.stage, name: a.name, size: a.size, media_type: a.mediaType });
-      }
-    }
-    return events;
-  }
-
+  /** Tells listeners about the committed events, then performs the stage effects. */
   private afterCommit(committed: readonly Committed[]): void {
     for (const c of committed) {
       for (const event of c.events) {
@@ -327,7 +285,7 @@ export class Engine {
       const free = this.config.limits.max_concurrent_jobs - this.store.queries.activeCount();
       if (free <= 0) return started;
       for (const id of this.store.queries.queuedIds(free)) {
-        const c = this.commit(id, { type: 'start' });
+        const c = commitInput(this.store, this.clock, id, { type: 'start' });
         if (c) started.push(c);
       }
     } catch (err) {
