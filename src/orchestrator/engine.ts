@@ -3,17 +3,23 @@
  * the new state with its events and outbox rows in one SQLite transaction, then performs the
  * effects (stage runs, kills) and feeds their outcomes back as inputs. Timers are deadline
  * columns swept by one node-cron tick (and once at start), so they survive restarts.
+ *
+ * Inputs the engine feeds itself (stage outcomes, timers, starts) are grouped: those that arrive
+ * within one event-loop turn are applied in arrival order in one transaction, each in its own
+ * savepoint, so a commit (most of a transition's cost) is shared, and one input that fails undoes
+ * only its own writes. People's actions and submissions are applied at once, in their own
+ * transaction, so their answer never waits for a turn.
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Store, StoredEvent } from '../store/store.js';
-import { StoreError } from '../store/store.js';
+import { cloneAggregate } from './clone-aggregate.js';
+import { commitInput, persistEffects, type Committed } from './commit-input.js';
 import { createJob, checkSubmission, type Submission } from './create-job.js';
 import { actorFor, maySubmit, type Identity } from './policy.js';
 import { StageLauncher } from './stage-launcher.js';
-import { transition } from './transition.js';
-import type { Effect, JobAggregate, JobInput, Reply } from './types.js';
+import type { JobInput, Reply } from './types.js';
 
 export interface Clock {
   now(): number;
@@ -44,14 +50,17 @@ export type EngineAction =
   | { type: 'cancel'; reason?: string }
   | { type: 'retry' };
 
-interface Committed {
-  agg: JobAggregate;
-  effects: Effect[];
-  events: StoredEvent[];
-  reply?: Reply;
+
+/** An input the engine fed itself, waiting for the group commit of this turn. */
+interface Queued {
+  jobId: number;
+  input: JobInput;
+  attempt: number;
 }
 
-const QUIET_EVENTS = new Set(['gate.refused']);
+/** Events after which a place may be free, or a job waits for one. */
+const FREES_OR_QUEUES = new Set(['job.finished', 'job.queued']);
+const startsQueue = (cs: readonly Committed[]) => cs.some((c) => c.events.some((e) => FREES_OR_QUEUES.has(e.type)));
 
 export class Engine {
   readonly store: Store;
@@ -62,6 +71,8 @@ export class Engine {
   private readonly launcher: StageLauncher;
   private task: ScheduledTask | undefined;
   private stopping = false;
+  private queue: Queued[] = [];
+  private flushing: NodeJS.Immediate | undefined;
 
   constructor(private readonly options: EngineOptions) {
     this.store = options.store;
@@ -92,6 +103,8 @@ export class Engine {
   /** Stops the tick and the running stages; their stage rows stay `running`, so the next start re-runs them. */
   async stop(): Promise<void> {
     this.stopping = true;
+    // Outcomes that arrived before the stop are stored, as if each had been applied on arrival.
+    this.flush();
     await this.task?.destroy();
     this.task = undefined;
     await this.launcher.abortAll();
@@ -102,11 +115,14 @@ export class Engine {
     return () => this.listeners.delete(listener);
   }
 
-  /** Fires every timer that is due now (retries, reminders, auto-approvals, timeouts). */
+  /**
+   * Fires every timer that is due now (retries, reminders, auto-approvals, timeouts) and starts
+   * queued jobs there is room for: one transaction, after the inputs that arrived before it.
+   */
   tick(): void {
     if (this.stopping) return;
-    for (const id of this.store.queries.jobsWithDueTimers(this.clock.now())) this.dispatch(id, { type: 'tick' });
-    this.pump();
+    const due = this.store.queries.jobsWithDueTimers(this.clock.now());
+    this.flush(due.map((jobId) => ({ jobId, input: { type: 'tick' }, attempt: 0 })), true);
   }
 
   submit(who: Identity, sub: Submission): SubmitResult {
@@ -132,22 +148,23 @@ export class Engine {
     const targets = (this.options.chatSurfaces ?? []).filter(
       (s) => s === sub.origin.surface || Boolean(this.config.channels[s as keyof Config['channels']]),
     );
-    let committed: Committed;
+    let committed: Committed[];
     try {
       committed = this.store.transaction(() => {
         const { agg, effects } = createJob({ id: 0, pipeline: sub.pipeline, def, brief: checked.brief, params: checked.params, submitter: actor.id, origin: sub.origin, targets }, now);
         this.store.jobs.insert(agg);
-        const prev = structuredClone(agg);
-        const events = this.persistEffects(agg, effects, now);
+        const prev = cloneAggregate(agg);
+        const events = persistEffects(this.store, agg, effects, now);
         this.store.jobs.save(prev, agg, now);
-        return { agg, effects, events };
+        // The new job (or another queued one) starts in the same commit when there is room.
+        return [{ agg, effects, events }, ...this.startQueued()];
       });
     } catch (err) {
       this.log.error({ err }, 'could not store a submission');
       return refuse('busy', 'signoff could not save the job just now; nothing was created. Try again in a moment.');
     }
     this.afterCommit(committed);
-    const job = this.store.jobs.load(committed.agg.job.id)!.job;
+    const job = this.store.jobs.load(committed[0]!.agg.job.id)!.job;
     const where = job.state === 'queued' ? `queued at position ${this.store.queries.queuePosition(job.id)}` : 'started';
     return { ok: true, jobId: job.id, message: `Job ${job.id} (${sub.pipeline}) ${where}.` };
   }
@@ -163,105 +180,118 @@ export class Engine {
           : action.type === 'cancel'
             ? { type: 'cancel', actor, ...(action.reason !== undefined ? { reason: action.reason } : {}) }
             : { type: 'retry', actor };
-    let committed: Committed | undefined;
+    let committed: Committed[] | undefined;
     try {
-      committed = this.commit(jobId, input);
+      committed = this.store.transaction(() => {
+        const c = commitInput(this.store, this.clock, jobId, input);
+        if (!c) return undefined;
+        // A cancel or a decision that ends the job frees a place: the next queued job starts in the same commit.
+        return startsQueue([c]) ? [c, ...this.startQueued()] : [c];
+      });
     } catch (err) {
       this.log.error({ err, jobId, action: action.type }, 'could not apply an action to a job');
       return { ok: false, code: 'busy', message: 'signoff could not save that just now; nothing changed. Try again in a moment.' };
     }
     if (!committed) return { ok: false, code: 'not_found', message: `There is no job ${jobId}. /signoff list shows recent jobs.` };
     this.afterCommit(committed);
-    return committed.reply ?? { ok: true, message: 'Nothing changed.' };
+    return committed[0]!.reply ?? { ok: true, message: 'Nothing changed.' };
   }
 
   /**
-   * Applies an input from the engine itself (stage outcomes, timers). A stage's outcome must not
-   * be lost when the database is busy: it is tried again with backoff (timers fire again by
-   * themselves on the next tick).
+   * Applies an input from the engine itself (stage outcomes, timers) with the others of this
+   * event-loop turn, in one group commit. A stage's outcome must not be lost when the database is
+   * busy: it is tried again with backoff (timers fire again by themselves on the next tick).
    */
   dispatch(jobId: number, input: JobInput, attempt = 0): void {
-    try {
-      const committed = this.commit(jobId, input);
-      if (committed) this.afterCommit(committed);
-    } catch (err) {
-      const outcome = input.type === 'stage.succeeded' || input.type === 'stage.failed';
-      this.log.error({ err, jobId, input: input.type, attempt }, outcome ? 'could not store a stage outcome; will try again' : 'could not apply an input to a job');
-      if (outcome && !this.stopping && attempt < 20) {
-        setTimeout(() => this.dispatch(jobId, input, attempt + 1), Math.min(30_000, 500 * 2 ** attempt)).unref();
-      }
-    }
+    this.queue.push({ jobId, input, attempt });
+    this.flushing ??= setImmediate(() => this.flush());
   }
 
-  private commit(jobId: number, input: JobInput, attempts = 3): Committed | undefined {
+  /**
+   * Applies the queued inputs, then `more`, in arrival order in one transaction, each in its own
+   * savepoint, then starts queued jobs if a place may have come free (or `pump` asks). Effects
+   * are performed only after the one commit.
+   */
+  private flush(more: Queued[] = [], pump = false): void {
+    if (this.flushing) clearImmediate(this.flushing);
+    this.flushing = undefined;
+    const batch = this.queue.concat(more);
+    this.queue = [];
+    if (batch.length === 0 && !pump) return;
+    const done: Committed[] = [];
+    let failed: { item: Queued; err: unknown }[] = [];
     try {
-      return this.store.transaction(() => {
-        const prev = this.store.jobs.load(jobId);
-        if (!prev) return undefined;
-        const now = this.clock.now();
-        const { agg, effects, reply } = transition(prev, input, now);
-        if (effects.length === 0) return { agg: prev, effects, events: [], ...(reply ? { reply } : {}) };
-        const events = this.persistEffects(agg, effects, now);
-        this.store.jobs.save(prev, agg, now);
-        return { agg, effects, events, ...(reply ? { reply } : {}) };
+      this.store.transaction(() => {
+        for (const item of batch) {
+          try {
+            const c = commitInput(this.store, this.clock, item.jobId, item.input);
+            if (c) done.push(c);
+          } catch (err) {
+            // A disk or I/O error can end the whole transaction, not just the savepoint: then
+            // nothing of the group was stored, and the error must end the group too.
+            if (!this.store.inTransaction()) throw err;
+            failed.push({ item, err });
+          }
+        }
+        if (pump || startsQueue(done)) done.push(...this.startQueued());
       });
     } catch (err) {
-      // Another process changed the job between our read and write: read again and re-decide.
-      if (err instanceof StoreError && err.code === 'conflict' && attempts > 1) return this.commit(jobId, input, attempts - 1);
-      throw err;
+      // Nothing of the group was stored. Stage outcomes are tried again; timers and starts come
+      // round again with the next tick.
+      done.length = 0;
+      failed = batch.map((item) => ({ item, err }));
+      if (batch.length === 0) this.log.warn({ err }, 'could not start queued jobs just now');
+    }
+    this.afterCommit(done);
+    for (const { item, err } of failed) this.failed(item, err);
+  }
+
+  private failed({ jobId, input, attempt }: Queued, err: unknown): void {
+    const outcome = input.type === 'stage.succeeded' || input.type === 'stage.failed';
+    this.log.error({ err, jobId, input: input.type, attempt }, outcome ? 'could not store a stage outcome; will try again' : 'could not apply an input to a job');
+    if (outcome && !this.stopping && attempt < 20) {
+      setTimeout(() => this.dispatch(jobId, input, attempt + 1), Math.min(30_000, 500 * 2 ** attempt)).unref();
     }
   }
 
-  /** Writes event rows (with outbox rows for chat) and artifacts; runs inside the transaction. */
-  private persistEffects(agg: JobAggregate, effects: Effect[], now: number): StoredEvent[] {
-    const events: StoredEvent[] = [];
-    const append = (type: string, data: Record<string, unknown>) => {
-      agg.job.lastSeq += 1;
-      const targets = QUIET_EVENTS.has(type) ? [] : agg.job.targets;
-      events.push(this.store.events.append(agg.job.id, agg.job.lastSeq, type, now, data, targets));
-    };
-    for (const effect of effects) {
-      if (effect.type === 'event') append(effect.event, effect.data);
-      else if (effect.type === 'artifact') {
-        const a = this.store.artifacts.insert(agg.job.id, effect.file, now);
-        append('artifact.added', { artifact: a.id, stage: a.stage, name: a.name, size: a.size, media_type: a.mediaType });
-      }
-    }
-    return events;
-  }
-
-  private afterCommit(c: Committed): void {
-    for (const event of c.events) {
-      for (const listener of this.listeners) {
-        try {
-          listener(event);
-        } catch (err) {
-          this.log.error({ err }, 'an event listener failed');
+  /** Tells listeners about the committed events, then performs the stage effects. */
+  private afterCommit(committed: readonly Committed[]): void {
+    for (const c of committed) {
+      for (const event of c.events) {
+        for (const listener of this.listeners) {
+          try {
+            listener(event);
+          } catch (err) {
+            this.log.error({ err }, 'an event listener failed');
+          }
         }
       }
+      for (const effect of c.effects) {
+        if (effect.type === 'runStage') this.launcher.launch(c.agg, effect.stage, effect.run, effect.attempt);
+        if (effect.type === 'killStage') this.launcher.kill(c.agg.job.id, effect.stage, effect.run);
+      }
     }
-    for (const effect of c.effects) {
-      if (effect.type === 'runStage') this.launcher.launch(c.agg, effect.stage, effect.run, effect.attempt);
-      if (effect.type === 'killStage') this.launcher.kill(c.agg.job.id, effect.stage, effect.run);
-    }
-    if (c.events.some((e) => e.type === 'job.finished' || e.type === 'job.queued')) this.pump();
   }
 
-  /** Starts queued jobs while fewer than `max_concurrent_jobs` are in progress. */
-  private pump(): void {
-    if (this.stopping) return;
-    let started: Committed[];
+  /**
+   * Starts queued jobs while fewer than `max_concurrent_jobs` are in progress, inside the
+   * caller's transaction (each start in its own savepoint). A start that cannot be stored now is
+   * tried again by the next tick (every second).
+   */
+  private startQueued(): Committed[] {
+    const started: Committed[] = [];
+    if (this.stopping) return started;
     try {
-      started = this.store.transaction(() => {
-        const free = this.config.limits.max_concurrent_jobs - this.store.queries.activeCount();
-        if (free <= 0) return [];
-        return this.store.queries.queuedIds(free).flatMap((id) => this.commit(id, { type: 'start' }) ?? []);
-      });
+      const free = this.config.limits.max_concurrent_jobs - this.store.queries.activeCount();
+      if (free <= 0) return started;
+      for (const id of this.store.queries.queuedIds(free)) {
+        const c = commitInput(this.store, this.clock, id, { type: 'start' });
+        if (c) started.push(c);
+      }
     } catch (err) {
-      // The next tick (every second) tries again.
+      if (!this.store.inTransaction()) throw err;
       this.log.warn({ err }, 'could not start queued jobs just now');
-      return;
     }
-    for (const c of started) this.afterCommit(c);
+    return started;
   }
 }

@@ -21,6 +21,18 @@ export interface LauncherOptions {
   report(jobId: number, input: JobInput): void;
 }
 
+/**
+ * Makes `outputDir` inside an empty run directory `dir`. Run numbers only grow, so the directory
+ * is nearly always new: `mkdir` says so (it returns the first directory it created), and only a
+ * run directory that already existed (a run number reused after a lost commit) is removed first.
+ */
+async function freshDirectory(dir: string, outputDir: string): Promise<void> {
+  const created = await fs.mkdir(outputDir, { recursive: true });
+  if (created !== undefined && !path.relative(created, dir).startsWith('..')) return;
+  await fs.rm(dir, { recursive: true, force: true });
+  await fs.mkdir(outputDir, { recursive: true });
+}
+
 /** Progress lines closer together than this are dropped, so a chatty stage cannot flood chat. */
 const PROGRESS_GAP_MS = 500;
 
@@ -71,8 +83,7 @@ export class StageLauncher {
     const done = (async () => {
       let outcome: JobInput;
       try {
-        await fs.rm(dir, { recursive: true, force: true });
-        await fs.mkdir(outputDir, { recursive: true });
+        await freshDirectory(dir, outputDir);
         log.info({ attempt }, 'stage started');
         const result = await adapterFor(def.run, { baseDir: this.o.baseDir })(ctx);
         const artifacts = await collectArtifacts(stage, run, outputDir, logPath);

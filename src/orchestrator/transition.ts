@@ -2,13 +2,15 @@
  * The state machine of a job: `transition(aggregate, input, now)` returns the next aggregate,
  * the effects to persist and perform, and the answer to whoever acted. Pure: no I/O, no clock.
  */
+import { cloneAggregate } from './clone-aggregate.js';
 import { Draft } from './draft.js';
 import { fireGateTimers, hold, openGate, vote } from './gates.js';
 import { mayManage } from './policy.js';
 import { TERMINAL_STATES, type Actor, type JobAggregate, type JobInput, type Reply, type TransitionResult } from './types.js';
 
 export function transition(prev: JobAggregate, input: JobInput, now: number): TransitionResult {
-  const d = new Draft(structuredClone(prev), now);
+  // The copy shares the pipeline definition, which no transition changes.
+  const d = new Draft(cloneAggregate(prev), now);
   const reply = apply(d, input);
   return { agg: d.agg, effects: d.effects, ...(reply ? { reply } : {}) };
 }

@@ -16,18 +16,36 @@ export function openStore(file: string) {
 }
 
 export function storeOver(db: Db) {
+  const jobs = jobStatements(db);
+  // One wrapper for every transaction: better-sqlite3 builds a new one per `db.transaction` call.
+  const run = db.transaction((fn: () => unknown) => fn());
   return {
     db,
-    jobs: jobStatements(db),
+    jobs,
     events: eventStatements(db),
     artifacts: artifactStatements(db),
     queries: queryStatements(db),
     outbox: outboxStatements(db),
     inbox: inboxStatements(db),
-    /** Runs `fn` in one IMMEDIATE transaction (writers queue on the file lock, not fail). */
+    /**
+     * Runs `fn` in one IMMEDIATE transaction (writers queue on the file lock, not fail). Called
+     * inside another transaction it runs as a savepoint: if `fn` throws, only its own writes are
+     * undone and the error is rethrown to the caller, who may carry on with the outer one.
+     */
     transaction<T>(fn: () => T): T {
-      return db.transaction(fn).immediate();
+      const mark = jobs.cacheMark();
+      try {
+        const result = run.immediate(fn) as T;
+        if (!db.inTransaction) jobs.cacheCommitted();
+        return result;
+      } catch (err) {
+        // Some errors (a full disk, I/O) make SQLite roll back the whole transaction, not just the savepoint.
+        jobs.cacheRollback(db.inTransaction ? mark : 0);
+        throw err;
+      }
     },
+    /** True while a transaction is open (false again if SQLite rolled one back by itself). */
+    inTransaction: (): boolean => db.inTransaction,
     close: () => db.close(),
   };
 }

@@ -1,0 +1,131 @@
+/**
+ * Group commit: the inputs the engine feeds itself within one event-loop turn are stored in one
+ * SQLite transaction, each in its own savepoint. Over a real SQLite file: one input the database
+ * refuses undoes only its own writes and is tried again later; the others of its turn stand;
+ * the inputs of one job are applied in the order they arrived.
+ */
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/orchestrator/engine.js';
+import { openStore, type Store } from '../../src/store/store.js';
+import { configFrom, FakeClock, OPERATORS, silentLog, tempDir } from '../helpers/fixtures.js';
+import { waitFor } from '../helpers/wait.js';
+
+// The first stage runs until the test says what became of it (or the engine stops).
+const YAML = `${OPERATORS}
+limits: { max_concurrent_jobs: 4 }
+pipelines:
+  slow:
+    stages:
+      - id: wait
+        run: { command: ["sleep", "60"] }
+        gate: { required: true, approvers: [editors] }
+      - id: after
+        run: { builtin: outline }
+`;
+
+let open: { engine: Engine; store: Store }[] = [];
+afterEach(async () => {
+  for (const { engine, store } of open) {
+    await engine.stop();
+    store.close();
+  }
+  open = [];
+});
+
+function boot() {
+  const dataDir = tempDir();
+  const file = path.join(dataDir, 'signoff.db');
+  const store = openStore(file);
+  const engine = new Engine({ store, config: configFrom(YAML), dataDir, baseDir: process.cwd(), log: silentLog, clock: new FakeClock(), tickSchedule: false });
+  engine.start();
+  open.push({ engine, store });
+  return { engine, store, file };
+}
+
+/** Submits a job and waits until its first stage runs. */
+async function running(engine: Engine, store: Store, brief: string): Promise<number> {
+  const r = engine.submit({ platform: 'console', user: 'alice' }, { pipeline: 'slow', brief, origin: { surface: 'console' } });
+  if (!r.ok) throw new Error(r.message);
+  await waitFor(() => store.jobs.load(r.jobId)!.stages[0]!.state === 'running', `job ${r.jobId}'s first stage to run`);
+  return r.jobId;
+}
+
+const succeeded = (run = 1) => ({ type: 'stage.succeeded' as const, stage: 'wait', run, summary: 'done', artifacts: [] });
+const eventTypes = (store: Store, id: number) => store.events.forJob(id).map((e) => e.type);
+
+describe('group commit', () => {
+  it('one input the database refuses undoes only its own writes, is tried again, and the others of its turn stand', async () => {
+    const { engine, store, file } = boot();
+    const refused = await running(engine, store, 'the database refuses my result at first');
+    const other = await running(engine, store, 'my result arrives in the same turn');
+    const before = store.jobs.load(refused)!;
+    const eventsBefore = eventTypes(store, refused);
+    // A real SQLite failure in the middle of one input: its stage.succeeded event is written,
+    // then the gate.opened event that follows is refused.
+    store.db.exec(`CREATE TRIGGER refuse_gate BEFORE INSERT ON events WHEN NEW.job_id = ${refused} AND NEW.type = 'gate.opened'
+      BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+
+    // Both outcomes arrive within one turn, the refused one first.
+    engine.dispatch(refused, succeeded());
+    engine.dispatch(other, succeeded());
+    await waitFor(() => store.jobs.load(other)!.job.state === 'awaiting_approval', 'the other job to reach its gate');
+
+    // The refused input left nothing behind: no event, no stage change, no new version, and
+    // what this process remembers of the job is what the file holds.
+    expect(eventTypes(store, refused)).toEqual(eventsBefore);
+    expect(store.jobs.load(refused)).toEqual(before);
+    const fresh = openStore(file);
+    try {
+      expect(fresh.jobs.load(refused)).toEqual(store.jobs.load(refused));
+    } finally {
+      fresh.close();
+    }
+    expect(eventTypes(store, other).slice(-2)).toEqual(['stage.succeeded', 'gate.opened']);
+
+    // Once the database accepts it, the stage's result is stored after all (it was not lost).
+    store.db.exec('DROP TRIGGER refuse_gate');
+    await waitFor(() => store.jobs.load(refused)!.job.state === 'awaiting_approval', 'the refused result to be stored on a later try', 10_000);
+    const types = eventTypes(store, refused);
+    expect(types.filter((t) => t === 'stage.succeeded')).toHaveLength(1);
+    expect(types.slice(-2)).toEqual(['stage.succeeded', 'gate.opened']);
+    const seqs = store.events.forJob(refused).map((e) => e.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    // And the job moves on normally from there.
+    expect(engine.act({ platform: 'console', user: 'bob' }, refused, { type: 'approve', stage: 'wait' })).toMatchObject({ ok: true });
+    await waitFor(() => store.jobs.load(refused)!.job.state === 'succeeded', 'the job to finish');
+  });
+
+  it("applies one job's inputs of a turn in the order they arrived", async () => {
+    const { engine, store } = boot();
+    const id = await running(engine, store, 'report progress, then finish');
+    const progress = (message: string) => ({ type: 'stage.progress' as const, stage: 'wait', run: 1, message });
+    engine.dispatch(id, progress('one'));
+    engine.dispatch(id, progress('two'));
+    engine.dispatch(id, succeeded());
+    // Arrives after the outcome: the stage is no longer running, so it is ignored.
+    engine.dispatch(id, progress('too late'));
+    await waitFor(() => store.jobs.load(id)!.job.state === 'awaiting_approval', 'the gate');
+    const tail = store.events.forJob(id).slice(-4);
+    expect(tail.map((e) => [e.type, e.data.message])).toEqual([
+      ['stage.progress', 'one'],
+      ['stage.progress', 'two'],
+      ['stage.succeeded', undefined],
+      ['gate.opened', undefined],
+    ]);
+  });
+
+  it('a person acting is answered at once, without waiting for the inputs queued in the same turn', async () => {
+    const { engine, store } = boot();
+    const id = await running(engine, store, 'cancel me while my result is queued');
+    engine.dispatch(id, succeeded());
+    // The cancel is applied and answered synchronously; the queued outcome then finds the stage
+    // cancelled and changes nothing.
+    expect(engine.act({ platform: 'console', user: 'alice' }, id, { type: 'cancel' })).toMatchObject({ ok: true });
+    expect(store.jobs.load(id)!.job.state).toBe('cancelled');
+    const after = eventTypes(store, id);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(eventTypes(store, id)).toEqual(after);
+    expect(after).not.toContain('stage.succeeded');
+  });
+});
