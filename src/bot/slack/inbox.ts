@@ -38,6 +38,20 @@ export function inboxKey(body: Record<string, unknown>): string | undefined {
 export interface Interaction {
   key: string;
   body: Record<string, unknown>;
+  /** The request body as Slack sent it (what is stored). */
+  form: string;
+}
+
+const FORM = 'application/x-www-form-urlencoded';
+
+/** A Slack request body (form fields, or the JSON in its `payload` field), as Bolt reads it. */
+function parseForm(form: Buffer | string): Record<string, unknown> | undefined {
+  try {
+    const rawBody = typeof form === 'string' ? Buffer.from(form) : form;
+    return HTTPModuleFunctions.parseHTTPRequestBody({ rawBody, headers: { 'content-type': FORM } } as never) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
 }
 
 export class SlackInbox {
@@ -60,19 +74,15 @@ export class SlackInbox {
    * should handle the request (another kind, or a bad signature, which Bolt answers as usual).
    */
   check(headers: IncomingHttpHeaders, raw: Buffer): Interaction | undefined {
-    if (headers['content-type'] !== 'application/x-www-form-urlencoded') return undefined;
+    if (headers['content-type'] !== FORM) return undefined;
     const signature = headers['x-slack-signature'];
     const timestamp = Number(headers['x-slack-request-timestamp']);
-    if (typeof signature !== 'string' || !isValidSlackRequest({ signingSecret: this.signingSecret, body: raw.toString('utf8'), headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp } }))
+    const text = raw.toString('utf8');
+    if (typeof signature !== 'string' || !isValidSlackRequest({ signingSecret: this.signingSecret, body: text, headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp } }))
       return undefined;
-    let body: Record<string, unknown>;
-    try {
-      body = HTTPModuleFunctions.parseHTTPRequestBody({ rawBody: raw, headers } as never) as Record<string, unknown>;
-    } catch {
-      return undefined;
-    }
-    const key = inboxKey(body);
-    return key ? { key, body } : undefined;
+    const body = parseForm(raw);
+    const key = body && inboxKey(body);
+    return key ? { key, body: body!, form: text } : undefined;
   }
 
   /**
@@ -96,7 +106,7 @@ export class SlackInbox {
     try {
       fresh = this.db.transaction(() => {
         if (prune) this.db.outbox.pruneClaims(now - REPLAY_WINDOW_MS);
-        return batch.map((item) => this.db.inbox.accept(item.key, now, JSON.stringify(item.body)));
+        return batch.map((item) => this.db.inbox.accept(item.key, now, item.form));
       });
     } catch (err) {
       for (const item of batch) item.reject(err);
@@ -115,7 +125,10 @@ export class SlackInbox {
     this.running = true;
     const left = this.db.inbox.pending().filter((item) => !this.queue.some((q) => q.key === item.key));
     if (left.length > 0) this.log.info({ count: left.length }, 'carrying out Slack interactions stored before a restart');
-    this.queue.unshift(...left.map((item) => ({ key: item.key, body: JSON.parse(item.payload) as Record<string, unknown>, since: 0 })));
+    this.queue.unshift(...left.flatMap((item) => {
+      const body = parseForm(item.payload);
+      return body ? [{ key: item.key, body, since: 0 }] : [];
+    }));
     this.schedule();
   }
 
