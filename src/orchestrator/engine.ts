@@ -59,6 +59,8 @@ interface Queued {
 }
 
 /** Events after which a place may be free, or a job waits for one. */
+/** Inputs applied per group commit at most; the rest follow on the next turn. */
+const MAX_GROUP = 32;
 const FREES_OR_QUEUES = new Set(['job.finished', 'job.queued']);
 const startsQueue = (cs: readonly Committed[]) => cs.some((c) => c.events.some((e) => FREES_OR_QUEUES.has(e.type)));
 
@@ -215,8 +217,11 @@ export class Engine {
   private flush(more: Queued[] = [], pump = false): void {
     if (this.flushing) clearImmediate(this.flushing);
     this.flushing = undefined;
-    const batch = this.queue.concat(more);
-    this.queue = [];
+    const all = this.queue.concat(more);
+    // A bounded group: one turn never blocks the process for long (people's clicks wait behind it).
+    const batch = all.slice(0, MAX_GROUP);
+    this.queue = all.slice(MAX_GROUP);
+    if (this.queue.length > 0) this.flushing = setImmediate(() => this.flush());
     if (batch.length === 0 && !pump) return;
     const done: Committed[] = [];
     let failed: { item: Queued; err: unknown }[] = [];
