@@ -67,7 +67,9 @@ export async function startApp(o: AppOptions): Promise<App> {
   if (o.discord) surfaces.push(new (await import('./bot/discord/surface.js')).DiscordSurface(engine, o.discord, o.log));
   const consoleOn = o.config.console.enabled && o.consoleToken !== undefined;
   const names = () => [...surfaces.map((s) => s.name), ...(consoleOn ? ['console'] : [])];
-  const server = await buildServer({ engine, apiToken: o.apiToken, metrics: createMetrics(engine), log: o.log, version: VERSION, surfaces: names });
+  // The server listens before the chat platforms are verified; /healthz says 503 until they are.
+  let ready = false;
+  const server = await buildServer({ engine, apiToken: o.apiToken, metrics: createMetrics(engine), log: o.log, version: VERSION, surfaces: names, ready: () => ready });
   for (const surface of surfaces) surface.registerRoutes?.(server);
   if (consoleOn) registerConsole(server, engine, o.consoleToken!, o.clock);
   engine.start();
@@ -75,6 +77,7 @@ export async function startApp(o: AppOptions): Promise<App> {
   try {
     address = await server.listen({ host: o.host, port: o.port });
     for (const surface of surfaces) await surface.start();
+    ready = true;
   } catch (err) {
     await server.close();
     for (const surface of surfaces) await surface.stop().catch(() => undefined);

@@ -3,7 +3,8 @@
  * the console. Fastify gives routing, body limits and JSON parsing with little overhead, which
  * matters for acknowledging chat interactions quickly.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { createRequire } from 'node:module';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import helmet from '@fastify/helmet';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -20,6 +21,30 @@ export interface ServerOptions {
   version: string;
   /** Connected chat surfaces, for /healthz and /api/v1/config. */
   surfaces?: () => string[];
+  /**
+   * Whether signoff has finished starting (engine running, chat platforms verified). Until then
+   * /healthz answers 503, so that a 200 means ready, not only listening. Default: always ready.
+   */
+  ready?: () => boolean;
+}
+
+type SchemaCompilers = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
+
+/**
+ * Fastify's JSON-schema compilers (ajv and fast-json-stringify), built only when a route first
+ * declares a schema. Fastify otherwise loads them when the server is created, about a tenth of
+ * signoff's start-up, and signoff validates with zod and declares no route schemas.
+ */
+function lazySchemaCompilers(): SchemaCompilers {
+  // Resolved from fastify's own location: they are fastify's dependencies, not signoff's.
+  const fastifyRequire = createRequire(createRequire(import.meta.url).resolve('fastify'));
+  type Builder<K extends keyof SchemaCompilers> = NonNullable<SchemaCompilers[K]>;
+  let validator: Builder<'buildValidator'> | undefined;
+  let serializer: Builder<'buildSerializer'> | undefined;
+  return {
+    buildValidator: (...args) => (validator ??= (fastifyRequire('@fastify/ajv-compiler') as () => Builder<'buildValidator'>)())(...args),
+    buildSerializer: (...args) => (serializer ??= (fastifyRequire('@fastify/fast-json-stringify-compiler') as () => Builder<'buildSerializer'>)())(...args),
+  };
 }
 
 export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
@@ -30,6 +55,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.body_limit_bytes,
     trustProxy: false,
+    schemaController: { compilersFactory: lazySchemaCompilers() },
   });
   await app.register(helmet, { contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
   if (config.http.cors_origins.length) {
@@ -59,9 +85,10 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `No route ${req.method} ${req.url.split('?')[0]}.` }));
 
   const started = Date.now();
-  app.get('/healthz', async () => {
+  app.get('/healthz', async (_req, reply) => {
     o.engine.store.db.prepare('SELECT 1').get();
-    return { ok: true, version: o.version, uptime_s: Math.round((Date.now() - started) / 1000), surfaces: o.surfaces?.() ?? [] };
+    const ok = o.ready?.() ?? true;
+    return reply.code(ok ? 200 : 503).send({ ok, ...(ok ? {} : { starting: true }), version: o.version, uptime_s: Math.round((Date.now() - started) / 1000), surfaces: o.surfaces?.() ?? [] });
   });
   app.get('/metrics', async (_req, reply) => reply.header('content-type', o.metrics.contentType).send(await o.metrics.metrics()));
   await app.register(

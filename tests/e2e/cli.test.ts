@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FakeSlack, FAKE_IDS } from '../helpers/fake-slack.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -343,6 +344,42 @@ describe('signoff start', () => {
     expect(run.stderr()).toMatch(/Slack did not accept SLACK_BOT_TOKEN or could not be reached/);
     expect(run.stderr()).toMatch(/unset SLACK_BOT_TOKEN to run without Slack/);
     expect(run.stderr()).not.toMatch(/\n\s+at /);
+  });
+
+  it('answers /healthz with 503 while Slack has not yet accepted the token, and 200 once it has', async () => {
+    const fake = await FakeSlack.start();
+    let answer!: () => void;
+    const held = new Promise<void>((resolve) => (answer = resolve));
+    let asked = false;
+    fake.handle('auth.test', async () => {
+      asked = true;
+      await held;
+      return { url: `https://${FAKE_IDS.teamDomain}.slack.com/`, team: FAKE_IDS.teamName, user: FAKE_IDS.botUserName, team_id: FAKE_IDS.team, user_id: FAKE_IDS.botUser, bot_id: FAKE_IDS.bot };
+    });
+    try {
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      const run = signoff(['start'], {
+        SIGNOFF_CONFIG: BUNDLED_CONFIG,
+        SIGNOFF_DATA_DIR: path.join(freshDir(), 'data'),
+        SIGNOFF_PORT: String(port),
+        SLACK_BOT_TOKEN: 'xoxb-test-token',
+        SLACK_SIGNING_SECRET: 'signing-secret-123',
+        SLACK_API_URL: fake.apiUrl,
+      });
+      const starting = await waitFor(async () => {
+        if (!asked) return undefined;
+        const res = await fetch(`${base}/healthz`).catch(() => undefined);
+        return res && { status: res.status, body: (await res.json()) as { ok: boolean; starting?: boolean } };
+      }, 'signoff to listen while auth.test is unanswered');
+      expect(starting).toMatchObject({ status: 503, body: { ok: false, starting: true } });
+      answer();
+      expect(await healthy(run, base)).toMatchObject({ ok: true, surfaces: expect.arrayContaining(['slack']) });
+      expect((await terminate(run)).code).toBe(0);
+    } finally {
+      answer();
+      await fake.close();
+    }
   });
 
   it('an unknown command exits 2 with a message', async () => {
