@@ -69,8 +69,8 @@ export async function startApp(o: AppOptions): Promise<App> {
   const names = () => [...surfaces.map((s) => s.name), ...(consoleOn ? ['console'] : [])];
   // The server listens before the chat platforms are verified; /healthz says 503 until they are.
   let ready = false;
-  const server = await buildServer({ engine, apiToken: o.apiToken, metrics: createMetrics(engine), log: o.log, version: VERSION, surfaces: names, ready: () => ready });
-  for (const surface of surfaces) surface.registerRoutes?.(server);
+  const rawPosts = Object.assign({}, ...surfaces.map((s) => s.httpEndpoints?.() ?? {}));
+  const server = await buildServer({ engine, apiToken: o.apiToken, metrics: createMetrics(engine), log: o.log, version: VERSION, surfaces: names, ready: () => ready, rawPosts });
   if (consoleOn) registerConsole(server, engine, o.consoleToken!, o.clock);
   engine.start();
   let address: string;

@@ -3,12 +3,14 @@
  * the console. Fastify gives routing, body limits and JSON parsing with little overhead, which
  * matters for acknowledging chat interactions quickly.
  */
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import helmet from '@fastify/helmet';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Engine } from '../orchestrator/engine.js';
+import type { RawHttpHandler } from '../bot/port.js';
 import { registerApi } from './api.js';
 import { authenticate } from './auth.js';
 import { closeAllStreams } from './sse.js';
@@ -26,6 +28,8 @@ export interface ServerOptions {
    * /healthz answers 503, so that a 200 means ready, not only listening. Default: always ready.
    */
   ready?: () => boolean;
+  /** POST paths answered by plain node:http handlers before fastify sees them (chat webhooks). */
+  rawPosts?: Record<string, RawHttpHandler>;
 }
 
 type SchemaCompilers = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
@@ -56,6 +60,11 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     bodyLimit: config.http.body_limit_bytes,
     trustProxy: false,
     schemaController: { compilersFactory: lazySchemaCompilers() },
+    serverFactory: (handler) =>
+      http.createServer((req, res) => {
+        const raw = req.method === 'POST' ? o.rawPosts?.[(req.url ?? '').split('?')[0]!] : undefined;
+        return raw ? raw(req, res) : handler(req, res);
+      }),
   });
   await app.register(helmet, { contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
   if (config.http.cors_origins.length) {

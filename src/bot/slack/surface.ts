@@ -4,18 +4,18 @@
  * and gate clicks go through the inbox (stored, then acknowledged at once, then carried out) and
  * everything else through Bolt's receiver. Outbound messages come from the outbox, in order per job.
  */
-import { App, HTTPModuleFunctions, HTTPReceiver, LogLevel, webApi } from '@slack/bolt';
-import type { FastifyInstance } from 'fastify';
+import { App, HTTPReceiver, LogLevel, webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { SlackSettings } from '../../config/env.js';
 import type { Engine } from '../../orchestrator/engine.js';
 import { StartupError } from '../../startup-error.js';
 import { OutboxDrainer } from '../outbox-drainer.js';
-import type { ChatSurface } from '../port.js';
+import type { ChatSurface, RawHttpHandler } from '../port.js';
 import { boltLogger } from './bolt-logger.js';
 import { registerHandlers } from './handlers.js';
 import { SlackIdentities } from './identities.js';
 import { SlackInbox } from './inbox.js';
+import { slackEventsEndpoint } from './events-endpoint.js';
 import { SlackNotifier } from './notifier.js';
 
 export class SlackSurface implements ChatSurface {
@@ -56,39 +56,9 @@ export class SlackSurface implements ChatSurface {
     return this.receiver ? 'http' : 'socket';
   }
 
-  registerRoutes(server: FastifyInstance): void {
-    const receiver = this.receiver;
-    if (!receiver) return;
-    const inbox = this.inbox!;
-    server.register(async (scope) => {
-      // The raw body is kept: the signature covers its exact bytes.
-      scope.removeAllContentTypeParsers();
-      scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: HTTPModuleFunctions.defaultBodyLimit }, (_req, body, done) => done(null, body));
-      // No browser reads these answers: the security headers of the console and API are left off.
-      scope.post('/slack/events', { helmet: false }, (req, reply) => {
-        // Bolt refuses old timestamps but not ones in the future; a request signed far ahead
-        // would stay replayable for longer than signoff remembers interactions.
-        const ts = Number(req.headers['x-slack-request-timestamp']);
-        if (Number.isFinite(ts) && Math.abs(Date.now() / 1000 - ts) > 300) return reply.code(401).send({ error: 'stale_request', message: 'The request timestamp is more than 5 minutes off.' });
-        const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-        const interaction = inbox.check(req.headers, raw);
-        if (interaction) {
-          inbox.store(interaction).then(
-            () => reply.code(200).send(),
-            (err: unknown) => {
-              // Not stored, so not acknowledged: Slack tells the person it failed; nothing is half-done.
-              this.log.error({ err }, 'could not store a Slack interaction');
-              reply.code(503).send({ error: 'busy', message: 'signoff could not store the interaction; try again.' });
-            },
-          );
-          return reply;
-        }
-        // Bolt reads the body it finds already buffered on the request.
-        Object.assign(req.raw, { rawBody: raw });
-        reply.hijack();
-        receiver.requestListener(req.raw, reply.raw);
-      });
-    });
+  httpEndpoints(): Record<string, RawHttpHandler> {
+    if (!this.receiver || !this.inbox) return {};
+    return { '/slack/events': slackEventsEndpoint(this.inbox, this.receiver, this.log) };
   }
 
   async start(): Promise<void> {
