@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
 import { PACKAGE_DIR } from './config/env.js';
 import { openStore, type Store } from './store/store.js';
+import { lockDataDir } from './store/dir-lock.js';
 import { Engine, type Clock } from './orchestrator/engine.js';
 import { buildServer } from './http/server.js';
 import { createMetrics } from './http/metrics.js';
@@ -49,7 +50,14 @@ export interface App {
 export const VERSION: string = JSON.parse(fs.readFileSync(path.join(PACKAGE_DIR, 'package.json'), 'utf8')).version;
 
 export async function startApp(o: AppOptions): Promise<App> {
-  const store = openStore(path.join(o.dataDir, 'signoff.db'));
+  const lock = await lockDataDir(o.dataDir);
+  let store: Store;
+  try {
+    store = openStore(path.join(o.dataDir, 'signoff.db'));
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const engine = new Engine({
     store,
     config: o.config,
@@ -83,6 +91,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     for (const surface of surfaces) await surface.stop().catch(() => undefined);
     await engine.stop();
     store.close();
+    lock.release();
     throw err;
   }
   return {
@@ -96,6 +105,7 @@ export async function startApp(o: AppOptions): Promise<App> {
       await server.close();
       await engine.stop();
       store.close();
+      lock.release();
     },
   };
 }

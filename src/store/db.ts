@@ -17,14 +17,18 @@ export class StoreError extends Error {
   }
 }
 
-export function openDatabase(file: string): Db {
-  const dir = path.dirname(path.resolve(file));
+/** Makes the data directory if needed; throws a StoreError people can act on when it cannot be written. */
+export function writableDir(dir: string): void {
   try {
     fs.mkdirSync(dir, { recursive: true });
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (cause) {
     throw new StoreError(`The data directory ${dir} cannot be written (${(cause as Error).message}). Make it writable or set SIGNOFF_DATA_DIR to another directory.`, 'data_dir', { cause });
   }
+}
+
+export function openDatabase(file: string): Db {
+  writableDir(path.dirname(path.resolve(file)));
   let db: Db;
   try {
     db = new Database(file);
