@@ -8,6 +8,7 @@ import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { formatDuration } from '../config/duration.js';
+import { reapOrphans, recordRunPid } from './orphans.js';
 import { StageError, type StageAdapter, type StageContext } from './types.js';
 import { stageRequest } from './request.js';
 
@@ -74,8 +75,10 @@ function stderrTail(text: string): string {
 
 /** A stage adapter that runs `run.command`; relative `cwd` is resolved against `options.baseDir`. */
 export function commandStage(run: CommandRun, options: { baseDir: string }): StageAdapter {
-  return (ctx) =>
-    new Promise((resolve, reject) => {
+  return async (ctx) => {
+    // An older run of this stage may still be running, left by a signoff that was killed.
+    await reapOrphans(path.dirname(ctx.logPath), ctx.log);
+    return new Promise((resolve, reject) => {
       const [program, ...args] = run.command;
       if (program === undefined) return reject(new StageError('no command to run', 'invalid'));
       if (ctx.signal.aborted) return reject(new StageError('cancelled before it started', 'cancelled'));
@@ -88,6 +91,13 @@ export function commandStage(run: CommandRun, options: { baseDir: string }): Sta
       log.on('error', (error) => ctx.log.warn({ err: error, path: ctx.logPath }, 'cannot write stage log'));
 
       const child = spawn(program, args, { cwd, env: commandEnv(run, ctx), detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      if (child.pid !== undefined) {
+        try {
+          recordRunPid(path.dirname(ctx.logPath), child.pid);
+        } catch (error) {
+          ctx.log.warn({ err: error }, 'could not record the stage process id; a crash now would leave it running');
+        }
+      }
 
       let stopReason: { code: 'timeout' | 'cancelled'; message: string } | undefined;
       let killTimer: NodeJS.Timeout | undefined;
@@ -196,4 +206,5 @@ export function commandStage(run: CommandRun, options: { baseDir: string }): Sta
         finish(undefined, summary);
       });
     });
+  };
 }

@@ -1,7 +1,8 @@
 /**
  * signoff as a real process, killed with SIGKILL mid-stage and mid-gate: after each restart the
  * job carries on, the interrupted stage runs again, and the auto-approval that fell due while the
- * process was dead fires at start.
+ * process was dead fires at start. The stage process the killed signoff left running is killed
+ * by the next one before it runs the stage again.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,6 +12,15 @@ import { startSignoff, writeConfig, type SignoffProcess } from '../helpers/signo
 import { waitFor } from '../helpers/wait.js';
 
 let running: SignoffProcess[] = [];
+
+/** Whether a process runs (a zombie waiting to be reaped by init does not). */
+function running_(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 afterEach(async () => {
   await Promise.all(running.map((p) => p.kill()));
   running = [];
@@ -22,7 +32,7 @@ describe('restart', () => {
     const runsLog = path.join(dir, 'runs.log');
     const release = path.join(dir, 'release');
     // The stage records each run, then waits until the test lets it finish.
-    const stage = `fs.appendFileSync(${JSON.stringify(runsLog)}, process.env.SIGNOFF_ATTEMPT + '\\n');
+    const stage = `fs.appendFileSync(${JSON.stringify(runsLog)}, process.env.SIGNOFF_ATTEMPT + ' ' + process.pid + '\\n');
       const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(release)})) { clearInterval(t); fs.writeFileSync(process.env.SIGNOFF_OUTPUT_DIR + '/result.txt', 'done'); } }, 20);`;
     const configPath = writeConfig(dir, `
 operators:
@@ -47,10 +57,13 @@ pipelines:
     await waitFor(() => lines() === 1, 'the stage to start');
     await signoff.kill('SIGKILL');
 
-    // Restart 1: the stage that was in flight runs again.
+    // Restart 1: the stage that was in flight runs again, and its orphaned first run is killed.
+    const orphan = Number(fs.readFileSync(runsLog, 'utf8').trim().split(' ')[1]);
+    expect(running_(orphan), 'the first run outlives the killed signoff').toBe(true);
     signoff = await startSignoff({ configPath, dataDir });
     running.push(signoff);
     await waitFor(() => lines() === 2, 'the stage to run again after the crash');
+    await waitFor(() => !running_(orphan), 'the orphaned first run to be killed');
     fs.writeFileSync(release, 'go');
     const atGate = await waitFor(async () => {
       const { json } = await signoff.api('GET', `/jobs/${id}`);
