@@ -44,6 +44,19 @@ export function storeOver(db: Db) {
         throw err;
       }
     },
+    /**
+     * Runs `fn` waiting at most `ms` (instead of busy_timeout) for a lock another process holds:
+     * for writes that must answer a person quickly or not at all.
+     */
+    withLockWait<T>(ms: number, fn: () => T): T {
+      const before = db.pragma('busy_timeout', { simple: true }) as number;
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(ms))}`);
+      try {
+        return fn();
+      } finally {
+        db.pragma(`busy_timeout = ${before}`);
+      }
+    },
     /** True while a transaction is open (false again if SQLite rolled one back by itself). */
     inTransaction: (): boolean => db.inTransaction,
     close: () => db.close(),

@@ -20,6 +20,8 @@ import { configFrom, silentLog, tempDir } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/signoff-process.js';
 import { waitFor } from '../helpers/wait.js';
 import { SignoffChild, type Exit } from './lib/child.js';
+import { PEOPLE } from './lib/pipeline.js';
+import { startSlackChild } from './lib/slack-child.js';
 
 const BETTER_SQLITE3 = createRequire(import.meta.url).resolve('better-sqlite3');
 
@@ -278,6 +280,29 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await launched?.recovering.kill('SIGKILL');
+});
+
+describe('a Slack click while another process holds the database', () => {
+  it('is answered 503 within Slack\'s 3 s and changes nothing; once the lock is gone a click works', async () => {
+    const h = await startSlackChild({ autoApprove: '1m' });
+    try {
+      const job = await h.submit('locked click');
+      await waitFor(() => h.recorder.card(job, 'draft', 1), 'the draft card');
+      const lock = lockFor(h.dbFile, 4_000);
+      await lock.locked;
+      const sent = Date.now();
+      const refused = await h.click(job, 'draft', PEOPLE.alice);
+      expect(refused.status, 'not stored, so not acknowledged').toBe(503);
+      expect(Date.now() - sent, 'answered before Slack gives up').toBeLessThan(3_000);
+      await lock.released;
+      expect((await h.click(job, 'draft', PEOPLE.alice)).status).toBe(200);
+      await waitFor(async () => (await h.events(job)).some((e) => e.type === 'gate.approved'), 'the second click to approve');
+      const votes = (await h.events(job)).filter((e) => e.type === 'gate.voted');
+      expect(votes, 'the refused click left no vote').toHaveLength(1);
+    } finally {
+      await h.stop();
+    }
+  });
 });
 
 describe('a data directory signoff cannot use at start', () => {

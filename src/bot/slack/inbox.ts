@@ -19,6 +19,8 @@ export const REPLAY_WINDOW_MS = 10 * 60_000;
 /** The context property that tells a handler its interaction came through the inbox, claimed. */
 export const INBOX_KEY = 'signoffInboxKey';
 const PRUNE_EVERY_MS = 60_000;
+/** How long storing an interaction may wait for a lock another process holds. */
+const STORE_WAIT_MS = 2_000;
 /** Stored interactions wait until no request has arrived for this long… */
 const QUIET_MS = 3;
 /** …but never longer than this: a steady stream of requests does not starve the decisions. */
@@ -104,10 +106,12 @@ export class SlackInbox {
     const prune = now - this.lastPrune > PRUNE_EVERY_MS;
     let fresh: boolean[];
     try {
-      fresh = this.db.transaction(() => {
+      // Slack gives up after 3 s: rather than store late and acknowledge into the void, answer
+      // an error (nothing stored) when another process holds the database longer than this.
+      fresh = this.db.withLockWait(STORE_WAIT_MS, () => this.db.transaction(() => {
         if (prune) this.db.outbox.pruneClaims(now - REPLAY_WINDOW_MS);
         return batch.map((item) => this.db.inbox.accept(item.key, now, item.form));
-      });
+      }));
     } catch (err) {
       for (const item of batch) item.reject(err);
       return;
