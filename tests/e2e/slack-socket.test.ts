@@ -96,6 +96,16 @@ describe('Slack over Socket Mode', () => {
     expect(fake.uploads.map((u) => [u.filename, u.channel, u.threadTs])).toEqual([['outline.md', CHANNEL, root.message.ts]]);
   });
 
+  it('a command envelope is stored and acked before it is carried out: a hanging user-group lookup does not delay the ack', async () => {
+    // The first interaction of this app: who ALICE is needs Slack's user groups, which hang.
+    fake.failNext('usergroups.users.list', { hangMs: 2_500 }, 1);
+    const { ack, ms, answer, job } = await command(ALICE, 'submit quick Acked before the lookup');
+    expect(ack).toEqual({ envelope_id: expect.any(String), payload: {} });
+    expect(ms, 'acked without waiting for the lookup (bounded at 1.5 s)').toBeLessThan(1_000);
+    expect(answer.body).toMatchObject({ response_type: 'ephemeral', text: `Job ${job} (quick) started.` });
+    expect(h.app.store.inbox.pending(), 'carried out, nothing left stored').toEqual([]);
+  });
+
   it('a button envelope approves the gate; the card is edited to its outcome', async () => {
     const { job } = await command(ALICE, 'submit quick Buttons over a socket');
     await autoApproveOutline(job);

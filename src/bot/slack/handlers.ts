@@ -1,9 +1,9 @@
 /**
  * What signoff does with Slack interactions: the /signoff command, the gate buttons, and the two
  * modals (reject reason, submit form). A replayed payload is applied at most once, and refusals
- * are answered privately (ephemeral): they change nothing. In HTTP mode commands and gate clicks
- * arrive through the inbox (./inbox.ts), already stored and acknowledged: their ack() does
- * nothing and the inbox row is cleared in the same transaction as the change they make.
+ * are answered privately (ephemeral): they change nothing. Commands and gate clicks arrive
+ * through the inbox (./inbox.ts), already stored and acknowledged: their ack() does nothing and
+ * the inbox row is cleared in the same transaction as the change they make.
  */
 import type { App, ButtonAction } from '@slack/bolt';
 import type { Logger } from 'pino';
@@ -51,9 +51,9 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
   };
   const pipelines = () => Object.entries(engine.config.pipelines).map(([name, p]) => ({ name, description: p.description, params: p.params }));
 
-  // Outside the inbox (Socket Mode), commands and clicks are carried out (a few milliseconds, plus
-  // an identity lookup bounded at 1.5 s) BEFORE they are acknowledged: what Slack shows as
-  // accepted is already in the database, so a crash right after the acknowledgement loses nothing.
+  // What reaches a handler outside the inbox (modal submissions) is carried out (a few
+  // milliseconds, plus an identity lookup bounded at 1.5 s) BEFORE it is acknowledged: what Slack
+  // shows as accepted is already in the database, so a crash right after the ack loses nothing.
   app.command('/signoff', async ({ command, ack, respond, client, context }) => {
     if (!firstTime(`command:${command.trigger_id}`, context)) return void (await ack());
     const parsed = parseCommand(unescapeSlackText(command.text ?? ''));

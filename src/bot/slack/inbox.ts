@@ -1,10 +1,12 @@
 /**
- * The Slack HTTP inbox: how a click or a /signoff command is acknowledged fast AND never lost.
- * The request's signature is checked (Bolt's check), the payload is stored with its replay claim
- * in one write, and the 200 goes back at once; Bolt then carries the stored interactions out one
- * per event-loop turn once requests stop arriving (for QUIET_MS, or after MAX_WAIT_MS at most), so
- * a wave of clicks is answered before the decisions they ask for are made. A crash after the answer loses nothing: `start()` carries out what is still stored.
- * A replayed request (same key) is answered 200 and changes nothing.
+ * The Slack inbox: how a click or a /signoff command is acknowledged fast AND never lost. In HTTP
+ * mode the request's signature is checked (Bolt's check; ./events-endpoint.ts), in Socket Mode
+ * the envelope comes over the socket (./socket-inbox.ts); the payload is stored with its replay
+ * claim, and the acknowledgement goes back at once. Bolt then carries the stored interactions out
+ * one per event-loop turn once requests stop arriving (for QUIET_MS, or after MAX_WAIT_MS at
+ * most), so a wave of clicks is answered before the decisions they ask for are made. A crash
+ * after the answer loses nothing: `start()` carries out what is still stored. A replayed request
+ * (same key) is acknowledged and changes nothing.
  *
  * Only interactions whose answer carries nothing go through here (slash commands, gate buttons);
  * modal submissions, whose answer can hold validation errors, stay with Bolt's receiver.
@@ -67,7 +69,8 @@ export class SlackInbox {
   constructor(
     private readonly app: App,
     private readonly db: Store,
-    private readonly signingSecret: string,
+    /** HTTP mode's signing secret; undefined in Socket Mode, where the socket is the proof. */
+    private readonly signingSecret: string | undefined,
     private readonly log: Logger,
   ) {}
 
@@ -80,7 +83,7 @@ export class SlackInbox {
     const signature = headers['x-slack-signature'];
     const timestamp = Number(headers['x-slack-request-timestamp']);
     const text = raw.toString('utf8');
-    if (typeof signature !== 'string' || !isValidSlackRequest({ signingSecret: this.signingSecret, body: text, headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp } }))
+    if (this.signingSecret === undefined || typeof signature !== 'string' || !isValidSlackRequest({ signingSecret: this.signingSecret, body: text, headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp } }))
       return undefined;
     const body = parseForm(raw);
     const key = body && inboxKey(body);

@@ -1,10 +1,10 @@
 /**
  * The Slack surface on the real @slack/bolt. Socket Mode when SLACK_APP_TOKEN is set (no public
- * URL needed); otherwise HTTP mode at POST /slack/events on signoff's own port, where commands
+ * URL needed); otherwise HTTP mode at POST /slack/events on signoff's own port. In both, commands
  * and gate clicks go through the inbox (stored, then acknowledged at once, then carried out) and
  * everything else through Bolt's receiver. Outbound messages come from the outbox, in order per job.
  */
-import { App, HTTPReceiver, LogLevel, webApi } from '@slack/bolt';
+import { App, HTTPReceiver, LogLevel, SocketModeReceiver, webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { SlackSettings } from '../../config/env.js';
 import type { Engine } from '../../orchestrator/engine.js';
@@ -16,6 +16,7 @@ import { registerHandlers } from './handlers.js';
 import { SlackIdentities } from './identities.js';
 import { SlackInbox } from './inbox.js';
 import { slackEventsEndpoint } from './events-endpoint.js';
+import { routeSocketThroughInbox } from './socket-inbox.js';
 import { SlackNotifier } from './notifier.js';
 
 export class SlackSurface implements ChatSurface {
@@ -39,7 +40,10 @@ export class SlackSurface implements ChatSurface {
     };
     const logger = boltLogger(log);
     if (settings.appToken) {
-      this.app = new App({ token: settings.botToken, appToken: settings.appToken, socketMode: true, clientOptions, logger, logLevel: LogLevel.WARN, deferInitialization: true });
+      const socket = new SocketModeReceiver({ appToken: settings.appToken, logger, logLevel: LogLevel.WARN, installerOptions: { clientOptions } });
+      this.app = new App({ token: settings.botToken, receiver: socket, clientOptions, logger, logLevel: LogLevel.WARN, deferInitialization: true });
+      this.inbox = new SlackInbox(this.app, engine.store, undefined, log);
+      routeSocketThroughInbox(socket, this.inbox, log);
     } else {
       this.receiver = new HTTPReceiver({ signingSecret: settings.signingSecret!, endpoints: '/slack/events', logger, logLevel: LogLevel.WARN });
       this.app = new App({ token: settings.botToken, receiver: this.receiver, clientOptions, logger, logLevel: LogLevel.WARN, deferInitialization: true });
