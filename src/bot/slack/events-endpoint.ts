@@ -40,6 +40,10 @@ export function slackEventsEndpoint(inbox: SlackInbox, receiver: HTTPReceiver, l
         const tooLarge = HTTPModuleFunctions.isRawBodyError(err) && (err as { statusCode?: number }).statusCode === 413;
         HTTPModuleFunctions.buildNoBodyResponse(res, tooLarge ? 413 : 400);
       },
-    );
+    ).catch((err: unknown) => {
+      // A bug here must not end the process; the request gets an error answer.
+      log.error({ err }, 'a Slack request failed');
+      if (!res.headersSent) json(res, 500, { error: 'internal', message: 'Something went wrong inside signoff; the error was logged.' });
+    });
   };
 }
