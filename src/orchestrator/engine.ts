@@ -124,7 +124,11 @@ export class Engine {
   tick(): void {
     if (this.stopping) return;
     const due = this.store.queries.jobsWithDueTimers(this.clock.now());
-    this.flush(due.map((jobId) => ({ jobId, input: { type: 'tick' }, attempt: 0 })), true);
+    // Reads first: an idle tick opens no write transaction (which would wait on another
+    // process's lock, holding up everything else in this process).
+    const mayStart = this.store.queries.queuedIds(1).length > 0 && this.store.queries.activeCount() < this.config.limits.max_concurrent_jobs;
+    if (due.length === 0 && !mayStart && this.queue.length === 0) return;
+    this.flush(due.map((jobId) => ({ jobId, input: { type: 'tick' }, attempt: 0 })), mayStart);
   }
 
   submit(who: Identity, sub: Submission): SubmitResult {

@@ -22,6 +22,8 @@ import { waitFor } from '../helpers/wait.js';
 import { SignoffChild, type Exit } from './lib/child.js';
 import { PEOPLE } from './lib/pipeline.js';
 import { startSlackChild } from './lib/slack-child.js';
+import { ALICE_ID, BOB_ID, CHANNEL_ID, FakeDiscord } from '../helpers/fake-discord.js';
+import { discordConfigYaml, postedGate, startDiscordApp } from '../helpers/discord-harness.js';
 
 const BETTER_SQLITE3 = createRequire(import.meta.url).resolve('better-sqlite3');
 
@@ -301,6 +303,34 @@ describe('a Slack click while another process holds the database', () => {
       expect(votes, 'the refused click left no vote').toHaveLength(1);
     } finally {
       await h.stop();
+    }
+  });
+});
+
+describe('a Discord click while another process holds the database', () => {
+  it('is answered within Discord\'s 3 s: busy, nothing changed, try again; once the lock is gone a click works', async () => {
+    // The fake refuses an answer later than 3 s, as Discord does.
+    const fake = await FakeDiscord.start({ ackDeadlineMs: 3_000 });
+    const h = await startDiscordApp({ fake, yaml: discordConfigYaml() });
+    try {
+      const submitted = h.app.engine.submit({ platform: 'discord', user: ALICE_ID }, { pipeline: 'gated', brief: 'locked click', origin: { surface: 'discord', channel: CHANNEL_ID } });
+      if (!submitted.ok) throw new Error(submitted.message);
+      const job = submitted.jobId;
+      const posted = await postedGate(fake, job, 'outline');
+      const click = () => fake.dispatchInteraction(fake.button({ custom_id: posted.buttons.Approve!.custom_id, message: posted.id, user: BOB_ID }));
+      const lock = lockFor(path.join(h.dataDir, 'signoff.db'), 4_000);
+      await lock.locked;
+      const sent = Date.now();
+      const busy = await click();
+      expect(Date.now() - sent, 'answered before Discord gives up').toBeLessThan(3_000);
+      expect(JSON.stringify(busy.data)).toMatch(/could not save that just now; nothing changed/);
+      await lock.released;
+      await click();
+      await waitFor(() => h.app.store.jobs.load(job)!.gates[0]!.state === 'approved', 'the second click to approve');
+      expect(h.app.store.jobs.load(job)!.gates[0]!.votes, 'the refused click left no vote').toHaveLength(1);
+    } finally {
+      await h.stop();
+      await fake.close();
     }
   });
 });

@@ -8,6 +8,7 @@ import { Events, MessageFlags, type Client, type Interaction } from 'discord.js'
 import type { Logger } from 'pino';
 import type { Engine } from '../../orchestrator/engine.js';
 import type { Identity } from '../../orchestrator/policy.js';
+import { beforeAck, BUSY_ANSWER } from '../before-ack.js';
 import { executeCommand } from '../commands/execute.js';
 import { decidedAlready } from '../decided-already.js';
 import { autocompleteChoices, commandFromOptions } from './commands.js';
@@ -45,7 +46,16 @@ export function registerHandlers(client: Client, engine: Engine, log: Logger): v
       await i.respond(autocompleteChoices({ name: focused.name, value: String(focused.value) }, { pipelines: Object.keys(engine.config.pipelines), jobs, stages }));
       return;
     }
-    if (!firstTime(i.id)) return;
+    let first: boolean;
+    try {
+      first = beforeAck(store, () => firstTime(i.id));
+    } catch (err) {
+      // Another process holds the database: say so in time rather than answer late.
+      log.warn({ err, interaction: i.id }, 'could not claim a Discord interaction in time');
+      if (i.isRepliable()) await i.reply({ ...textReply(BUSY_ANSWER), flags: MessageFlags.Ephemeral });
+      return;
+    }
+    if (!first) return;
     const who = identityOf(i);
     if (i.isChatInputCommand() && i.commandName === 'signoff') {
       await i.deferReply({ flags: MessageFlags.Ephemeral });
@@ -53,7 +63,7 @@ export function registerHandlers(client: Client, engine: Engine, log: Logger): v
         string: (name: string) => i.options.getString(name),
         integer: (name: string) => i.options.getInteger(name),
       });
-      const text = parsed.ok ? executeCommand(engine, who, parsed.command, { surface: 'discord', channel: i.channelId }).text : parsed.message;
+      const text = parsed.ok ? beforeAck(engine.store, () => executeCommand(engine, who, parsed.command, { surface: 'discord', channel: i.channelId })).text : parsed.message;
       await i.editReply(textReply(text));
       return;
     }
@@ -69,7 +79,7 @@ export function registerHandlers(client: Client, engine: Engine, log: Logger): v
         else await i.showModal(rejectModal(gate));
         return;
       }
-      const r = engine.act(who, gate.job, { type: gate.action, stage: gate.stage, round: gate.round });
+      const r = beforeAck(engine.store, () => engine.act(who, gate.job, { type: gate.action, stage: gate.stage, round: gate.round }));
       // The gate message itself is edited through the outbox; the click only needs an answer.
       if (r.ok) await i.deferUpdate();
       else await i.reply({ ...textReply(r.message), flags: MessageFlags.Ephemeral });
@@ -82,7 +92,7 @@ export function registerHandlers(client: Client, engine: Engine, log: Logger): v
         return;
       }
       const reason = i.fields.getTextInputValue('reason');
-      const r = engine.act(who, ref.job, { type: 'reject', stage: ref.stage, round: ref.round, reason });
+      const r = beforeAck(engine.store, () => engine.act(who, ref.job, { type: 'reject', stage: ref.stage, round: ref.round, reason }));
       await i.reply({ ...textReply(r.message), flags: MessageFlags.Ephemeral });
     }
   }

@@ -8,6 +8,7 @@
 import type { App, ButtonAction } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { Engine } from '../../orchestrator/engine.js';
+import { beforeAck } from '../before-ack.js';
 import { executeCommand } from '../commands/execute.js';
 import { decidedAlready } from '../decided-already.js';
 import { parseCommand } from '../commands/parse.js';
@@ -26,8 +27,11 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
     // The inbox claimed it when it stored it.
     if (context[INBOX_KEY] === `slack:${key}`) return true;
     const now = Date.now();
-    store.outbox.pruneClaims(now - REPLAY_WINDOW_MS);
-    return store.outbox.claimOnce(`slack:${key}`, now);
+    // Before the acknowledgement: fails (the handler errs, Slack shows a failure) rather than ack late.
+    return beforeAck(store, () => {
+      store.outbox.pruneClaims(now - REPLAY_WINDOW_MS);
+      return store.outbox.claimOnce(`slack:${key}`, now);
+    });
   };
   /** Runs a change so that an inbox interaction is cleared in the same transaction: carried out exactly once. */
   const settle = <T>(context: Context, change: () => T): T => {
@@ -108,7 +112,7 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
     if (!firstTime(`view:${view.id}`, context)) return void (await ack());
     const { meta } = input;
     const who = await identities.resolve(body.user.id, body.user.name);
-    const r = engine.act(who, meta.job, { type: 'reject', stage: meta.stage, round: meta.round, reason: input.reason });
+    const r = beforeAck(store, () => engine.act(who, meta.job, { type: 'reject', stage: meta.stage, round: meta.round, reason: input.reason }));
     // Stored first, then the dialog closes; a refusal is answered privately.
     await ack();
     if (!r.ok && meta.channel)
@@ -122,7 +126,7 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
     if (!firstTime(claim, context)) return void (await ack());
     // Identity lookups are bounded (see SlackIdentities), so this stays inside Slack's 3 s.
     const who = await identities.resolve(body.user.id, body.user.name);
-    const r = engine.submit(who, { pipeline: input.pipeline, brief: input.brief, params: input.params, origin: { surface: 'slack', ...(input.channel ? { channel: input.channel } : {}) } });
+    const r = beforeAck(store, () => engine.submit(who, { pipeline: input.pipeline, brief: input.brief, params: input.params, origin: { surface: 'slack', ...(input.channel ? { channel: input.channel } : {}) } }));
     if (!r.ok) {
       // A refused form stays open with the reason; its corrected resubmission must go through.
       store.outbox.releaseClaim(`slack:${claim}`);

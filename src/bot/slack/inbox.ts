@@ -15,14 +15,13 @@ import { HTTPModuleFunctions, isValidSlackRequest, type App } from '@slack/bolt'
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { Store } from '../../store/store.js';
+import { beforeAck } from '../before-ack.js';
 
 /** How long a replay claim is kept (Slack never replays an interaction later than this). */
 export const REPLAY_WINDOW_MS = 10 * 60_000;
 /** The context property that tells a handler its interaction came through the inbox, claimed. */
 export const INBOX_KEY = 'signoffInboxKey';
 const PRUNE_EVERY_MS = 60_000;
-/** How long storing an interaction may wait for a lock another process holds. */
-const STORE_WAIT_MS = 2_000;
 /** Stored interactions wait until no request has arrived for this long… */
 const QUIET_MS = 3;
 /** …but never longer than this: a steady stream of requests does not starve the decisions. */
@@ -110,8 +109,8 @@ export class SlackInbox {
     let fresh: boolean[];
     try {
       // Slack gives up after 3 s: rather than store late and acknowledge into the void, answer
-      // an error (nothing stored) when another process holds the database longer than this.
-      fresh = this.db.withLockWait(STORE_WAIT_MS, () => this.db.transaction(() => {
+      // an error (nothing stored) when another process holds the database longer than that.
+      fresh = beforeAck(this.db, () => this.db.transaction(() => {
         if (prune) this.db.outbox.pruneClaims(now - REPLAY_WINDOW_MS);
         return batch.map((item) => this.db.inbox.accept(item.key, now, item.form));
       }));
