@@ -9,6 +9,9 @@ import { MIGRATIONS } from './migrations.js';
 
 export type Db = Database.Database;
 
+/** How long a write waits for a lock another process holds before it fails with SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 5_000;
+
 /** A store error people can act on: it says what failed and what to do. */
 export class StoreError extends Error {
   constructor(message: string, readonly code: string, options?: { cause?: unknown }) {
@@ -43,7 +46,7 @@ export function openDatabase(file: string): Db {
     // crashes in WAL mode (only an OS crash or power cut can lose the last commits).
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma('foreign_keys = ON');
     migrate(db);
   } catch (cause) {

@@ -2,7 +2,7 @@
  * The store: every SQL statement signoff runs, behind small typed functions, over one SQLite
  * file. A PostgreSQL store would implement the same shape.
  */
-import { openDatabase, type Db } from './db.js';
+import { BUSY_TIMEOUT_MS, openDatabase, type Db } from './db.js';
 import { jobStatements } from './jobs.js';
 import { eventStatements } from './events.js';
 import { artifactStatements } from './artifacts.js';
@@ -49,12 +49,11 @@ export function storeOver(db: Db) {
      * for writes that must answer a person quickly or not at all.
      */
     withLockWait<T>(ms: number, fn: () => T): T {
-      const before = db.pragma('busy_timeout', { simple: true }) as number;
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(ms))}`);
       try {
         return fn();
       } finally {
-        db.pragma(`busy_timeout = ${before}`);
+        db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       }
     },
     /** True while a transaction is open (false again if SQLite rolled one back by itself). */
