@@ -13,5 +13,18 @@ export function beforeAck<T>(store: Store, change: () => T): T {
   return store.withLockWait(ACK_LOCK_WAIT_MS, change);
 }
 
-/** The answer when even the interaction's replay claim could not be written in time. */
-export const BUSY_ANSWER = 'signoff could not save that just now; nothing changed. Try again in a moment.';
+/** How long a replay claim is kept (no platform replays an interaction later than this). */
+export const REPLAY_WINDOW_MS = 10 * 60_000;
+
+/**
+ * True the first time an interaction's key is seen, so a retried or replayed one is applied once.
+ * Written before the acknowledgement, so bounded like the change: throws when the database stays
+ * locked (the caller answers busy, or lets the platform show a failure).
+ */
+export function claimFirstTime(store: Store, key: string): boolean {
+  const now = Date.now();
+  return beforeAck(store, () => {
+    store.outbox.pruneClaims(now - REPLAY_WINDOW_MS);
+    return store.outbox.claimOnce(key, now);
+  });
+}

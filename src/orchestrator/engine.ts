@@ -59,6 +59,9 @@ interface Queued {
 }
 
 /** Events after which a place may be free, or a job waits for one. */
+/** What a person is told when the database could not take their change. */
+export const BUSY_MESSAGE = 'signoff could not save that just now; nothing changed. Try again in a moment.';
+
 /** Inputs applied per group commit at most; the rest follow on the next turn. */
 const MAX_GROUP = 32;
 const FREES_OR_QUEUES = new Set(['job.finished', 'job.queued']);
@@ -126,7 +129,7 @@ export class Engine {
     const due = this.store.queries.jobsWithDueTimers(this.clock.now());
     // Reads first: an idle tick opens no write transaction (which would wait on another
     // process's lock, holding up everything else in this process).
-    const mayStart = this.store.queries.queuedIds(1).length > 0 && this.store.queries.activeCount() < this.config.limits.max_concurrent_jobs;
+    const mayStart = this.startable().length > 0;
     if (due.length === 0 && !mayStart && this.queue.length === 0) return;
     this.flush(due.map((jobId) => ({ jobId, input: { type: 'tick' }, attempt: 0 })), mayStart);
   }
@@ -196,7 +199,7 @@ export class Engine {
       });
     } catch (err) {
       this.log.error({ err, jobId, action: action.type }, 'could not apply an action to a job');
-      return { ok: false, code: 'busy', message: 'signoff could not save that just now; nothing changed. Try again in a moment.' };
+      return { ok: false, code: 'busy', message: BUSY_MESSAGE };
     }
     if (!committed) return { ok: false, code: 'not_found', message: `There is no job ${jobId}. /signoff list shows recent jobs.` };
     this.afterCommit(committed);
@@ -287,13 +290,17 @@ export class Engine {
    * caller's transaction (each start in its own savepoint). A start that cannot be stored now is
    * tried again by the next tick (every second).
    */
+  /** Queued jobs that fit under `max_concurrent_jobs` now, oldest first. */
+  private startable(): number[] {
+    const free = this.config.limits.max_concurrent_jobs - this.store.queries.activeCount();
+    return free > 0 ? this.store.queries.queuedIds(free) : [];
+  }
+
   private startQueued(): Committed[] {
     const started: Committed[] = [];
     if (this.stopping) return started;
     try {
-      const free = this.config.limits.max_concurrent_jobs - this.store.queries.activeCount();
-      if (free <= 0) return started;
-      for (const id of this.store.queries.queuedIds(free)) {
+      for (const id of this.startable()) {
         const c = commitInput(this.store, this.clock, id, { type: 'start' });
         if (c) started.push(c);
       }

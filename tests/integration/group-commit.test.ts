@@ -115,6 +115,18 @@ describe('group commit', () => {
     ]);
   });
 
+  it('more inputs in a turn than one group commit takes: every one applied, in arrival order, over later turns', async () => {
+    const { engine, store } = boot();
+    const id = await running(engine, store, 'a burst of progress');
+    const messages = Array.from({ length: 70 }, (_, n) => `step ${n + 1}`);
+    for (const message of messages) engine.dispatch(id, { type: 'stage.progress', stage: 'wait', run: 1, message });
+    engine.dispatch(id, succeeded());
+    await waitFor(() => store.jobs.load(id)!.job.state === 'awaiting_approval', 'the gate');
+    const progress = store.events.forJob(id).filter((e) => e.type === 'stage.progress').map((e) => e.data.message);
+    expect(progress).toEqual(messages);
+    expect(eventTypes(store, id).slice(-2)).toEqual(['stage.succeeded', 'gate.opened']);
+  });
+
   it('a person acting is answered at once, without waiting for the inputs queued in the same turn', async () => {
     const { engine, store } = boot();
     const id = await running(engine, store, 'cancel me while my result is queued');

@@ -6,15 +6,13 @@
  */
 import { Events, MessageFlags, type Client, type Interaction } from 'discord.js';
 import type { Logger } from 'pino';
-import type { Engine } from '../../orchestrator/engine.js';
+import { BUSY_MESSAGE, type Engine } from '../../orchestrator/engine.js';
 import type { Identity } from '../../orchestrator/policy.js';
-import { beforeAck, BUSY_ANSWER } from '../before-ack.js';
+import { beforeAck, claimFirstTime } from '../before-ack.js';
 import { executeCommand } from '../commands/execute.js';
 import { decidedAlready } from '../decided-already.js';
 import { autocompleteChoices, commandFromOptions } from './commands.js';
 import { parseGateCustomId, parseRejectModalId, rejectModal, textReply } from './render.js';
-
-const REPLAY_WINDOW_MS = 10 * 60_000;
 
 /** The person behind an interaction: user id and the member's role ids. */
 function identityOf(i: Interaction): Identity {
@@ -25,12 +23,6 @@ function identityOf(i: Interaction): Identity {
 
 export function registerHandlers(client: Client, engine: Engine, log: Logger): void {
   const store = engine.store;
-  const firstTime = (id: string) => {
-    const now = Date.now();
-    store.outbox.pruneClaims(now - REPLAY_WINDOW_MS);
-    return store.outbox.claimOnce(`discord:${id}`, now);
-  };
-
   client.on(Events.InteractionCreate, (i) => {
     handle(i).catch((err) => log.error({ err, interaction: i.id }, 'a Discord interaction failed'));
   });
@@ -48,11 +40,11 @@ export function registerHandlers(client: Client, engine: Engine, log: Logger): v
     }
     let first: boolean;
     try {
-      first = beforeAck(store, () => firstTime(i.id));
+      first = claimFirstTime(store, `discord:${i.id}`);
     } catch (err) {
       // Another process holds the database: say so in time rather than answer late.
       log.warn({ err, interaction: i.id }, 'could not claim a Discord interaction in time');
-      if (i.isRepliable()) await i.reply({ ...textReply(BUSY_ANSWER), flags: MessageFlags.Ephemeral });
+      if (i.isRepliable()) await i.reply({ ...textReply(BUSY_MESSAGE), flags: MessageFlags.Ephemeral });
       return;
     }
     if (!first) return;

@@ -8,7 +8,7 @@
 import type { App, ButtonAction } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { Engine } from '../../orchestrator/engine.js';
-import { beforeAck } from '../before-ack.js';
+import { beforeAck, claimFirstTime } from '../before-ack.js';
 import { executeCommand } from '../commands/execute.js';
 import { decidedAlready } from '../decided-already.js';
 import { parseCommand } from '../commands/parse.js';
@@ -16,23 +16,16 @@ import { parseGateValue, textBlocks } from './blocks.js';
 import { unescapeSlackText } from './mrkdwn.js';
 import { readReject, readSubmit, rejectModal, submitModal } from './modals.js';
 import type { SlackIdentities } from './identities.js';
-import { INBOX_KEY, REPLAY_WINDOW_MS } from './inbox.js';
+import { INBOX_KEY } from './inbox.js';
 
 type Context = Record<string, unknown>;
 
 export function registerHandlers(app: App, engine: Engine, identities: SlackIdentities, log: Logger): void {
   const store = engine.store;
   /** True the first time an interaction is seen; Slack retries and replayed payloads are dropped. */
-  const firstTime = (key: string, context: Context) => {
+  const firstTime = (key: string, context: Context) =>
     // The inbox claimed it when it stored it.
-    if (context[INBOX_KEY] === `slack:${key}`) return true;
-    const now = Date.now();
-    // Before the acknowledgement: fails (the handler errs, Slack shows a failure) rather than ack late.
-    return beforeAck(store, () => {
-      store.outbox.pruneClaims(now - REPLAY_WINDOW_MS);
-      return store.outbox.claimOnce(`slack:${key}`, now);
-    });
-  };
+    context[INBOX_KEY] === `slack:${key}` || claimFirstTime(store, `slack:${key}`);
   /** Runs a change so that an inbox interaction is cleared in the same transaction: carried out exactly once. */
   const settle = <T>(context: Context, change: () => T): T => {
     const key = context[INBOX_KEY];

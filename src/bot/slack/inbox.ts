@@ -15,10 +15,8 @@ import { HTTPModuleFunctions, isValidSlackRequest, type App } from '@slack/bolt'
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { Store } from '../../store/store.js';
-import { beforeAck } from '../before-ack.js';
+import { beforeAck, REPLAY_WINDOW_MS } from '../before-ack.js';
 
-/** How long a replay claim is kept (Slack never replays an interaction later than this). */
-export const REPLAY_WINDOW_MS = 10 * 60_000;
 /** The context property that tells a handler its interaction came through the inbox, claimed. */
 export const INBOX_KEY = 'signoffInboxKey';
 const PRUNE_EVERY_MS = 60_000;
