@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { Artifact, OutboxRow, Store } from '../../store/store.js';
 import type { JobAggregate } from '../../orchestrator/types.js';
+import type { GateCardView } from '../views/types.js';
 import { deliverBatch } from '../deliver-batch.js';
 import { PermanentDeliveryError, type Delivered } from '../outbox-drainer.js';
 import { gateCardView } from '../views/gate-card.js';
@@ -19,6 +20,8 @@ import { noticeFor } from '../views/notice.js';
 import { textExcerpts } from '../views/excerpts.js';
 import { gateBlocks, noticeBlocks, statusBlocks } from './blocks.js';
 import { ChannelPacer } from './pacer.js';
+import { SvgPreviews } from '../previews/svg-previews.js';
+import { withCardImage, type CardImage } from './preview-block.js';
 
 type WebClient = App['client'];
 const TARGET = 'slack';
@@ -43,9 +46,11 @@ export interface SlackNotifierOptions {
 
 export class SlackNotifier {
   private readonly pacer: ChannelPacer;
+  private readonly previews: SvgPreviews;
 
   constructor(private readonly o: SlackNotifierOptions) {
     this.pacer = new ChannelPacer(o.postsPerSecond);
+    this.previews = new SvgPreviews({ log: o.log });
   }
 
   /** Gate messages and notices of `rows`, in order; the root is posted first if it is missing. */
@@ -108,15 +113,36 @@ export class SlackNotifier {
     const gate = agg.gates.find((g) => g.stage === at.stage && g.round === at.round);
     if (!gate) return;
     const card = gateCardView(agg, gate, artifacts);
-    const message = gateBlocks(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 600) });
-    const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
-    if (ref && ref.messageId !== PENDING) {
-      await this.o.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...message });
-      return;
+    const plain = gateBlocks(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 600) });
+    const image = this.cardImage(agg.job.id, card.artifacts);
+    const send = async (message: typeof plain) => {
+      const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
+      if (ref && ref.messageId !== PENDING) {
+        await this.o.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...message });
+        return;
+      }
+      const posted = await this.postOnce(agg.job.id, key, root.channel, root.messageId, message);
+      // Found from before a crash: it may show an older state of the gate.
+      if (posted.existed) await this.o.client.chat.update({ channel: root.channel, ts: posted.ts, ...message });
+    };
+    if (!image) return send(plain);
+    try {
+      await send(withCardImage(plain, card, image));
+    } catch (err) {
+      // A picture Slack will not show must not cost the card its buttons.
+      if ((err as { data?: { error?: string } })?.data?.error !== 'invalid_blocks') throw err;
+      this.o.log.warn({ err, jobId: agg.job.id, key, file: image.fileId }, 'Slack refused the gate card with its image; sending it without');
+      await send(plain);
     }
-    const posted = await this.postOnce(agg.job.id, key, root.channel, root.messageId, message);
-    // Found from before a crash: it may show an older state of the gate.
-    if (posted.existed) await this.o.client.chat.update({ channel: root.channel, ts: posted.ts, ...message });
+  }
+
+  /** The first reviewed image uploaded to Slack (a PNG, JPEG or GIF, or an SVG's preview), for the card. */
+  private cardImage(job: number, reviewed: GateCardView['artifacts']): CardImage | undefined {
+    for (const a of reviewed) {
+      const ref = this.o.store.outbox.getRef(TARGET, job, previewKey(a.id));
+      if (ref && ref.messageId !== PENDING) return { fileId: ref.messageId, name: a.name };
+    }
+    return undefined;
   }
 
   private async postNotice(agg: JobAggregate, artifacts: Artifact[], root: { channel: string; messageId: string }, row: OutboxRow) {
@@ -132,8 +158,27 @@ export class SlackNotifier {
       .filter((a): a is Artifact => a !== undefined && fs.existsSync(a.path));
     if (files.length) {
       const uploads = files.map((f) => ({ file: f.path, filename: f.name.split('/').pop()!, title: fileTitle(f) }));
+      // What a gate reviews goes on its card as a picture: PNG/JPEG/GIF as they are, an SVG as a
+      // PNG drawn from it, uploaded with the stage's files (a file in the thread is one everyone
+      // there may see); each picture's file id is kept for the card.
+      const gated = agg.job.def.stages.some((s) => s.id === row.event.data.stage && s.gate);
+      const shown = new Map<string, number>();
+      if (gated) {
+        for (const f of files) {
+          if (CARD_IMAGE_TYPES.has(f.mediaType)) shown.set(fileTitle(f), f.id);
+          const preview = SvgPreviews.wants(f) ? await this.previews.of(f) : null;
+          if (!preview) continue;
+          uploads.push({ file: preview.path, filename: preview.name, title: `${fileTitle(f)} (preview)` });
+          shown.set(`${fileTitle(f)} (preview)`, f.id);
+        }
+      }
       // One upload with the notice as its comment: the files and the text arrive as one reply.
-      await this.uploadOnce(agg.job.id, key, root, message.text, uploads);
+      await this.uploadOnce(agg.job.id, key, root, message.text, uploads, (made) => {
+        for (const file of made) {
+          const artifact = file.title === undefined ? undefined : shown.get(file.title);
+          if (artifact !== undefined && file.id) this.o.store.outbox.putRef(TARGET, agg.job.id, previewKey(artifact), { channel: root.channel, messageId: file.id, threadId: root.messageId });
+        }
+      });
     } else {
       await this.postOnce(agg.job.id, key, root.channel, root.messageId, message);
     }
@@ -177,26 +222,35 @@ export class SlackNotifier {
    * metadata, so the intent is stored first and, after a lost answer or a crash, the thread is
    * searched for a message sharing files with these titles (unique in the thread) instead.
    */
-  private async uploadOnce(job: number, key: string, root: { channel: string; messageId: string }, comment: string | undefined, uploads: ({ title: string; filename: string } & ({ file: string } | { content: string }))[]) {
+  private async uploadOnce(
+    job: number, key: string, root: { channel: string; messageId: string }, comment: string | undefined,
+    uploads: ({ title: string; filename: string } & ({ file: string } | { content: string }))[],
+    /** Told the files made (or found), before the upload counts as done. */
+    onFiles: (files: UploadedFile[]) => void = () => undefined,
+  ) {
     const { store, client } = this.o;
     const where = { channel: root.channel, threadId: root.messageId };
     if (store.outbox.getRef(TARGET, job, key)?.messageId === PENDING) {
       const found = await this.findUpload(root.channel, root.messageId, uploads.map((u) => u.title));
-      if (found) return void store.outbox.putRef(TARGET, job, key, { ...where, messageId: found });
+      if (found?.[0]?.id) {
+        onFiles(found);
+        return void store.outbox.putRef(TARGET, job, key, { ...where, messageId: found[0].id });
+      }
     }
     store.outbox.putRef(TARGET, job, key, { ...where, messageId: PENDING });
     const r = await client.filesUploadV2({ channel_id: root.channel, thread_ts: root.messageId, ...(comment ? { initial_comment: comment } : {}), file_uploads: uploads });
     // filesUploadV2 answers one completion per group of files, each listing its files.
-    const id = String((r as { files?: { files?: { id?: string }[] }[] }).files?.[0]?.files?.[0]?.id ?? 'uploaded');
-    store.outbox.putRef(TARGET, job, key, { ...where, messageId: id });
+    const made = ((r as { files?: { files?: UploadedFile[] }[] }).files ?? []).flatMap((group) => group.files ?? []);
+    onFiles(made);
+    store.outbox.putRef(TARGET, job, key, { ...where, messageId: String(made[0]?.id ?? 'uploaded') });
   }
 
-  /** The first file id of a thread message sharing files with all these titles. */
-  private async findUpload(channel: string, threadTs: string, titles: string[]): Promise<string | undefined> {
+  /** The files of a thread message sharing files with all these titles. */
+  private async findUpload(channel: string, threadTs: string, titles: string[]): Promise<UploadedFile[] | undefined> {
     try {
       const page = await this.o.client.conversations.replies({ channel, ts: threadTs, limit: 200 });
       const hit = page.messages?.find((m) => titles.every((t) => m.files?.some((f) => f.title === t)));
-      return hit?.files?.[0]?.id;
+      return hit?.files;
     } catch (err) {
       this.o.log.warn({ err, channel, threadTs }, 'could not look for files uploaded before a crash; uploading them again (they may show twice)');
       return undefined;
@@ -227,6 +281,15 @@ function classify(err: unknown): unknown {
   if (code && PERMANENT.has(code)) return new PermanentDeliveryError(`Slack answered ${code}`, { cause: err });
   return err;
 }
+
+/** A file Slack made from an upload. */
+type UploadedFile = { id?: string; title?: string };
+
+/** Images Slack's image block shows. */
+const CARD_IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif']);
+
+/** The chat_refs key holding the Slack file id of the picture shown for an artifact on its gate card. */
+const previewKey = (artifactId: number) => `preview:${artifactId}`;
 
 /** A file's title in Slack names the stage (and its run after a redo): unique in its job's thread. */
 function fileTitle(f: Artifact): string {

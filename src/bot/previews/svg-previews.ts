@@ -1,0 +1,135 @@
+/**
+ * PNG previews of SVG artifacts, for chat: neither Slack nor Discord shows an SVG, so a gate that
+ * reviews one shows a PNG drawn from it by resvg (@resvg/resvg-js).
+ *
+ * Each preview is drawn once per artifact and kept next to the run's output (`<run>/previews/`,
+ * outside `out/`, so it never becomes an artifact itself); a retry or a restart reuses the file,
+ * so every surface and every attempt shows the same bytes. Drawing happens on libuv's thread pool
+ * (`renderAsync`: the demo storyboard took about 20 ms there and the event loop kept ticking),
+ * one SVG at a time, and is given up after a timeout. Anything that goes wrong — a refused or
+ * broken SVG, a slow one, a missing native binary — means no preview, logged once, never a
+ * failed delivery or stage.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Artifact } from '../../store/store.js';
+import { checkSvg, pngSize, PREVIEW_LIMITS, type PreviewLimits } from './svg-check.js';
+
+/** A PNG drawn from an SVG artifact. */
+export interface Preview {
+  /** The SVG artifact it shows. */
+  artifactId: number;
+  path: string;
+  /** A file name for chat, e.g. `storyboard-preview.png`. */
+  name: string;
+  width: number;
+  height: number;
+}
+
+export interface SvgPreviewOptions {
+  log: Logger;
+  limits?: PreviewLimits;
+  /** How long to wait for one drawing (default 10 s). */
+  timeoutMs?: number;
+}
+
+const SVG = 'image/svg+xml';
+type Render = typeof import('@resvg/resvg-js').renderAsync;
+
+export class SvgPreviews {
+  private readonly limits: PreviewLimits;
+  private readonly timeoutMs: number;
+  /** Drawings run one after another: a slow SVG holds one pool thread, not all four. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Artifacts that got no preview in this process: they are not tried (or logged) again. */
+  private readonly refused = new Set<number>();
+  private render: Promise<Render> | undefined;
+
+  constructor(private readonly o: SvgPreviewOptions) {
+    this.limits = o.limits ?? PREVIEW_LIMITS;
+    this.timeoutMs = o.timeoutMs ?? 10_000;
+  }
+
+  /** Whether `artifact` is an SVG, which chat cannot show without a preview. */
+  static wants(artifact: Pick<Artifact, 'mediaType'>): boolean {
+    return artifact.mediaType === SVG;
+  }
+
+  /** The PNG preview of an SVG artifact (drawn now or found from before), or null when there is none. */
+  async of(artifact: Artifact): Promise<Preview | null> {
+    if (!SvgPreviews.wants(artifact) || this.refused.has(artifact.id)) return null;
+    const file = previewPath(artifact);
+    const name = previewName(artifact);
+    const found = await fs.readFile(file).catch(() => undefined);
+    const size = found && pngSize(found);
+    if (size) return { artifactId: artifact.id, path: file, name, ...size };
+    try {
+      const drawn = await this.draw(artifact);
+      // Written whole, then renamed: a crash never leaves half a PNG to be found later.
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      await fs.writeFile(tmp, drawn.png);
+      await fs.rename(tmp, file);
+      return { artifactId: artifact.id, path: file, name, width: drawn.width, height: drawn.height };
+    } catch (err) {
+      this.refused.add(artifact.id);
+      this.o.log.warn({ artifact: artifact.id, name: artifact.name, reason: (err as Error).message }, 'no chat preview for this SVG artifact');
+      return null;
+    }
+  }
+
+  private async draw(artifact: Artifact): Promise<{ png: Buffer; width: number; height: number }> {
+    const stat = await fs.stat(artifact.path);
+    if (stat.size > this.limits.maxSvgBytes) throw new Error(`it is larger than ${this.limits.maxSvgBytes} bytes`);
+    const svg = await fs.readFile(artifact.path, 'utf8');
+    const check = checkSvg(svg, this.limits);
+    if (!check.ok) throw new Error(check.reason);
+    // Loaded on first use: most signoffs never draw an SVG, and a missing platform binary then
+    // costs previews only.
+    this.render ??= import('@resvg/resvg-js').then((m) => m.renderAsync);
+    const render = await this.render;
+    const started = performance.now();
+    const drawing = this.queue.then(() =>
+      render(svg, {
+        fitTo: { mode: 'zoom', value: check.zoom },
+        // A white sheet: a transparent SVG drawn for a dark chat theme is unreadable otherwise.
+        background: 'white',
+        // System fonts only; no font files or directories named by the SVG or anyone else.
+        font: { loadSystemFonts: true },
+        logLevel: 'off',
+      }),
+    );
+    this.queue = drawing.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`drawing it took longer than ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      const image = await Promise.race([drawing, timeout]);
+      const { width, height } = image;
+      // The zoom was worked out from the root element; resvg has the last word on the size.
+      if (width > this.limits.maxSide + 1 || height > this.limits.maxSide + 1 || width * height > this.limits.maxPixels * 1.01)
+        throw new Error(`it was drawn ${width}×${height}, larger than allowed`);
+      const png = image.asPng();
+      this.o.log.debug({ artifact: artifact.id, width, height, ms: Math.round(performance.now() - started) }, 'SVG preview drawn');
+      return { png, width, height };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** The preview's file name in chat: `storyboard.svg` → `storyboard-preview.png`. */
+export function previewName(artifact: Pick<Artifact, 'name'>): string {
+  return `${path.posix.basename(artifact.name).replace(/\.svg$/i, '') || 'image'}-preview.png`;
+}
+
+/**
+ * `<run>/previews/<id>.png` for an artifact at `<run>/out/<name>`: beside the stage's output,
+ * never inside it. Named by the artifact id, so each artifact has its own.
+ */
+export function previewPath(artifact: Pick<Artifact, 'id' | 'name' | 'path'>): string {
+  const outDir = artifact.path.endsWith(artifact.name) ? artifact.path.slice(0, -artifact.name.length) : path.dirname(artifact.path);
+  return path.join(path.dirname(path.resolve(outDir)), 'previews', `${artifact.id}.png`);
+}
