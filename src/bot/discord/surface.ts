@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type { DiscordSettings } from '../../config/env.js';
 import type { Engine } from '../../orchestrator/engine.js';
 import { OutboxDrainer } from '../outbox-drainer.js';
-import type { ChatSurface } from '../port.js';
+import type { ChatSurface, RawHttpHandler } from '../port.js';
+import { discordInteractionsEndpoint } from './interactions-endpoint.js';
 import { registerHandlers } from './handlers.js';
 import { DiscordNotifier } from './notifier.js';
 
@@ -42,6 +43,12 @@ export class DiscordSurface implements ChatSurface {
     registerHandlers(this.client, engine, log.child({ component: 'discord' }));
     const notifier = new DiscordNotifier({ rest: this.client.rest, store: engine.store, config: engine.config, log });
     this.drainer = new OutboxDrainer({ store: engine.store, target: 'discord', deliver: (job, rows) => notifier.deliver(job, rows), editStatus: (job) => notifier.editStatus(job), log, idleMs: 1_000 });
+  }
+
+  /** POST /discord/interactions when DISCORD_PUBLIC_KEY is set (the Interactions Endpoint URL). */
+  httpEndpoints(): Record<string, RawHttpHandler> {
+    if (!this.settings.publicKey) return {};
+    return { '/discord/interactions': discordInteractionsEndpoint(this.engine, this.settings.publicKey, this.log.child({ component: 'discord' })) };
   }
 
   async start(): Promise<void> {
