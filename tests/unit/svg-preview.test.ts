@@ -118,6 +118,16 @@ describe('SvgPreviews: a PNG drawn once per SVG artifact', () => {
     expect(lines.filter((l) => l.msg === 'SVG preview drawn')).toHaveLength(1);
   });
 
+  it('two surfaces asking at once get the same preview, drawn once', async () => {
+    const { log, lines } = recordingLog();
+    const board = artifactFile(10, 'board.svg', svg('width="300" height="200"', '<circle cx="150" cy="100" r="80" fill="orange"/>'));
+    const [a, b] = await Promise.all([new SvgPreviews({ log }).of(board), new SvgPreviews({ log }).of(board)]);
+    expect(a).toEqual(b);
+    expect(pngSize(fs.readFileSync(a!.path))).toEqual({ width: 300, height: 200 });
+    expect(lines.filter((l) => l.msg === 'SVG preview drawn')).toHaveLength(1);
+    expect(fs.readdirSync(path.dirname(a!.path))).toEqual(['10.png']);
+  });
+
   it('a large SVG is drawn scaled down to the limits', async () => {
     const previews = new SvgPreviews({ log: pino({ level: 'silent' }) });
     const wide = await previews.of(artifactFile(8, 'wide.svg', svg('width="4000" height="1000"', '<circle cx="2000" cy="500" r="400" fill="teal"/>')));

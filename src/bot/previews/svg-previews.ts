@@ -10,6 +10,7 @@
  * broken SVG, a slow one, a missing native binary — means no preview, logged once, never a
  * failed delivery or stage.
  */
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -35,6 +36,8 @@ export interface SvgPreviewOptions {
 }
 
 const SVG = 'image/svg+xml';
+/** Previews being found or drawn in this process, by file. */
+const drawing = new Map<string, Promise<Preview>>();
 type Render = typeof import('@resvg/resvg-js').renderAsync;
 
 export class SvgPreviews {
@@ -60,23 +63,33 @@ export class SvgPreviews {
   async of(artifact: Artifact): Promise<Preview | null> {
     if (!SvgPreviews.wants(artifact) || this.refused.has(artifact.id)) return null;
     const file = previewPath(artifact);
-    const name = previewName(artifact);
-    const found = await fs.readFile(file).catch(() => undefined);
-    const size = found && pngSize(found);
-    if (size) return { artifactId: artifact.id, path: file, name, ...size };
+    // Slack and Discord may want the same preview at once: it is drawn once for both.
+    let pending = drawing.get(file);
+    if (!pending) {
+      pending = this.findOrDraw(artifact, file).finally(() => drawing.delete(file));
+      drawing.set(file, pending);
+    }
     try {
-      const drawn = await this.draw(artifact);
-      // Written whole, then renamed: a crash never leaves half a PNG to be found later.
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      const tmp = `${file}.${process.pid}.tmp`;
-      await fs.writeFile(tmp, drawn.png);
-      await fs.rename(tmp, file);
-      return { artifactId: artifact.id, path: file, name, width: drawn.width, height: drawn.height };
+      return await pending;
     } catch (err) {
       this.refused.add(artifact.id);
       this.o.log.warn({ artifact: artifact.id, name: artifact.name, reason: (err as Error).message }, 'no chat preview for this SVG artifact');
       return null;
     }
+  }
+
+  private async findOrDraw(artifact: Artifact, file: string): Promise<Preview> {
+    const name = previewName(artifact);
+    const found = await fs.readFile(file).catch(() => undefined);
+    const size = found && pngSize(found);
+    if (size) return { artifactId: artifact.id, path: file, name, ...size };
+    const drawn = await this.draw(artifact);
+    // Written whole, then renamed: a crash never leaves half a PNG to be found later.
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
+    await fs.writeFile(tmp, drawn.png);
+    await fs.rename(tmp, file);
+    return { artifactId: artifact.id, path: file, name, width: drawn.width, height: drawn.height };
   }
 
   private async draw(artifact: Artifact): Promise<{ png: Buffer; width: number; height: number }> {
