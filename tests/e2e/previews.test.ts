@@ -3,7 +3,8 @@
  * neither Slack nor Discord shows), signoff draws a PNG from it once, and the reviewers see it on
  * the card itself. On the fake Slack: the PNG is uploaded with the stage's files into the thread
  * and the card carries an image block naming that upload's file id, also after a lost upload
- * answer (the upload is found again, not repeated). On the fake Discord: the card is posted with
+ * answer (the upload is found again, not repeated); if Slack refuses the image block, the card
+ * goes without it. On the fake Discord: the card is posted with
  * the PNG attached and its embed shows `attachment://…`, kept when the card is edited.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -62,11 +63,16 @@ afterEach(async () => {
 type Block = { type: string; slack_file?: { id?: string }; alt_text?: string; title?: { text?: string } };
 
 describe('previews on the Slack gate card', () => {
-  async function start(o: { loseUploadAnswer?: boolean } = {}) {
+  async function start(o: { loseUploadAnswer?: boolean; refuseCard?: boolean } = {}) {
     const fake = await FakeSlack.start();
     cleanups.push(() => fake.close());
     // The stage's files (the SVG and its preview) go up in one upload; its answer may be lost.
     if (o.loseUploadAnswer) fake.failNext('files.completeUploadExternal', { lose: true });
+    // The root message is posted as usual (a fault of 0 ms is no fault); the card is refused.
+    if (o.refuseCard) {
+      fake.failNext('chat.postMessage', { hangMs: 0 });
+      fake.failNext('chat.postMessage', { error: 'invalid_blocks' });
+    }
     const h = await slack.startSlackApp({ fake, mode: 'http', yaml: yaml() });
     cleanups.push(() => h.stop());
     return { fake, h };
@@ -116,6 +122,19 @@ describe('previews on the Slack gate card', () => {
     expect(fake.stats.lost).toBe(1);
     expect(fake.uploads.filter((u) => u.filename === 'board.svg')).toHaveLength(1);
     expect(image?.slack_file).toEqual({ id: upload.fileId });
+  });
+
+  it('Slack refuses the card with its image: the card is sent without the image, buttons and all', async () => {
+    const { fake, h } = await start({ refuseCard: true });
+    const job = await submit(h.app.url, slack.API_TOKEN);
+    const card = await slack.waitForGateCard(fake, job, 'board');
+    await slack.drained(h.app, job);
+    const refused = fake.callsTo('chat.postMessage').filter((c) => c.fault?.error === 'invalid_blocks');
+    expect(refused).toHaveLength(1);
+    expect((refused[0]!.args.blocks as Block[]).some((b) => b.type === 'image')).toBe(true);
+    expect((card.call.args.blocks as Block[]).some((b) => b.type === 'image')).toBe(false);
+    expect(Object.keys(slack.buttons(card.call.args.blocks as unknown[]))).toEqual(['Approve', 'Reject']);
+    expect(slack.gateCards(fake, job, 'board')).toHaveLength(1);
   });
 });
 
