@@ -11,7 +11,6 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { Artifact, OutboxRow, Store } from '../../store/store.js';
 import type { JobAggregate } from '../../orchestrator/types.js';
-import type { GateCardView } from '../views/types.js';
 import { deliverBatch } from '../deliver-batch.js';
 import { PermanentDeliveryError, type Delivered } from '../outbox-drainer.js';
 import { gateCardView } from '../views/gate-card.js';
@@ -20,8 +19,7 @@ import { noticeFor } from '../views/notice.js';
 import { textExcerpts } from '../views/excerpts.js';
 import { gateBlocks, noticeBlocks, statusBlocks } from './blocks.js';
 import { ChannelPacer } from './pacer.js';
-import { SvgPreviews } from '../previews/svg-previews.js';
-import { withCardImage, type CardImage } from './preview-block.js';
+import { SlackCardImages, type UploadedFile } from './card-images.js';
 
 type WebClient = App['client'];
 const TARGET = 'slack';
@@ -46,11 +44,11 @@ export interface SlackNotifierOptions {
 
 export class SlackNotifier {
   private readonly pacer: ChannelPacer;
-  private readonly previews: SvgPreviews;
+  private readonly images: SlackCardImages;
 
   constructor(private readonly o: SlackNotifierOptions) {
     this.pacer = new ChannelPacer(o.postsPerSecond);
-    this.previews = new SvgPreviews({ log: o.log });
+    this.images = new SlackCardImages({ store: o.store, log: o.log, pending: PENDING });
   }
 
   /** Gate messages and notices of `rows`, in order; the root is posted first if it is missing. */
@@ -113,36 +111,17 @@ export class SlackNotifier {
     const gate = agg.gates.find((g) => g.stage === at.stage && g.round === at.round);
     if (!gate) return;
     const card = gateCardView(agg, gate, artifacts);
-    const plain = gateBlocks(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 600) });
-    const image = this.cardImage(agg.job.id, card.artifacts);
-    const send = async (message: typeof plain) => {
+    const message = gateBlocks(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 600) });
+    await this.images.sendCard(agg.job.id, card, message, async (withImage) => {
       const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
       if (ref && ref.messageId !== PENDING) {
-        await this.o.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...message });
+        await this.o.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...withImage });
         return;
       }
-      const posted = await this.postOnce(agg.job.id, key, root.channel, root.messageId, message);
+      const posted = await this.postOnce(agg.job.id, key, root.channel, root.messageId, withImage);
       // Found from before a crash: it may show an older state of the gate.
-      if (posted.existed) await this.o.client.chat.update({ channel: root.channel, ts: posted.ts, ...message });
-    };
-    if (!image) return send(plain);
-    try {
-      await send(withCardImage(plain, card, image));
-    } catch (err) {
-      // A picture Slack will not show must not cost the card its buttons.
-      if ((err as { data?: { error?: string } })?.data?.error !== 'invalid_blocks') throw err;
-      this.o.log.warn({ err, jobId: agg.job.id, key, file: image.fileId }, 'Slack refused the gate card with its image; sending it without');
-      await send(plain);
-    }
-  }
-
-  /** The first reviewed image uploaded to Slack (a PNG, JPEG or GIF, or an SVG's preview), for the card. */
-  private cardImage(job: number, reviewed: GateCardView['artifacts']): CardImage | undefined {
-    for (const a of reviewed) {
-      const ref = this.o.store.outbox.getRef(TARGET, job, previewKey(a.id));
-      if (ref && ref.messageId !== PENDING) return { fileId: ref.messageId, name: a.name };
-    }
-    return undefined;
+      if (posted.existed) await this.o.client.chat.update({ channel: root.channel, ts: posted.ts, ...withImage });
+    });
   }
 
   private async postNotice(agg: JobAggregate, artifacts: Artifact[], root: { channel: string; messageId: string }, row: OutboxRow) {
@@ -158,27 +137,10 @@ export class SlackNotifier {
       .filter((a): a is Artifact => a !== undefined && fs.existsSync(a.path));
     if (files.length) {
       const uploads = files.map((f) => ({ file: f.path, filename: f.name.split('/').pop()!, title: fileTitle(f) }));
-      // What a gate reviews goes on its card as a picture: PNG/JPEG/GIF as they are, an SVG as a
-      // PNG drawn from it, uploaded with the stage's files (a file in the thread is one everyone
-      // there may see); each picture's file id is kept for the card.
-      const gated = agg.job.def.stages.some((s) => s.id === row.event.data.stage && s.gate);
-      const shown = new Map<string, number>();
-      if (gated) {
-        for (const f of files) {
-          if (CARD_IMAGE_TYPES.has(f.mediaType)) shown.set(fileTitle(f), f.id);
-          const preview = SvgPreviews.wants(f) ? await this.previews.of(f) : null;
-          if (!preview) continue;
-          uploads.push({ file: preview.path, filename: preview.name, title: `${fileTitle(f)} (preview)` });
-          shown.set(`${fileTitle(f)} (preview)`, f.id);
-        }
-      }
+      // The pictures a gate will show go up with the stage's files (see card-images.ts).
+      const pictures = await this.images.forStageFiles(agg, String(row.event.data.stage), files, fileTitle, root);
       // One upload with the notice as its comment: the files and the text arrive as one reply.
-      await this.uploadOnce(agg.job.id, key, root, message.text, uploads, (made) => {
-        for (const file of made) {
-          const artifact = file.title === undefined ? undefined : shown.get(file.title);
-          if (artifact !== undefined && file.id) this.o.store.outbox.putRef(TARGET, agg.job.id, previewKey(artifact), { channel: root.channel, messageId: file.id, threadId: root.messageId });
-        }
-      });
+      await this.uploadOnce(agg.job.id, key, root, message.text, [...uploads, ...pictures.uploads], pictures.record);
     } else {
       await this.postOnce(agg.job.id, key, root.channel, root.messageId, message);
     }
@@ -281,15 +243,6 @@ function classify(err: unknown): unknown {
   if (code && PERMANENT.has(code)) return new PermanentDeliveryError(`Slack answered ${code}`, { cause: err });
   return err;
 }
-
-/** A file Slack made from an upload. */
-type UploadedFile = { id?: string; title?: string };
-
-/** Images Slack's image block shows. */
-const CARD_IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif']);
-
-/** The chat_refs key holding the Slack file id of the picture shown for an artifact on its gate card. */
-const previewKey = (artifactId: number) => `preview:${artifactId}`;
 
 /** A file's title in Slack names the stage (and its run after a redo): unique in its job's thread. */
 function fileTitle(f: Artifact): string {
