@@ -128,6 +128,21 @@ describe('SvgPreviews: a PNG drawn once per SVG artifact', () => {
     expect(fs.readdirSync(path.dirname(a!.path))).toEqual(['10.png']);
   });
 
+  it('an SVG slower to draw than the timeout gets no preview: its drawing is stopped, not waited for', async () => {
+    const { log, lines } = recordingLog();
+    // 3 KB that keep resvg busy for about 13 s here: 40 large blurred circles.
+    const blurred = Array.from({ length: 40 }, (_, i) => `<circle cx="${30 * i}" cy="600" r="500" fill="#abcdef" filter="url(#b)"/>`).join('');
+    const slow = artifactFile(11, 'slow.svg', svg('width="1200" height="1200"', `<defs><filter id="b"><feGaussianBlur stdDeviation="80"/></filter></defs>${blurred}`));
+    const started = Date.now();
+    expect(await new SvgPreviews({ log, timeoutMs: 300 }).of(slow)).toBeNull();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(lines.find((l) => l.msg === 'no chat preview for this SVG artifact')).toMatchObject({ artifact: 11, reason: 'drawing it took longer than 300 ms' });
+    expect(fs.existsSync(previewPath(slow))).toBe(false);
+    // The next SVG is drawn at once: nothing is left running in front of it.
+    const next = artifactFile(12, 'next.svg', svg('width="100" height="50"'));
+    expect(await new SvgPreviews({ log }).of(next)).toMatchObject({ width: 100, height: 50 });
+  });
+
   it('a large SVG is drawn scaled down to the limits', async () => {
     const previews = new SvgPreviews({ log: pino({ level: 'silent' }) });
     const wide = await previews.of(artifactFile(8, 'wide.svg', svg('width="4000" height="1000"', '<circle cx="2000" cy="500" r="400" fill="teal"/>')));

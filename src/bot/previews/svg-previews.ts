@@ -4,17 +4,18 @@
  *
  * Each preview is drawn once per artifact and kept next to the run's output (`<run>/previews/`,
  * outside `out/`, so it never becomes an artifact itself); a retry or a restart reuses the file,
- * so every surface and every attempt shows the same bytes. Drawing happens on libuv's thread pool
- * (`renderAsync`: the demo storyboard took about 20 ms there and the event loop kept ticking),
- * one SVG at a time, and is given up after a timeout. Anything that goes wrong — a refused or
- * broken SVG, a slow one, a missing native binary — means no preview, logged once, never a
- * failed delivery or stage.
+ * so every surface and every attempt shows the same bytes. Drawing happens in a child process
+ * (render-child.ts), one SVG at a time, killed after a timeout; the event loop only waits for it
+ * (the demo storyboard took 70–85 ms in all, the longest pause of the loop meanwhile a few ms).
+ * Anything that goes wrong — a refused or broken SVG, a slow one, a missing native binary —
+ * means no preview, logged once, never a failed delivery or stage.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Artifact } from '../../store/store.js';
+import { renderInChild } from './render-child.js';
 import { checkSvg, pngSize, PREVIEW_LIMITS, type PreviewLimits } from './svg-check.js';
 
 /** A PNG drawn from an SVG artifact. */
@@ -38,16 +39,14 @@ export interface SvgPreviewOptions {
 const SVG = 'image/svg+xml';
 /** Previews being found or drawn in this process, by file. */
 const drawing = new Map<string, Promise<Preview>>();
-type Render = typeof import('@resvg/resvg-js').renderAsync;
+/** Drawings run one after another, whichever surface asked: at most one core draws. */
+let queue: Promise<unknown> = Promise.resolve();
 
 export class SvgPreviews {
   private readonly limits: PreviewLimits;
   private readonly timeoutMs: number;
-  /** Drawings run one after another: a slow SVG holds one pool thread, not all four. */
-  private queue: Promise<unknown> = Promise.resolve();
   /** Artifacts that got no preview in this process: they are not tried (or logged) again. */
   private readonly refused = new Set<number>();
-  private render: Promise<Render> | undefined;
 
   constructor(private readonly o: SvgPreviewOptions) {
     this.limits = o.limits ?? PREVIEW_LIMITS;
@@ -98,38 +97,29 @@ export class SvgPreviews {
     const svg = await fs.readFile(artifact.path, 'utf8');
     const check = checkSvg(svg, this.limits);
     if (!check.ok) throw new Error(check.reason);
-    // Loaded on first use: most signoffs never draw an SVG, and a missing platform binary then
-    // costs previews only.
-    this.render ??= import('@resvg/resvg-js').then((m) => m.renderAsync);
-    const render = await this.render;
-    const started = performance.now();
-    const drawing = this.queue.then(() =>
-      render(svg, {
-        fitTo: { mode: 'zoom', value: check.zoom },
-        // A white sheet: a transparent SVG drawn for a dark chat theme is unreadable otherwise.
-        background: 'white',
-        // System fonts only; no font files or directories named by the SVG or anyone else.
-        font: { loadSystemFonts: true },
-        logLevel: 'off',
-      }),
-    );
-    this.queue = drawing.catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`drawing it took longer than ${this.timeoutMs} ms`)), this.timeoutMs);
+    const options = {
+      fitTo: { mode: 'zoom' as const, value: check.zoom },
+      // A white sheet: a transparent SVG drawn for a dark chat theme is unreadable otherwise.
+      background: 'white',
+      // System fonts only; no font files or directories named by the SVG or anyone else.
+      font: { loadSystemFonts: true },
+      logLevel: 'off' as const,
+    };
+    // One drawing at a time; the timeout counts from when this one starts, not while it waits.
+    const rendering = queue.then(() => {
+      const started = performance.now();
+      return renderInChild(svg, options, this.timeoutMs).then((png) => ({ png, ms: Math.round(performance.now() - started) }));
     });
-    try {
-      const image = await Promise.race([drawing, timeout]);
-      const { width, height } = image;
-      // The zoom was worked out from the root element; resvg has the last word on the size.
-      if (width > this.limits.maxSide + 1 || height > this.limits.maxSide + 1 || width * height > this.limits.maxPixels * 1.01)
-        throw new Error(`it was drawn ${width}×${height}, larger than allowed`);
-      const png = image.asPng();
-      this.o.log.debug({ artifact: artifact.id, width, height, ms: Math.round(performance.now() - started) }, 'SVG preview drawn');
-      return { png, width, height };
-    } finally {
-      clearTimeout(timer);
-    }
+    queue = rendering.catch(() => undefined);
+    const { png, ms } = await rendering;
+    const size = pngSize(png);
+    if (!size) throw new Error('resvg did not make a PNG');
+    // The zoom was worked out from the root element; resvg has the last word on the size.
+    const { width, height } = size;
+    if (width > this.limits.maxSide + 1 || height > this.limits.maxSide + 1 || width * height > this.limits.maxPixels * 1.01)
+      throw new Error(`it was drawn ${width}×${height}, larger than allowed`);
+    this.o.log.debug({ artifact: artifact.id, width, height, ms }, 'SVG preview drawn');
+    return { png, width, height };
   }
 }
 
