@@ -2,6 +2,7 @@
  * Raw Discord interaction payloads (as the HTTP endpoint receives them) read into the shared
  * flow's input, and the response JSON each answer becomes. Pure: plain values in and out.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readEnv } from '../../src/config/env.js';
 import { interactionResponse } from '../../src/bot/discord/interaction-flow.js';
@@ -37,6 +38,24 @@ describe('interactionFromPayload', () => {
     for (const bad of [null, [], 'x', { type: 3 }, { id: 'abc', type: 3, member }, { id: '9', type: 3 }, { id: '9', type: 3, member: { user: { id: '<@1>' } } }])
       expect(interactionFromPayload(bad)).toBeUndefined();
     expect(interactionFromPayload({ id: '9', type: 99, member })).toEqual({ kind: 'other', id: '9' });
+  });
+});
+
+describe('interactionFromPayload on anything', () => {
+  it('never throws, and what it reads has an id and a person (pings and autocomplete aside)', () => {
+    const near = fc.record({
+      id: fc.oneof(fc.string(), fc.constantFrom('1', '99999'), fc.integer()),
+      type: fc.oneof(fc.integer({ min: 0, max: 6 }), fc.anything()),
+      member: fc.oneof(fc.anything(), fc.record({ user: fc.record({ id: fc.oneof(fc.string(), fc.constant('1001')) }), roles: fc.anything() })),
+      data: fc.oneof(fc.anything(), fc.record({ name: fc.anything(), custom_id: fc.anything(), options: fc.anything(), components: fc.anything() })),
+    }, { requiredKeys: [] });
+    fc.assert(fc.property(fc.oneof(fc.jsonValue(), fc.anything(), near), (payload) => {
+      const input = interactionFromPayload(payload);
+      if (input && input.kind !== 'ping' && input.kind !== 'autocomplete') {
+        expect(input.id).toMatch(/^\d{1,25}$/);
+        if (input.kind !== 'other') expect(input.who.user).toMatch(/^\d{1,25}$/);
+      }
+    }), { numRuns: 2000 });
   });
 });
 

@@ -57,7 +57,7 @@ export class DiscordSurface implements ChatSurface {
     await ready;
     this.unsubscribe = this.engine.onEvent(() => this.drainer.poke());
     this.drainer.start();
-    this.log.info({ user: this.client.user?.tag }, 'Discord surface started');
+    this.log.info({ user: this.client.user?.tag, interactionsEndpoint: this.settings.publicKey ? '/discord/interactions' : null }, 'Discord surface started');
   }
 
   async stop(): Promise<void> {
