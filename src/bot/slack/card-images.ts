@@ -1,6 +1,6 @@
 /**
  * Pictures on Slack gate cards. What a gate reviews goes on its card as a picture: a PNG, JPEG or
- * GIF as the stage made it, an SVG as a PNG drawn from it (Slack shows no SVG). The pictures are
+ * GIF as the stage made it, else its first SVG as a PNG drawn from it (Slack shows no SVG). The pictures are
  * uploaded with the stage's files into the job's thread (a file shared there is one everyone in
  * the thread may see), and the id Slack gives each is kept (chat_refs `preview:<artifact id>`)
  * before the upload counts as done, so a crash or a lost answer finds them with the upload.
@@ -41,13 +41,15 @@ export class SlackCardImages {
     const uploads: FileUpload[] = [];
     const shown = new Map<string, number>();
     if (agg.job.def.stages.some((s) => s.id === stage && s.gate)) {
-      for (const f of files) {
-        if (CARD_IMAGE_TYPES.has(f.mediaType)) shown.set(titleOf(f), f.id);
-        const preview = SvgPreviews.wants(f) ? await this.previews.of(f) : null;
-        if (!preview) continue;
-        const title = `${titleOf(f)} (preview)`;
+      for (const f of files) if (CARD_IMAGE_TYPES.has(f.mediaType)) shown.set(titleOf(f), f.id);
+      // As on Discord: a picture the stage made comes first; else the first SVG is drawn (only
+      // one picture goes on a card, so only one is drawn).
+      const svg = shown.size ? undefined : files.find((f) => SvgPreviews.wants(f));
+      const preview = svg && (await this.previews.of(svg));
+      if (svg && preview) {
+        const title = `${titleOf(svg)} (preview)`;
         uploads.push({ file: preview.path, filename: preview.name, title });
-        shown.set(title, f.id);
+        shown.set(title, svg.id);
       }
     }
     const record = (made: UploadedFile[]) => {
