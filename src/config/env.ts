@@ -27,6 +27,7 @@ const envSchema = z.object({
   DISCORD_APPLICATION_ID: z.string().regex(/^\d{5,25}$/, 'DISCORD_APPLICATION_ID is a numeric id').optional(),
   DISCORD_GUILD_ID: z.string().regex(/^\d{5,25}$/, 'DISCORD_GUILD_ID is a numeric id').optional(),
   DISCORD_API_URL: z.url().optional(),
+  DISCORD_PUBLIC_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, "DISCORD_PUBLIC_KEY is the application's Public Key: 64 hex characters (Developer Portal, General Information)").optional(),
 });
 
 /** How signoff talks to Slack; absent when SLACK_BOT_TOKEN is not set. */
@@ -47,6 +48,8 @@ export interface DiscordSettings {
   guildId?: string;
   /** REST base URL override (the gateway URL then comes from its /gateway/bot). */
   apiUrl?: string;
+  /** The application's public key (hex): interactions are also taken at POST /discord/interactions. */
+  publicKey?: string;
 }
 
 export type Env = {
@@ -77,6 +80,8 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
     throw new Error('The environment is not valid:\n  SLACK_BOT_TOKEN is set, but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode at /slack/events); set one of them.');
   if (e.DISCORD_TOKEN && !e.DISCORD_APPLICATION_ID)
     throw new Error('The environment is not valid:\n  DISCORD_TOKEN is set but DISCORD_APPLICATION_ID is not; copy it from the Developer Portal (General Information).');
+  if (e.DISCORD_PUBLIC_KEY && !e.DISCORD_TOKEN)
+    throw new Error('The environment is not valid:\n  DISCORD_PUBLIC_KEY is set but DISCORD_TOKEN is not; the interactions endpoint needs the bot token to post and edit messages.');
   return {
     configPath: e.SIGNOFF_CONFIG ?? path.join(PACKAGE_DIR, 'conf', 'signoff.yaml'),
     dataDir: path.resolve(e.SIGNOFF_DATA_DIR),
@@ -103,6 +108,7 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
             applicationId: e.DISCORD_APPLICATION_ID,
             ...(e.DISCORD_GUILD_ID ? { guildId: e.DISCORD_GUILD_ID } : {}),
             ...(e.DISCORD_API_URL ? { apiUrl: e.DISCORD_API_URL } : {}),
+            ...(e.DISCORD_PUBLIC_KEY ? { publicKey: e.DISCORD_PUBLIC_KEY.toLowerCase() } : {}),
           },
         }
       : {}),

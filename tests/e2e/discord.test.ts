@@ -312,7 +312,7 @@ describe('Discord: gate buttons', () => {
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Approval needed: script of job 1 — Approved by Bob',
       '✅ storyboard done in T: Storyboard: N panels [storyboard.svg]',
-      '✅ Approval needed: storyboard of job 1 — Approved by Bob, Carol',
+      '✅ Approval needed: storyboard of job 1 — Approved by Bob, Carol [storyboard-preview.png]',
       '✅ Job 1 succeeded in T. 3 artifacts.',
     ]);
   });
@@ -467,7 +467,7 @@ describe('Discord: rate limits and server errors', () => {
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Approval needed: script of job 1 — Approved by Bob',
       '✅ storyboard done in T: Storyboard: N panels [storyboard.svg]',
-      '✅ Approval needed: storyboard of job 1 — Approved by Bob, Carol',
+      '✅ Approval needed: storyboard of job 1 — Approved by Bob, Carol [storyboard-preview.png]',
       '✅ Job 1 succeeded in T. 3 artifacts.',
     ]);
     expect(rootOf(fake, job)!.content).toBe(`✅ Job ${job} · quick: Succeeded in 30s`);

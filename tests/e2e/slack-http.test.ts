@@ -172,7 +172,7 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
       'card gate:1:outline:1',
       'upload ✅ script done in 0ms: Script: N scenes, N words [script: script.md]',
       'card gate:1:script:1',
-      'upload ✅ storyboard done in 0ms: Storyboard: N panels [storyboard: storyboard.svg]',
+      'upload ✅ storyboard done in 0ms: Storyboard: N panels [storyboard: storyboard.svg, storyboard: storyboard.svg (preview)]',
       'card gate:1:storyboard:1',
       'notice ✅ Job 1 succeeded in 30s. 3 artifacts.',
     ]);
@@ -466,7 +466,7 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
       'card gate:1:outline:1',
       'upload ✅ script done in 0ms: Script: N scenes, N words [script: script.md]',
       'card gate:1:script:1',
-      'upload ✅ storyboard done in 0ms: Storyboard: N panels [storyboard: storyboard.svg]',
+      'upload ✅ storyboard done in 0ms: Storyboard: N panels [storyboard: storyboard.svg, storyboard: storyboard.svg (preview)]',
       'card gate:1:storyboard:1',
       'notice ✅ Job 1 succeeded in 30s. 3 artifacts.',
     ]);

@@ -18,6 +18,7 @@ import { gateCardView } from '../views/gate-card.js';
 import { jobStatusView } from '../views/job-status.js';
 import { noticeFor } from '../views/notice.js';
 import { textExcerpts } from '../views/excerpts.js';
+import { previewName, previewPath, SvgPreviews } from '../previews/svg-previews.js';
 import { briefIsCut, gateMessage, noticeMessage, safeAttachmentName, statusMessage } from './render.js';
 
 const TARGET = 'discord';
@@ -31,7 +32,11 @@ type Message = { id: string };
 type Root = ChatRef & { threadId: string };
 
 export class DiscordNotifier {
-  constructor(private readonly o: { rest: REST; store: Store; config: Config; log: Logger }) {}
+  private readonly previews: SvgPreviews;
+
+  constructor(private readonly o: { rest: REST; store: Store; config: Config; log: Logger }) {
+    this.previews = new SvgPreviews({ log: o.log });
+  }
 
   /** Gate messages and notices of `rows`, in order; the root and its thread are made first if missing. */
   async deliver(jobId: number, rows: OutboxRow[]): Promise<void> {
@@ -109,10 +114,11 @@ export class DiscordNotifier {
     if (!gate) return;
     const card = gateCardView(agg, gate, artifacts);
     const reviewed = artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id));
-    const image = reviewed.find((a) => /^image\/(png|jpeg|gif|webp)$/.test(a.mediaType));
-    const imageName = image ? safeAttachmentName(image.name.split('/').pop()!) : undefined;
-    const message = gateMessage(card, { excerpts: textExcerpts(reviewed, 900), ...(imageName ? { imageName } : {}) });
     const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
+    // The card's picture is attached when the card is posted; an edit keeps the attachment.
+    const image = await this.cardImage(reviewed, ref === undefined);
+    const imageName = image ? safeAttachmentName(image.name) : undefined;
+    const message = gateMessage(card, { excerpts: textExcerpts(reviewed, 900), ...(imageName ? { imageName } : {}) });
     if (ref) {
       await this.o.rest.patch(Routes.channelMessage(ref.channel, ref.messageId), { body: message });
       return;
@@ -120,6 +126,21 @@ export class DiscordNotifier {
     const files = image && imageName ? [{ name: imageName, data: fs.readFileSync(image.path) }] : [];
     const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: { ...message, ...nonce(agg.job.id, key) }, files })) as Message;
     this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
+  }
+
+  /**
+   * The picture for a gate card: the first reviewed PNG/JPEG/GIF/WebP as it is, else a PNG drawn
+   * from the first reviewed SVG (Discord shows no SVG). `draw` is false for an edit, which only
+   * needs the name the card was posted with: a preview found then is the file posted before.
+   */
+  private async cardImage(reviewed: Artifact[], draw: boolean): Promise<{ name: string; path: string } | undefined> {
+    const raster = reviewed.find((a) => /^image\/(png|jpeg|gif|webp)$/.test(a.mediaType));
+    if (raster) return { name: raster.name.split('/').pop()!, path: raster.path };
+    const svg = reviewed.find((a) => SvgPreviews.wants(a));
+    if (!svg) return undefined;
+    if (!draw) return fs.existsSync(previewPath(svg)) ? { name: previewName(svg), path: previewPath(svg) } : undefined;
+    const preview = await this.previews.of(svg);
+    return preview ? { name: preview.name, path: preview.path } : undefined;
   }
 
   private async postNotice(agg: JobAggregate, artifacts: Artifact[], root: Root, row: OutboxRow) {

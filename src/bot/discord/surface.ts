@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type { DiscordSettings } from '../../config/env.js';
 import type { Engine } from '../../orchestrator/engine.js';
 import { OutboxDrainer } from '../outbox-drainer.js';
-import type { ChatSurface } from '../port.js';
+import type { ChatSurface, RawHttpHandler } from '../port.js';
+import { discordInteractionsEndpoint } from './interactions-endpoint.js';
 import { registerHandlers } from './handlers.js';
 import { DiscordNotifier } from './notifier.js';
 
@@ -44,13 +45,19 @@ export class DiscordSurface implements ChatSurface {
     this.drainer = new OutboxDrainer({ store: engine.store, target: 'discord', deliver: (job, rows) => notifier.deliver(job, rows), editStatus: (job) => notifier.editStatus(job), log, idleMs: 1_000 });
   }
 
+  /** POST /discord/interactions when DISCORD_PUBLIC_KEY is set (the Interactions Endpoint URL). */
+  httpEndpoints(): Record<string, RawHttpHandler> {
+    if (!this.settings.publicKey) return {};
+    return { '/discord/interactions': discordInteractionsEndpoint(this.engine, this.settings.publicKey, this.log.child({ component: 'discord' })) };
+  }
+
   async start(): Promise<void> {
     const ready = new Promise<void>((resolve) => this.client.once(Events.ClientReady, () => resolve()));
     await this.client.login(this.settings.token);
     await ready;
     this.unsubscribe = this.engine.onEvent(() => this.drainer.poke());
     this.drainer.start();
-    this.log.info({ user: this.client.user?.tag }, 'Discord surface started');
+    this.log.info({ user: this.client.user?.tag, interactionsEndpoint: this.settings.publicKey ? '/discord/interactions' : null }, 'Discord surface started');
   }
 
   async stop(): Promise<void> {

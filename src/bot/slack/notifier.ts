@@ -19,6 +19,7 @@ import { noticeFor } from '../views/notice.js';
 import { textExcerpts } from '../views/excerpts.js';
 import { gateBlocks, noticeBlocks, statusBlocks } from './blocks.js';
 import { ChannelPacer } from './pacer.js';
+import { SlackCardImages, type UploadedFile } from './card-images.js';
 
 type WebClient = App['client'];
 const TARGET = 'slack';
@@ -43,9 +44,11 @@ export interface SlackNotifierOptions {
 
 export class SlackNotifier {
   private readonly pacer: ChannelPacer;
+  private readonly images: SlackCardImages;
 
   constructor(private readonly o: SlackNotifierOptions) {
     this.pacer = new ChannelPacer(o.postsPerSecond);
+    this.images = new SlackCardImages({ store: o.store, log: o.log, pending: PENDING });
   }
 
   /** Gate messages and notices of `rows`, in order; the root is posted first if it is missing. */
@@ -109,14 +112,16 @@ export class SlackNotifier {
     if (!gate) return;
     const card = gateCardView(agg, gate, artifacts);
     const message = gateBlocks(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 600) });
-    const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
-    if (ref && ref.messageId !== PENDING) {
-      await this.o.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...message });
-      return;
-    }
-    const posted = await this.postOnce(agg.job.id, key, root.channel, root.messageId, message);
-    // Found from before a crash: it may show an older state of the gate.
-    if (posted.existed) await this.o.client.chat.update({ channel: root.channel, ts: posted.ts, ...message });
+    await this.images.sendCard(agg.job.id, card, message, async (withImage) => {
+      const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
+      if (ref && ref.messageId !== PENDING) {
+        await this.o.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...withImage });
+        return;
+      }
+      const posted = await this.postOnce(agg.job.id, key, root.channel, root.messageId, withImage);
+      // Found from before a crash: it may show an older state of the gate.
+      if (posted.existed) await this.o.client.chat.update({ channel: root.channel, ts: posted.ts, ...withImage });
+    });
   }
 
   private async postNotice(agg: JobAggregate, artifacts: Artifact[], root: { channel: string; messageId: string }, row: OutboxRow) {
@@ -132,8 +137,10 @@ export class SlackNotifier {
       .filter((a): a is Artifact => a !== undefined && fs.existsSync(a.path));
     if (files.length) {
       const uploads = files.map((f) => ({ file: f.path, filename: f.name.split('/').pop()!, title: fileTitle(f) }));
+      // The pictures a gate will show go up with the stage's files (see card-images.ts).
+      const pictures = await this.images.forStageFiles(agg, String(row.event.data.stage), files, fileTitle, root);
       // One upload with the notice as its comment: the files and the text arrive as one reply.
-      await this.uploadOnce(agg.job.id, key, root, message.text, uploads);
+      await this.uploadOnce(agg.job.id, key, root, message.text, [...uploads, ...pictures.uploads], pictures.record);
     } else {
       await this.postOnce(agg.job.id, key, root.channel, root.messageId, message);
     }
@@ -177,26 +184,35 @@ export class SlackNotifier {
    * metadata, so the intent is stored first and, after a lost answer or a crash, the thread is
    * searched for a message sharing files with these titles (unique in the thread) instead.
    */
-  private async uploadOnce(job: number, key: string, root: { channel: string; messageId: string }, comment: string | undefined, uploads: ({ title: string; filename: string } & ({ file: string } | { content: string }))[]) {
+  private async uploadOnce(
+    job: number, key: string, root: { channel: string; messageId: string }, comment: string | undefined,
+    uploads: ({ title: string; filename: string } & ({ file: string } | { content: string }))[],
+    /** Told the files made (or found), before the upload counts as done. */
+    onFiles: (files: UploadedFile[]) => void = () => undefined,
+  ) {
     const { store, client } = this.o;
     const where = { channel: root.channel, threadId: root.messageId };
     if (store.outbox.getRef(TARGET, job, key)?.messageId === PENDING) {
       const found = await this.findUpload(root.channel, root.messageId, uploads.map((u) => u.title));
-      if (found) return void store.outbox.putRef(TARGET, job, key, { ...where, messageId: found });
+      if (found?.[0]?.id) {
+        onFiles(found);
+        return void store.outbox.putRef(TARGET, job, key, { ...where, messageId: found[0].id });
+      }
     }
     store.outbox.putRef(TARGET, job, key, { ...where, messageId: PENDING });
     const r = await client.filesUploadV2({ channel_id: root.channel, thread_ts: root.messageId, ...(comment ? { initial_comment: comment } : {}), file_uploads: uploads });
     // filesUploadV2 answers one completion per group of files, each listing its files.
-    const id = String((r as { files?: { files?: { id?: string }[] }[] }).files?.[0]?.files?.[0]?.id ?? 'uploaded');
-    store.outbox.putRef(TARGET, job, key, { ...where, messageId: id });
+    const made = ((r as { files?: { files?: UploadedFile[] }[] }).files ?? []).flatMap((group) => group.files ?? []);
+    onFiles(made);
+    store.outbox.putRef(TARGET, job, key, { ...where, messageId: String(made[0]?.id ?? 'uploaded') });
   }
 
-  /** The first file id of a thread message sharing files with all these titles. */
-  private async findUpload(channel: string, threadTs: string, titles: string[]): Promise<string | undefined> {
+  /** The files of a thread message sharing files with all these titles. */
+  private async findUpload(channel: string, threadTs: string, titles: string[]): Promise<UploadedFile[] | undefined> {
     try {
       const page = await this.o.client.conversations.replies({ channel, ts: threadTs, limit: 200 });
       const hit = page.messages?.find((m) => titles.every((t) => m.files?.some((f) => f.title === t)));
-      return hit?.files?.[0]?.id;
+      return hit?.files;
     } catch (err) {
       this.o.log.warn({ err, channel, threadTs }, 'could not look for files uploaded before a crash; uploading them again (they may show twice)');
       return undefined;

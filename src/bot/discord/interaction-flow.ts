@@ -1,0 +1,125 @@
+/**
+ * What signoff does with one Discord interaction, whichever way it arrived (the gateway, or the
+ * HTTP interactions endpoint): the /signoff command, its autocomplete, the gate buttons and the
+ * Reject dialog. The interaction comes in as a plain {@link InteractionInput}, built by pure
+ * functions from discord.js's objects or from the raw payload, and the answer goes out as a
+ * plain {@link InteractionAnswer}, which the gateway path sends with discord.js and the HTTP path
+ * returns as the interaction response JSON.
+ */
+import { InteractionResponseType, MessageFlags, type APIInteractionResponse, type APIModalInteractionResponseCallbackData } from 'discord.js';
+import { BUSY_MESSAGE, type Engine } from '../../orchestrator/engine.js';
+import type { Identity } from '../../orchestrator/policy.js';
+import { beforeAck, claimFirstTime } from '../before-ack.js';
+import { executeCommand } from '../commands/execute.js';
+import { decidedAlready } from '../decided-already.js';
+import { autocompleteChoices, commandFromOptions, type Choice, type OptionReader } from './commands.js';
+import { parseGateCustomId, parseRejectModalId, rejectModal, textReply, type DiscordText } from './render.js';
+
+/** One interaction, as signoff needs it. */
+export type InteractionInput =
+  | { kind: 'ping' }
+  | { kind: 'autocomplete'; focused: { name: string; value: string }; job: unknown }
+  | { kind: 'command'; id: string; who: Identity; channel: string | null; name: string; subcommand: string | null; options: OptionReader }
+  | { kind: 'button'; id: string; who: Identity; customId: string }
+  | { kind: 'modal'; id: string; who: Identity; customId: string; reason: string | null }
+  | { kind: 'other'; id: string };
+
+/** How to answer it. */
+export type InteractionAnswer =
+  | { kind: 'pong' }
+  | { kind: 'choices'; choices: Choice[] }
+  /** A private text answer (a command's result, a refusal). */
+  | { kind: 'private'; message: DiscordText }
+  /** Nothing to say: the gate message is edited through the outbox. */
+  | { kind: 'update' }
+  | { kind: 'modal'; modal: APIModalInteractionResponseCallbackData }
+  /** A replay of an interaction already handled: it changes nothing, and says so. */
+  | { kind: 'replayed' };
+
+const privately = (text: string): InteractionAnswer => ({ kind: 'private', message: textReply(text) });
+
+/**
+ * Claims the interaction (an interaction delivered twice, or replayed, is applied once), then
+ * carries it out (see {@link carryOut}).
+ */
+export function answerInteraction(engine: Engine, input: InteractionInput, onBusy: (err: unknown) => void = () => undefined): InteractionAnswer {
+  const claim = claimInteraction(engine, input, onBusy);
+  return claim === 'first' ? carryOut(engine, input) : claim;
+}
+
+/**
+ * 'first' the first time an interaction is seen; a replay's or a busy database's answer
+ * otherwise. The claim is written before the answer and waits a bounded time for the database,
+ * so the answer is always in time. Pings and autocomplete change nothing and need no claim.
+ */
+export function claimInteraction(engine: Engine, input: InteractionInput, onBusy: (err: unknown) => void = () => undefined): 'first' | InteractionAnswer {
+  if (input.kind === 'ping' || input.kind === 'autocomplete') return 'first';
+  try {
+    return claimFirstTime(engine.store, `discord:${input.id}`) ? 'first' : { kind: 'replayed' };
+  } catch (err) {
+    // Another process holds the database: say so in time rather than answer late.
+    onBusy(err);
+    return privately(BUSY_MESSAGE);
+  }
+}
+
+/** Carries out a claimed interaction; refusals are private answers that change nothing. */
+export function carryOut(engine: Engine, input: InteractionInput): InteractionAnswer {
+  const store = engine.store;
+  switch (input.kind) {
+    case 'ping':
+      return { kind: 'pong' };
+    case 'autocomplete': {
+      const jobs = store.queries.list({ limit: 25 }).map((r) => ({ id: r.id, pipeline: r.pipeline, state: r.state, brief: r.brief }));
+      // A focused option's value is always a string, others keep their type: accept both.
+      const job = Number(input.job);
+      const agg = Number.isInteger(job) && job > 0 ? store.jobs.load(job) : undefined;
+      const stages = agg ? agg.job.def.stages.filter((s) => s.gate).map((s) => s.id) : [];
+      return { kind: 'choices', choices: autocompleteChoices(input.focused, { pipelines: Object.keys(engine.config.pipelines), jobs, stages }) };
+    }
+    case 'command': {
+      if (input.name !== 'signoff' || !input.subcommand) return privately('That command is not one signoff knows, so nothing changed.');
+      const parsed = commandFromOptions(input.subcommand, input.options);
+      const text = parsed.ok ? beforeAck(store, () => executeCommand(engine, input.who, parsed.command, { surface: 'discord', ...(input.channel ? { channel: input.channel } : {}) })).text : parsed.message;
+      return privately(text);
+    }
+    case 'button': {
+      const gate = parseGateCustomId(input.customId);
+      if (!gate) return privately('That button is not one signoff made, so nothing changed.');
+      if (gate.action === 'reject') {
+        const decided = decidedAlready(engine, gate);
+        return decided ? privately(decided) : { kind: 'modal', modal: rejectModal(gate) };
+      }
+      const r = beforeAck(store, () => engine.act(input.who, gate.job, { type: gate.action, stage: gate.stage, round: gate.round }));
+      // The gate message itself is edited through the outbox; the click only needs an answer.
+      return r.ok ? { kind: 'update' } : privately(r.message);
+    }
+    case 'modal': {
+      const ref = parseRejectModalId(input.customId);
+      if (!ref || input.reason === null) return privately('That form is not one signoff made, so nothing changed.');
+      const reason = input.reason;
+      const r = beforeAck(store, () => engine.act(input.who, ref.job, { type: 'reject', stage: ref.stage, round: ref.round, reason }));
+      return privately(r.message);
+    }
+    default:
+      return privately('signoff does not handle that kind of interaction, so nothing changed.');
+  }
+}
+
+/** The interaction response JSON of an answer, for the HTTP endpoint's response body. */
+export function interactionResponse(answer: InteractionAnswer): APIInteractionResponse {
+  switch (answer.kind) {
+    case 'pong':
+      return { type: InteractionResponseType.Pong };
+    case 'choices':
+      return { type: InteractionResponseType.ApplicationCommandAutocompleteResult, data: { choices: answer.choices } };
+    case 'private':
+      return { type: InteractionResponseType.ChannelMessageWithSource, data: { ...answer.message, flags: MessageFlags.Ephemeral } };
+    case 'update':
+      return { type: InteractionResponseType.DeferredMessageUpdate };
+    case 'modal':
+      return { type: InteractionResponseType.Modal, data: answer.modal };
+    case 'replayed':
+      return { type: InteractionResponseType.ChannelMessageWithSource, data: { ...textReply('That was already done; nothing changed.'), flags: MessageFlags.Ephemeral } };
+  }
+}
