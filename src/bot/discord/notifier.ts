@@ -19,6 +19,8 @@ import { jobStatusView } from '../views/job-status.js';
 import { noticeFor } from '../views/notice.js';
 import { textExcerpts } from '../views/excerpts.js';
 import { briefIsCut, gateMessage, noticeMessage, safeAttachmentName, statusMessage } from './render.js';
+import { diffUploadKey, roundDiffFor } from '../round-diff-for.js';
+import type { RoundDiffView } from '../views/round-diff.js';
 
 const TARGET = 'discord';
 /** Discord error codes retrying will not fix: unknown channel/message, no access, bad form body. */
@@ -111,15 +113,26 @@ export class DiscordNotifier {
     const reviewed = artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id));
     const image = reviewed.find((a) => /^image\/(png|jpeg|gif|webp)$/.test(a.mediaType));
     const imageName = image ? safeAttachmentName(image.name.split('/').pop()!) : undefined;
-    const message = gateMessage(card, { excerpts: textExcerpts(reviewed, 900), ...(imageName ? { imageName } : {}) });
+    const diff = roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
+    const message = gateMessage(card, { excerpts: textExcerpts(reviewed, 900), ...(imageName ? { imageName } : {}), ...(diff ? { diff } : {}) });
     const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
     if (ref) {
       await this.o.rest.patch(Routes.channelMessage(ref.channel, ref.messageId), { body: message });
-      return;
+    } else {
+      const files = image && imageName ? [{ name: imageName, data: fs.readFileSync(image.path) }] : [];
+      const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: { ...message, ...nonce(agg.job.id, key) }, files })) as Message;
+      this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
     }
-    const files = image && imageName ? [{ name: imageName, data: fs.readFileSync(image.path) }] : [];
-    const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: { ...message, ...nonce(agg.job.id, key) }, files })) as Message;
-    this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
+    if (diff) await this.postDiff(agg.job.id, diffUploadKey(gate), root, diff);
+  }
+
+  /** The round's full `.diff` goes into the thread once, under the card; the nonce makes a retried post return the first. */
+  private async postDiff(job: number, key: string, root: Root, diff: RoundDiffView) {
+    if (this.o.store.outbox.getRef(TARGET, job, key)) return;
+    const body = { content: `📄 The full diff of round ${diff.round} since round ${diff.previousRound}.`, allowed_mentions: { parse: [] }, ...nonce(job, key) };
+    const files = [{ name: safeAttachmentName(diff.file.name), data: Buffer.from(diff.file.text, 'utf8') }];
+    const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body, files })) as Message;
+    this.o.store.outbox.putRef(TARGET, job, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
   }
 
   private async postNotice(agg: JobAggregate, artifacts: Artifact[], root: Root, row: OutboxRow) {

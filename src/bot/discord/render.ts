@@ -15,6 +15,8 @@ import {
 } from 'discord.js';
 import { formatDuration } from '../../config/duration.js';
 import type { GateCardView, JobStatusView, NoticeView, PersonRef, StageLine, Tone } from '../views/types.js';
+import type { RoundDiffView } from '../views/round-diff.js';
+import { diffField } from './diff-render.js';
 
 /** Discord's message limits (see platform-notes.md, "Platform limits"). */
 export const DISCORD_LIMITS = { content: 2000, title: 256, description: 4096, fields: 25, fieldName: 256, fieldValue: 1024, embedTotal: 6000, customId: 100 } as const;
@@ -209,7 +211,7 @@ export function safeAttachmentName(name: string): string {
  * decided, `components` is empty and the outcome is shown, so an edited card cannot be clicked.
  * `imageName` is passed through {@link safeAttachmentName}; upload the file under that name.
  */
-export function gateMessage(card: GateCardView, opts: { excerpts?: { name: string; text: string }[]; imageName?: string } = {}): DiscordGateMessage {
+export function gateMessage(card: GateCardView, opts: { excerpts?: { name: string; text: string }[]; imageName?: string; diff?: RoundDiffView } = {}): DiscordGateMessage {
   const { count, needed, names } = card.approvals;
   const d = card.deadline;
   // Paragraphs: what is reviewed, who decides and by when, and the outcome once there is one.
@@ -233,6 +235,8 @@ export function gateMessage(card: GateCardView, opts: { excerpts?: { name: strin
     fields: [],
     ...(opts.imageName ? { image: { url: `attachment://${safeAttachmentName(opts.imageName)}` } } : {}),
   };
+  // What changed since the rejected round (round 2 and later): see diff-render.ts.
+  if (opts.diff) embed.fields!.push(diffField(opts.diff));
   for (const excerpt of (opts.excerpts ?? []).slice(0, MAX_EXCERPTS)) {
     const name = esc(`📄 ${excerpt.name}`, 200);
     const room = Math.min(L.fieldValue, L.embedTotal - embedLength(embed) - name.length);
