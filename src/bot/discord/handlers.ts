@@ -13,6 +13,7 @@ import { executeCommand } from '../commands/execute.js';
 import { decidedAlready } from '../decided-already.js';
 import { autocompleteChoices, commandFromOptions } from './commands.js';
 import { parseGateCustomId, parseRejectModalId, rejectModal, textReply } from './render.js';
+import { noteModal, parseNoteButtonId, parseNoteModalId } from './note-modal.js';
 
 /** The person behind an interaction: user id and the member's role ids. */
 function identityOf(i: Interaction): Identity {
@@ -60,6 +61,13 @@ export function registerHandlers(client: Client, engine: Engine, log: Logger): v
       return;
     }
     if (i.isButton()) {
+      const noteFor = parseNoteButtonId(i.customId);
+      if (noteFor) {
+        const decided = decidedAlready(engine, noteFor);
+        if (decided) await i.reply({ ...textReply(decided), flags: MessageFlags.Ephemeral });
+        else await i.showModal(noteModal(noteFor));
+        return;
+      }
       const gate = parseGateCustomId(i.customId);
       if (!gate) {
         await i.reply({ ...textReply('That button is not one signoff made, so nothing changed.'), flags: MessageFlags.Ephemeral });
@@ -78,6 +86,13 @@ export function registerHandlers(client: Client, engine: Engine, log: Logger): v
       return;
     }
     if (i.isModalSubmit()) {
+      const noted = parseNoteModalId(i.customId);
+      if (noted) {
+        const note = i.fields.getTextInputValue('note').trim();
+        const r = beforeAck(engine.store, () => engine.act(who, noted.job, { type: 'approve', stage: noted.stage, round: noted.round, ...(note ? { reason: note } : {}) }));
+        await i.reply({ ...textReply(r.message), flags: MessageFlags.Ephemeral });
+        return;
+      }
       const ref = parseRejectModalId(i.customId);
       if (!ref) {
         await i.reply({ ...textReply('That form is not one signoff made, so nothing changed.'), flags: MessageFlags.Ephemeral });

@@ -17,6 +17,7 @@ import { formatDuration } from '../../config/duration.js';
 import type { GateCardView, JobStatusView, NoticeView, PersonRef, StageLine, Tone } from '../views/types.js';
 import type { RoundDiffView } from '../views/round-diff.js';
 import { diffField } from './diff-render.js';
+import { noteButton } from './note-modal.js';
 
 /** Discord's message limits (see platform-notes.md, "Platform limits"). */
 export const DISCORD_LIMITS = { content: 2000, title: 256, description: 4096, fields: 25, fieldName: 256, fieldValue: 1024, embedTotal: 6000, customId: 100 } as const;
@@ -175,7 +176,7 @@ const ACTION_CODE: Record<GateAction, string> = { approve: 'a', reject: 'r', hol
 const CODE_ACTION: Readonly<Record<string, GateAction>> = { a: 'approve', r: 'reject', h: 'hold' };
 
 /** `prefix:job:stage:round` read strictly; the id comes back from the client and may be forged. */
-function parseRef(id: unknown, prefix: RegExp): { code: string; ref: GateRef } | undefined {
+export function parseRef(id: unknown, prefix: RegExp): { code: string; ref: GateRef } | undefined {
   if (typeof id !== 'string' || id.length > L.customId) return undefined;
   const m = new RegExp(`^${prefix.source}:([1-9]\\d{0,14}):([^:]+):([1-9]\\d{0,6})$`).exec(id);
   if (!m) return undefined;
@@ -247,6 +248,8 @@ export function gateMessage(card: GateCardView, opts: { excerpts?: { name: strin
     ? [new ActionRowBuilder<ButtonBuilder>().addComponents(card.actions.map((action) =>
         new ButtonBuilder().setCustomId(gateCustomId(action, card)).setLabel(BUTTONS[action][0]).setStyle(BUTTONS[action][1]))).toJSON()]
     : [];
+  // "Approve with note…" goes right after Approve (see note-modal.ts).
+  if (card.actions.includes('approve')) components[0]?.components.splice(1, 0, noteButton({ job: card.jobId, stage: card.stage, round: card.round }));
   const content = esc(`${card.icon} ${card.title}${card.outcome ? ` — ${card.outcome.label}` : ''}`, L.content);
   return { content, embeds: [fitEmbed(embed)], components, allowed_mentions: noMentions() };
 }

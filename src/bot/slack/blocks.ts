@@ -14,6 +14,7 @@ import type { GateCardView, JobStatusView, NoticeView, PersonRef, StageLine } fr
 import { cut, cutMrkdwn, escapeCut, escapeMrkdwn, slackDate } from './mrkdwn.js';
 import type { RoundDiffView } from '../views/round-diff.js';
 import { diffBlocks } from './diff-blocks.js';
+import { noteButton } from './note-modal.js';
 
 // Bolt re-exports @slack/types as `types`; going through it keeps the types in step with the
 // Bolt version installed, without depending on the transitive package directly.
@@ -234,6 +235,8 @@ export function gateBlocks(card: GateCardView, opts: { excerpts?: { name: string
         ...(style ? { style } : {}),
       };
     });
+    // "Approve with note…" goes right after Approve (see note-modal.ts).
+    if (card.actions.includes('approve')) elements.splice(1, 0, noteButton(value));
     // The block id names the round too, so a click on an older card's buttons is recognisable.
     blocks.push({ type: 'actions', block_id: `gate:${card.jobId}:${card.stage}:${card.round}`.slice(0, S.id), elements });
   } else if (card.outcome) {
