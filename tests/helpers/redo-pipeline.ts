@@ -29,3 +29,9 @@ export function redoPipelines(): string {
     description: a text file over the diff cap
     stages:${stage('write', 'big')}`;
 }
+
+/** Operators for the Slack test: alice and bob edit (by Slack user id). */
+export const OPERATORS_SLACK = `
+operators:
+  editors: { slack: [U0ALICE, U0BOB], console: [alice, bob] }
+submitters: [editors]`;

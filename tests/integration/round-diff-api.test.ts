@@ -56,8 +56,14 @@ describe('GET /api/v1/jobs/:id/gates/:stage/diff', () => {
     const lines = by['script.md'].hunks.flatMap((h: Json) => h.lines);
     const removed = lines.find((l: Json) => l.op === '-');
     expect(removed.text).toBe('The end comes slowly, over many long and winding minutes.');
-    expect(removed.words.filter((w: Json) => w.op === '-').map((w: Json) => w.text).join('')).toContain('comes slowly, over many long and winding minutes');
-    expect(lines.find((l: Json) => l.op === '+').text).toBe('The end.');
+    // Word-level changes: the words put together give the line back; the kept words are marked kept.
+    const added = lines.find((l: Json) => l.op === '+');
+    expect(added.text).toBe('The end. <!here> @everyone **bold**');
+    expect(removed.words.map((w: Json) => w.text).join('')).toBe(removed.text);
+    expect(added.words.map((w: Json) => w.text).join('')).toBe(added.text);
+    expect(removed.words.find((w: Json) => w.op === ' ').text).toMatch(/^The/);
+    expect(removed.words.filter((w: Json) => w.op === '-').map((w: Json) => w.text).join(' ')).toContain('winding');
+    expect(added.words.filter((w: Json) => w.op === '+').map((w: Json) => w.text).join(' ')).toContain('<!here>');
     expect(by['data.bin']).toMatchObject({ kind: 'binary', status: 'changed', before: { size: 3 }, after: { size: 4 } });
     expect(by['data.bin'].before.sha256).not.toBe(by['data.bin'].after.sha256);
     expect(by['sound.wav']).toMatchObject({ kind: 'binary', status: 'unchanged' });
