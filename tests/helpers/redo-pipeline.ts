@@ -35,3 +35,11 @@ export const OPERATORS_SLACK = `
 operators:
   editors: { slack: [U0ALICE, U0BOB], console: [alice, bob] }
 submitters: [editors]`;
+
+/** Operators for the Discord test: alice and bob edit (by Discord user id). */
+export function operatorsDiscord(alice: string, bob: string): string {
+  return `
+operators:
+  editors: { discord: ["${alice}", "${bob}"] }
+submitters: [editors]`;
+}
