@@ -47,7 +47,7 @@ describe('a redo reviewed on Discord', () => {
 
     const round2 = await postedGate(fake, job, 'write', 2);
     await drained(app, job);
-    const field = (round2.body.embeds[0].fields as { name: string; value: string }[]).find((f) => f.name === '🔁 Changes since round 1')!;
+    const field = ((round2.body as { embeds: { fields: unknown }[] }).embeds[0]!.fields as { name: string; value: string }[]).find((f) => f.name === '🔁 Changes since round 1')!;
     expect(field.value).toContain('data.bin changed; frame.svg changed; +1 −1 lines in script.md; sound.wav unchanged; write.log unchanged');
     expect(field.value).toContain('```diff\n@@ script.md\n');
     expect(field.value).toContain('- The end comes slowly, over many long and winding minutes.');
