@@ -383,6 +383,8 @@ describe('Discord: reject through the modal, retry, round 2', () => {
       '🔁 Alice retried the job from outline, with the reason: Too long: cut it to one minute',
       '✅ outline done in T: Outline: N sections (revised) [outline.md]',
       '✅ Approval needed: outline of job 1 (round 2) — Approved by Bob',
+      // What changed since round 1, in full, right under the round-2 card.
+      '📄 The full diff of round 2 since round 1. [outline-round-2.diff]',
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Job 1 succeeded in T. 2 artifacts.',
     ]);
