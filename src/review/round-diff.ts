@@ -63,11 +63,17 @@ export interface DiffLimits {
   maxFileBytes: number;
   maxTotalBytes: number;
   maxOutputLines: number;
-  /** jsdiff gives up after this long on one file (a pathological input cannot stall the process). */
+  /** Characters of diff lines kept in total (word-level parts count too). */
+  maxOutputChars: number;
+  /**
+   * Time jsdiff may spend on all files together; past it a file's lines are left out as too
+   * large. The diff runs on the event loop once per gate round, so this bounds how long it can
+   * hold up everything else (jsdiff is O(N·D): 50 KB with half its lines changed took 210 ms here).
+   */
   timeoutMs: number;
 }
 
-export const DIFF_LIMITS: DiffLimits = { maxFileBytes: 256 * 1024, maxTotalBytes: 1024 * 1024, maxOutputLines: 2_000, timeoutMs: 200 };
+export const DIFF_LIMITS: DiffLimits = { maxFileBytes: 128 * 1024, maxTotalBytes: 512 * 1024, maxOutputLines: 2_000, maxOutputChars: 256 * 1024, timeoutMs: 250 };
 
 const TEXT_TYPES = /^(text\/|application\/(json|xml|yaml|x-yaml|javascript|x-ndjson|toml|x-sh|sql)\b)|\+(json|xml)\b/;
 
@@ -127,6 +133,8 @@ export function computeRoundDiff(
   const files: FileDiff[] = [];
   let inputLeft = limits.maxTotalBytes;
   let outputLeft = limits.maxOutputLines;
+  let charsLeft = limits.maxOutputChars;
+  const deadline = performance.now() + limits.timeoutMs;
   for (const name of names) {
     const old = before.find((f) => f.name === name);
     const now = after.find((f) => f.name === name);
@@ -143,7 +151,8 @@ export function computeRoundDiff(
       continue;
     }
     inputLeft -= bytes;
-    const hunks = textHunks(name, oldText, newText, limits.timeoutMs);
+    const timeLeft = Math.floor(deadline - performance.now());
+    const hunks = timeLeft > 0 ? textHunks(name, oldText, newText, timeLeft) : undefined;
     if (!hunks) {
       file.tooLarge = true;
       continue;
@@ -153,11 +162,13 @@ export function computeRoundDiff(
       if (l.op === '-') file.removed += 1;
     }
     const lines = hunks.reduce((n, h) => n + h.lines.length, 0);
+    const chars = hunks.reduce((n, h) => n + h.lines.reduce((m, l) => m + l.text.length * (l.words ? 2 : 1), 0), 0);
     // The counts stay (they are cheap and true); only the lines themselves are left out.
-    if (lines > outputLeft) file.tooLarge = true;
+    if (lines > outputLeft || chars > charsLeft) file.tooLarge = true;
     else {
       file.hunks = hunks;
       outputLeft -= lines;
+      charsLeft -= chars;
     }
   }
   const count = (s: FileStatus) => files.filter((f) => f.status === s).length;

@@ -79,6 +79,9 @@ describe('computeRoundDiff', () => {
     const capped = computeRoundDiff(at, [file('a.txt', 'text/plain', many)], [file('a.txt', 'text/plain', other)], { ...DIFF_LIMITS, maxOutputLines: 20 });
     // The counts are still true; only the lines themselves are left out.
     expect(capped.files[0]).toMatchObject({ added: 50, removed: 50, tooLarge: true, hunks: [] });
+    // Out of time (jsdiff is O(N·D)): the file is left out as too large instead of holding up signoff.
+    const late = computeRoundDiff(at, [file('a.txt', 'text/plain', many)], [file('a.txt', 'text/plain', other)], { ...DIFF_LIMITS, timeoutMs: 0 });
+    expect(late.files[0]).toMatchObject({ status: 'changed', tooLarge: true, hunks: [] });
   });
 
   it('keeps the card excerpt short and names each file', () => {
