@@ -88,7 +88,13 @@ export function registerHandlers(client: Client, engine: Engine, log: Logger): v
     if (i.isModalSubmit()) {
       const noted = parseNoteModalId(i.customId);
       if (noted) {
-        const note = i.fields.getTextInputValue('note').trim();
+        // An empty optional input may be left out of the submission: that is no note.
+        let note = '';
+        try {
+          note = i.fields.getTextInputValue('note').trim();
+        } catch {
+          note = '';
+        }
         const r = beforeAck(engine.store, () => engine.act(who, noted.job, { type: 'approve', stage: noted.stage, round: noted.round, ...(note ? { reason: note } : {}) }));
         await i.reply({ ...textReply(r.message), flags: MessageFlags.Ephemeral });
         return;
