@@ -65,6 +65,10 @@ describe('a redo reviewed on Discord', () => {
     const patch = fake.filesOf(withDiff[0]!.id).find((f) => f.name === 'write-round-2.diff')!.bytes.toString('utf8');
     expect(patch).toContain('-The end comes slowly, over many long and winding minutes.\n+The end. <!here> @everyone **bold**');
 
+    // As if signoff had died after Discord took the post but before its id was stored: the next
+    // delivery of the card posts with the same nonce and gets the same message back.
+    app.store.db.prepare("DELETE FROM chat_refs WHERE target = 'discord' AND key = 'diff:write:2'").run();
+
     // Approve with note…: a modal, then the note on the decided message, escaped.
     expect(Object.keys(round2.buttons)).toEqual(['Approve', 'Approve with note…', 'Reject']);
     const modal = await fake.dispatchInteraction(fake.button({ custom_id: round2.buttons['Approve with note…']!.custom_id, message: round2.id, user: BOB_ID }));
@@ -81,5 +85,6 @@ describe('a redo reviewed on Discord', () => {
     expect(text).toContain('**Approved by Bob**');
     expect(text).toContain('Reason: “fine, but check the intro timing @\u200beveryone <@\u200b&456> \\*\\*loud\\*\\*”');
     expect(fake.messagesIn(thread.id).filter((m) => m.attachments.some((a) => a.filename === 'write-round-2.diff'))).toHaveLength(1);
+    expect(app.store.outbox.getRef('discord', job, 'diff:write:2')?.messageId).toBe(withDiff[0]!.id);
   });
 });

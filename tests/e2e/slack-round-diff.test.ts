@@ -81,6 +81,12 @@ describe('a redo reviewed on Slack', () => {
     const log = threadLog(fake, CHANNEL, rootTs);
     expect(log.indexOf(`card gate:${job}:write:2`)).toBeLessThan(log.indexOf('upload 📄 The full diff of round 2 since round 1. [write: changes in round 2 since round 1]'));
 
+    // As if signoff had died after Slack took the upload but before its id was stored: the next
+    // edit of the card finds the upload in the thread instead of uploading it again.
+    const stored = h.app.store.outbox.getRef('slack', job, 'diff:write:2')!;
+    expect(stored.messageId).toMatch(/^F/);
+    h.app.store.outbox.putRef('slack', job, 'diff:write:2', { ...stored, messageId: 'pending' });
+
     // Approve with note…: a dialog, then the note (mentions and markup inert) on the decided card.
     expect(Object.keys(buttons(second.blocks))).toEqual(['Approve', 'Approve with note…', 'Reject']);
     await click(second, 'Approve with note…', BOB);
@@ -97,7 +103,8 @@ describe('a redo reviewed on Slack', () => {
     expect(decidedText).toContain('*Approved by u0bob*');
     expect(decidedText).toContain('“fine, but check the intro timing &lt;!channel&gt; &lt;@U0ALICE&gt; *loud*”');
     expect(decidedText).not.toContain('<!channel>');
-    // Edits of the card never upload the diff again.
+    // Edits of the card never upload the diff again, even after the lost id.
     expect(fake.uploads.filter((u) => u.filename === 'write-round-2.diff')).toHaveLength(1);
+    expect(h.app.store.outbox.getRef('slack', job, 'diff:write:2')!.messageId).toBe(stored.messageId);
   });
 });

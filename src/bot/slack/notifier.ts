@@ -115,11 +115,12 @@ export class SlackNotifier {
     const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
     if (ref && ref.messageId !== PENDING) {
       await this.o.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...message });
-      return;
+    } else {
+      const posted = await this.postOnce(agg.job.id, key, root.channel, root.messageId, message);
+      // Found from before a crash: it may show an older state of the gate.
+      if (posted.existed) await this.o.client.chat.update({ channel: root.channel, ts: posted.ts, ...message });
     }
-    const posted = await this.postOnce(agg.job.id, key, root.channel, root.messageId, message);
-    // Found from before a crash: it may show an older state of the gate.
-    if (posted.existed) await this.o.client.chat.update({ channel: root.channel, ts: posted.ts, ...message });
+    // After the card, on every delivery of it, until the .diff is known to be in the thread.
     if (diff) await this.uploadDiff(agg.job.id, diffUploadKey(gate), root, diff);
   }
 
