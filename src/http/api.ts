@@ -10,6 +10,7 @@ import { eventJson, jobJson, jobSummaryJson } from './job-json.js';
 import { notFound, sendInvalid, sendRefusal } from './errors.js';
 import { sendArtifact, showsInline } from './send-artifact.js';
 import { streamEvents, wantsEventStream } from './sse.js';
+import { registerDiffRoute } from './diff-route.js';
 
 const jobBody = z.strictObject({
   pipeline: z.string().min(1),
@@ -17,6 +18,8 @@ const jobBody = z.strictObject({
   params: z.record(z.string(), z.string()).optional(),
 });
 const reasonBody = z.strictObject({ reason: z.string().max(2000).optional() }).optional();
+/** A gate decision: a reject's reason, or an approval's optional note (capped by the engine, which says by how much). */
+const gateBody = z.strictObject({ reason: z.string().max(2000).optional(), note: z.string().max(20_000).optional() }).optional();
 const idParam = z.object({ id: z.coerce.number().int().positive() });
 const gateParams = idParam.extend({ stage: z.string().min(1).max(64), action: z.enum(['approve', 'reject', 'hold']) });
 const jobActionParams = idParam.extend({ action: z.enum(['cancel', 'retry']) });
@@ -102,9 +105,12 @@ export function registerApi(app: FastifyInstance, engine: Engine, surfaces: () =
 
   app.post('/jobs/:id/gates/:stage/:action', async (req, reply) => {
     const p = parse(reply, gateParams, req.params);
-    const body = p && parse(reply, reasonBody, req.body ?? undefined);
+    const body = p && parse(reply, gateBody, req.body ?? undefined);
     if (!p || reply.sent) return reply;
-    const r = engine.act(req.identity, p.id, { type: p.action, stage: p.stage, ...(body?.reason !== undefined ? { reason: body.reason } : {}) });
+    if (body?.note !== undefined && p.action !== 'approve')
+      return reply.code(400).send({ error: 'invalid', path: 'note', message: 'note: only an approval takes a note; a rejection takes a reason.' });
+    const reason = p.action === 'approve' ? body?.note ?? body?.reason : body?.reason;
+    const r = engine.act(req.identity, p.id, { type: p.action, stage: p.stage, ...(reason !== undefined ? { reason } : {}) });
     if (!r.ok) return sendRefusal(reply, r);
     return { message: r.message, job: view(p.id) };
   });
@@ -136,5 +142,6 @@ export function registerApi(app: FastifyInstance, engine: Engine, surfaces: () =
   }));
 
   app.get('/config', async () => ({ ...sanitizedConfig(engine.config), surfaces: surfaces() }));
+  registerDiffRoute(app, engine);
 
 }

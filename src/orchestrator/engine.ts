@@ -19,6 +19,7 @@ import { commitInput, persistEffects, type Committed } from './commit-input.js';
 import { createJob, checkSubmission, type Submission } from './create-job.js';
 import { actorFor, maySubmit, type Identity } from './policy.js';
 import { StageLauncher } from './stage-launcher.js';
+import { ensureRoundDiff } from '../review/ensure-diff.js';
 import type { JobInput, Reply } from './types.js';
 
 export interface Clock {
@@ -268,6 +269,7 @@ export class Engine {
 
   /** Tells listeners about the committed events, then performs the stage effects. */
   private afterCommit(committed: readonly Committed[]): void {
+    for (const c of committed) this.diffRounds(c);
     for (const c of committed) {
       for (const event of c.events) {
         for (const listener of this.listeners) {
@@ -281,6 +283,22 @@ export class Engine {
       for (const effect of c.effects) {
         if (effect.type === 'runStage') this.launcher.launch(c.agg, effect.stage, effect.run, effect.attempt);
         if (effect.type === 'killStage') this.launcher.kill(c.agg.job.id, effect.stage, effect.run);
+      }
+    }
+  }
+
+  /**
+   * Stores the diff of every gate round (2 or later) these commits opened, before chat renders
+   * its card. It reads files, so it runs here, after the commit; if signoff dies first, the
+   * renderers and the API compute it when they first need it (ensureRoundDiff is idempotent).
+   */
+  private diffRounds(c: Committed): void {
+    for (const e of c.events) {
+      if (e.type !== 'gate.opened' || Number(e.data.round) < 2) continue;
+      try {
+        ensureRoundDiff(this.store, c.agg.job.id, String(e.data.stage), Number(e.data.round), this.clock.now());
+      } catch (err) {
+        this.log.warn({ err, jobId: c.agg.job.id, stage: e.data.stage }, 'could not store a round diff now; it is computed when first shown');
       }
     }
   }

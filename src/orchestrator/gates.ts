@@ -6,6 +6,7 @@ import type { GateDef } from '../config/schema.js';
 import { formatDuration } from '../config/duration.js';
 import type { Draft } from './draft.js';
 import { mayDecide } from './policy.js';
+import { MAX_APPROVAL_NOTE, notesOf } from './approval-notes.js';
 import type { Actor, Gate, RefusalCode, Reply } from './types.js';
 
 /** When to remind before `deadline`: configured offsets, else once when a quarter is left. */
@@ -41,6 +42,8 @@ export function openGate(d: Draft, def: GateDef, stage: string): void {
   d.emit('gate.opened', {
     stage,
     round,
+    // The run under review: a later round's diff compares against it.
+    run: d.record(stage)?.run ?? null,
     required: def.required,
     min_approvals: def.min_approvals,
     approvers: def.approvers,
@@ -91,6 +94,7 @@ function approveAndAdvance(d: Draft, gate: Gate, by: string, auto: boolean): voi
     by,
     auto,
     approvals: gate.votes.filter((v) => v.vote === 'approve').map((v) => v.display),
+    notes: notesOf(gate).map(({ by, note }) => ({ by, note })),
     waited_ms: d.now - gate.openedAt,
   });
   const index = d.job.def.stages.findIndex((s) => s.id === gate.stage);
@@ -106,6 +110,8 @@ export function vote(d: Draft, actor: Actor, stage: string, choice: 'approve' | 
     return refuse(d, actor, stage, 'self_approval', `You submitted job ${d.job.id}, and the "${stage}" gate needs someone else's approval.`);
   if (choice === 'reject' && !why)
     return refuse(d, actor, stage, 'reason_required', 'A rejection needs a reason: it is handed to the stage when the job is redone.');
+  if (choice === 'approve' && why.length > MAX_APPROVAL_NOTE)
+    return refuse(d, actor, stage, 'invalid', `An approval note may be at most ${MAX_APPROVAL_NOTE} characters; yours has ${why.length}. Shorten it and approve again.`);
   const approvalsOf = () => gate.votes.filter((v) => v.vote === 'approve');
   if (choice === 'approve' && approvalsOf().some((v) => v.actor === actor.id))
     return refuse(d, actor, stage, 'already_voted', `You already approved; ${gate.minApprovals - approvalsOf().length} more approval(s) needed from others.`);

@@ -11,6 +11,7 @@ import { collectArtifacts } from '../stages/collect-artifacts.js';
 import { StageError, type StageContext } from '../stages/types.js';
 import type { Store } from '../store/store.js';
 import type { JobAggregate, JobInput } from './types.js';
+import { approvalNotesBefore } from './approval-notes.js';
 
 export interface LauncherOptions {
   store: Store;
@@ -59,6 +60,7 @@ export class StageLauncher {
     const controller = new AbortController();
     const log = this.o.log.child({ jobId: job.id, stage, run });
     let lastProgress = 0;
+    const approvalNotes = approvalNotesBefore(agg, stage);
     const ctx: StageContext = {
       jobId: job.id,
       pipeline: job.pipeline,
@@ -71,6 +73,7 @@ export class StageLauncher {
       logPath,
       inputs,
       ...(record.redoReason ? { redoReason: record.redoReason } : {}),
+      ...(approvalNotes.length ? { approvalNotes } : {}),
       signal: controller.signal,
       progress: (message) => {
         const now = this.o.clock.now();

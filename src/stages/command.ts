@@ -52,6 +52,7 @@ export function commandEnv(run: CommandRun, ctx: StageContext): Record<string, s
     env[`SIGNOFF_PARAM_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = value;
   }
   if (ctx.redoReason !== undefined) env.SIGNOFF_REDO_REASON = ctx.redoReason;
+  if (ctx.approvalNotes?.length) env.SIGNOFF_APPROVAL_NOTES = JSON.stringify(ctx.approvalNotes);
   return env;
 }
 

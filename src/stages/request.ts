@@ -15,5 +15,6 @@ export function stageRequest(ctx: StageContext, options: { paths: boolean }) {
     // A remote service cannot read signoff's disk, so it gets no paths.
     inputs: ctx.inputs.map(({ stage, name, path, size }) => (options.paths ? { stage, name, path, size } : { stage, name, size })),
     redo_reason: ctx.redoReason ?? null,
+    approval_notes: ctx.approvalNotes ?? [],
   };
 }

@@ -32,6 +32,8 @@ export interface StageContext {
   inputs: InputArtifact[];
   /** When this stage is being redone after a rejection: the reviewer's reason. */
   redoReason?: string;
+  /** Notes approvers left when approving earlier stages ("yes, but…"), earliest stage first. */
+  approvalNotes?: { stage: string; round: number; by: string; note: string }[];
   /** Aborted on cancel or shutdown; adapters stop their work (and kill their processes). */
   signal: AbortSignal;
   /** Report progress (a short line a person can read). */

@@ -135,4 +135,16 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE dedupe ADD COLUMN payload TEXT;
   CREATE INDEX dedupe_pending ON dedupe (at) WHERE payload IS NOT NULL;
   `,
+  /* 4: what changed between two reviewed rounds of a stage, computed once when the later gate opens */ `
+  CREATE TABLE round_diffs (
+    job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    stage TEXT NOT NULL,
+    round INTEGER NOT NULL,
+    run INTEGER NOT NULL,
+    previous_run INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (job_id, stage, round)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -58,7 +58,7 @@ describe('Discord across a crash', () => {
     const root = rootOf(fake, 1)!;
     const thread = threadOf(fake, 1)!;
     expect(gate.channel).toBe(thread.id);
-    expect(Object.keys(gate.buttons)).toEqual(['Approve', 'Reject']);
+    expect(Object.keys(gate.buttons)).toEqual(['Approve', 'Approve with note…', 'Reject']);
     await waitFor(() => rootOf(fake!, 1)!.content === '✋ Job 1 · gated: Awaiting approval of outline', 'the root to show the gate');
 
     await signoff.kill('SIGKILL');

@@ -148,7 +148,7 @@ describe('Discord: submit and the job thread', () => {
     const outline = await postedGate(fake, 1, 'outline');
     await drained(app(), 1);
     expect(outline.channel).toBe(thread.id);
-    expect(Object.keys(outline.buttons)).toEqual(['Approve', 'Reject', 'Hold']);
+    expect(Object.keys(outline.buttons)).toEqual(['Approve', 'Approve with note…', 'Reject', 'Hold']);
     expect(outline.buttons.Approve!.custom_id).toBe('sg:a:1:outline:1');
     expect(threadLog(fake, thread.id)).toEqual(['✅ outline done in T: Outline: N sections [outline.md]', '✋ Optional review: outline of job 1']);
     expect(fake.messagesIn(CHANNEL_ID).map((m) => m.id)).toEqual([root.id]);
@@ -174,7 +174,7 @@ describe('Discord: submit and the job thread', () => {
     await start();
     const { job } = await slash(ALICE_ID, 'submit', { pipeline: 'tiny', brief: 'Nobody objects' });
     const outline = await postedGate(fake, job, 'outline');
-    expect(Object.keys(outline.buttons)).toEqual(['Approve', 'Reject', 'Hold']);
+    expect(Object.keys(outline.buttons)).toEqual(['Approve', 'Approve with note…', 'Reject', 'Hold']);
     expect(visibleText(outline.body)).toMatch(/auto-approves <t:\d+:R>/);
     await autoApproveOutline(job);
     await waitFor(() => jobState(job) === 'succeeded', 'the job to succeed');
@@ -244,6 +244,7 @@ describe('Discord: gate buttons', () => {
     // The buttons as posted: required gate → Approve and Reject; custom ids name job, stage and round.
     expect(Object.values(script.buttons)).toEqual([
       { custom_id: `sg:a:${job}:script:1`, label: 'Approve', style: 3 },
+      { custom_id: `sn:${job}:script:1`, label: 'Approve with note…', style: 3 },
       { custom_id: `sg:r:${job}:script:1`, label: 'Reject', style: 4 },
     ]);
 
@@ -324,7 +325,7 @@ describe('Discord: reject through the modal, retry, round 2', () => {
     const { job } = await slash(ALICE_ID, 'submit', { pipeline: 'gated', brief: 'A long film' });
     const round1 = await postedGate(fake, job, 'outline');
     await drained(app(), job);
-    expect(Object.keys(round1.buttons)).toEqual(['Approve', 'Reject']);
+    expect(Object.keys(round1.buttons)).toEqual(['Approve', 'Approve with note…', 'Reject']);
 
     // Reject answers with a modal (type 9) asking for the reason; nothing is decided yet.
     const modal = await click(round1, 'Reject', BOB_ID);
@@ -382,6 +383,8 @@ describe('Discord: reject through the modal, retry, round 2', () => {
       '🔁 Alice retried the job from outline, with the reason: Too long: cut it to one minute',
       '✅ outline done in T: Outline: N sections (revised) [outline.md]',
       '✅ Approval needed: outline of job 1 (round 2) — Approved by Bob',
+      // What changed since round 1, in full, right under the round-2 card.
+      '📄 The full diff of round 2 since round 1. [outline-round-2.diff]',
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Job 1 succeeded in T. 2 artifacts.',
     ]);

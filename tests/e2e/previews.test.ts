@@ -133,7 +133,7 @@ describe('previews on the Slack gate card', () => {
     expect(refused).toHaveLength(1);
     expect((refused[0]!.args.blocks as Block[]).some((b) => b.type === 'image')).toBe(true);
     expect((card.call.args.blocks as Block[]).some((b) => b.type === 'image')).toBe(false);
-    expect(Object.keys(slack.buttons(card.call.args.blocks as unknown[]))).toEqual(['Approve', 'Reject']);
+    expect(Object.keys(slack.buttons(card.call.args.blocks as unknown[]))).toEqual(['Approve', 'Approve with note…', 'Reject']);
     expect(slack.gateCards(fake, job, 'board')).toHaveLength(1);
   });
 });

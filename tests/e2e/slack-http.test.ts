@@ -132,7 +132,7 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     await drained(h.app, 1);
     expect(card.message).toMatchObject({ channel: CHANNEL, thread_ts: root.message.ts });
     expect(blockText(card.message.blocks)).toContain('Optional review: outline of job 1');
-    expect(Object.keys(buttons(card.message.blocks))).toEqual(['Approve', 'Reject', 'Hold']);
+    expect(Object.keys(buttons(card.message.blocks))).toEqual(['Approve', 'Approve with note…', 'Reject', 'Hold']);
 
     // The root was edited (chat.update on its ts), never posted again.
     expect(rootsOf(fake, 1)).toHaveLength(1);
@@ -188,7 +188,7 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     await drained(h.app, job);
     // The buttons are taken from the card as posted: action ids, value and block id.
     const posted = buttons(scriptCard.blocks);
-    expect(Object.keys(posted)).toEqual(['Approve', 'Reject']);
+    expect(Object.keys(posted)).toEqual(['Approve', 'Approve with note…', 'Reject']);
     expect(posted.Approve).toMatchObject({ action_id: 'signoff_gate_approve', block_id: `gate:${job}:script:1`, value: JSON.stringify({ j: job, s: 'script', r: 1 }) });
 
     // dave is in no group: refused privately, nothing changes.

@@ -69,7 +69,7 @@ describe('Slack across a crash', () => {
     const card = asPosted(await waitForGateCard(fake, 1, 'outline'));
     const root = rootOf(fake, 1)!;
     expect(card.thread_ts).toBe(root.message.ts);
-    expect(Object.keys(buttons(card.blocks))).toEqual(['Approve', 'Reject']);
+    expect(Object.keys(buttons(card.blocks))).toEqual(['Approve', 'Approve with note…', 'Reject']);
     // Killed as soon as Slack has the card: signoff may not have stored its ts yet. It stored the
     // intent before posting, so after the restart it finds the card (by its metadata) instead of
     // posting it again.

@@ -1466,6 +1466,11 @@ export class FakeDiscord {
       if (channel.thread_metadata.locked) return discordError(400, DISCORD_ERRORS.threadArchived, 'Thread is archived');
       channel.thread_metadata.archived = false; // Sending into an unlocked archived thread unarchives it.
     }
+    // As Discord: with enforce_nonce, a nonce the bot used in this channel already answers with that message.
+    if (body.enforce_nonce === true && (typeof body.nonce === 'string' || typeof body.nonce === 'number')) {
+      const earlier = [...this.messages.values()].find((m) => m.channel_id === channelId && m.nonce === body.nonce);
+      if (earlier) return { status: 200, body: clone(earlier) };
+    }
     const isThread = channel.type === 11 || channel.type === 12;
     const message = this.newMessage(channelId, body, files, isThread ? { position: Number(channel.total_message_sent ?? 0) } : {});
     this.messages.set(message.id, message);

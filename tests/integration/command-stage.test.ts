@@ -133,6 +133,7 @@ describe('command stage', () => {
       submitter: 'console:alice',
       inputs: [{ stage: 'outline', name: 'outline.md', path: ctx.inputs[0]!.path, size: 12 }],
       redo_reason: 'too long',
+      approval_notes: [],
     });
     const env = JSON.parse(readFileSync(path.join(ctx.outputDir, 'env.json'), 'utf8')) as Record<string, string>;
     expect(env.SLACK_BOT_TOKEN).toBeUndefined();

@@ -109,6 +109,7 @@ describe('http stage', () => {
       submitter: 'slack:U123',
       inputs: [{ stage: 'draft', name: 'draft.md', size: 99 }],
       redo_reason: 'shorter please',
+      approval_notes: [],
     });
     const log = readFileSync(ctx.logPath, 'utf8');
     expect(log).toContain(`POST ${baseUrl}/review`);

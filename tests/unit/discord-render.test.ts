@@ -193,7 +193,7 @@ describe('gate message', () => {
     expect(msg.components).toHaveLength(1);
     const buttons = msg.components[0]!.components;
     expect(buttons.map((b) => ['custom_id' in b ? b.custom_id : '', b.style, 'label' in b ? b.label : ''])).toEqual([
-      ['sg:a:7:outline:1', 3, 'Approve'], ['sg:r:7:outline:1', 4, 'Reject'], ['sg:h:7:outline:1', 2, 'Hold'],
+      ['sg:a:7:outline:1', 3, 'Approve'], ['sn:7:outline:1', 3, 'Approve with note…'], ['sg:r:7:outline:1', 4, 'Reject'], ['sg:h:7:outline:1', 2, 'Hold'],
     ]);
     const [embed] = msg.embeds;
     expect(embed!.color).toBe(0xf1a208);
@@ -226,7 +226,7 @@ describe('gate message', () => {
     j.send({ type: 'vote', actor: j.actor('carol'), stage: 'storyboard', vote: 'approve' });
     const msg = gateMessage(gateCardView(j.agg, j.agg.gates[2]!, []));
     expect(msg.embeds[0]!.description).toContain('Approvals: 1 of 2 (carol)');
-    expect(msg.components[0]!.components.map((b) => ('custom_id' in b ? b.custom_id : ''))).toEqual(['sg:a:7:storyboard:1', 'sg:r:7:storyboard:1']);
+    expect(msg.components[0]!.components.map((b) => ('custom_id' in b ? b.custom_id : ''))).toEqual(['sg:a:7:storyboard:1', 'sn:7:storyboard:1', 'sg:r:7:storyboard:1']);
   });
 
   it('round-trips custom ids and refuses tampered ones', () => {

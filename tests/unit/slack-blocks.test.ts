@@ -165,7 +165,7 @@ describe('gate message', () => {
     expect(actions).toMatchObject({ block_id: 'gate:7:outline:1' });
     const buttons = actions!.type === 'actions' ? actions!.elements : [];
     expect(buttons.map((b) => [b.action_id, 'style' in b ? b.style : undefined])).toEqual([
-      ['signoff_gate_approve', 'primary'], ['signoff_gate_reject', 'danger'], ['signoff_gate_hold', undefined],
+      ['signoff_gate_approve', 'primary'], ['signoff_gate_approve_note', undefined], ['signoff_gate_reject', 'danger'], ['signoff_gate_hold', undefined],
     ]);
     for (const b of buttons) expect('value' in b && b.value).toBe('{"j":7,"s":"outline","r":1}');
     const all = texts(msg).join('\n');

@@ -17,6 +17,7 @@ import { streamEvents } from '../../http/sse.js';
 import { executeCommand } from '../commands/execute.js';
 import { helpText, parseCommand } from '../commands/parse.js';
 import { consoleUpdate, jobThread } from './job-thread.js';
+import { diffJson, lookupDiff } from '../../http/diff-route.js';
 
 const PUBLIC_DIR = path.join(PACKAGE_DIR, 'src', 'bot', 'console', 'public');
 const ASSETS: Record<string, string> = {
@@ -31,6 +32,7 @@ const ASSETS: Record<string, string> = {
   'render-job.js': 'text/javascript; charset=utf-8',
   'render-gate.js': 'text/javascript; charset=utf-8',
   'render-artifacts.js': 'text/javascript; charset=utf-8',
+  'render-diff.js': 'text/javascript; charset=utf-8',
   'timeline.js': 'text/javascript; charset=utf-8',
   'live.js': 'text/javascript; charset=utf-8',
   'commands.js': 'text/javascript; charset=utf-8',
@@ -39,7 +41,7 @@ const ASSETS: Record<string, string> = {
 };
 
 const commandBody = z.strictObject({ as: z.string().min(1), text: z.string().max(20_000) });
-const actionBody = z.strictObject({ as: z.string().min(1), reason: z.string().max(2_000).optional(), round: z.number().int().positive().optional() });
+const actionBody = z.strictObject({ as: z.string().min(1), reason: z.string().max(2_000).optional(), note: z.string().max(20_000).optional(), round: z.number().int().positive().optional() });
 const gateParams = z.object({ id: z.coerce.number().int().positive(), stage: z.string().min(1).max(64), action: z.enum(['approve', 'reject', 'hold']) });
 const idParams = z.object({ id: z.coerce.number().int().positive() });
 
@@ -131,8 +133,19 @@ export function registerConsole(app: FastifyInstance, engine: Engine, token: str
       if (!who) return reply.code(403).send({ ok: false, text: `"${body.data.as}" is not a console user in the config.` });
       const { id, stage, action } = p.data;
       const round = body.data.round !== undefined ? { round: body.data.round } : {};
-      const r = engine.act(who, id, action === 'hold' ? { type: 'hold', stage, ...round } : { type: action, stage, ...round, ...(body.data.reason !== undefined ? { reason: body.data.reason } : {}) });
+      // An approval's note travels as its vote's reason (the engine caps it and says by how much).
+      const reason = action === 'approve' ? body.data.note ?? body.data.reason : body.data.reason;
+      const r = engine.act(who, id, action === 'hold' ? { type: 'hold', stage, ...round } : { type: action, stage, ...round, ...(reason !== undefined ? { reason } : {}) });
       return { ok: r.ok, text: r.message, ...(r.ok ? {} : { code: r.code }) };
+    });
+
+    scope.get('/console/api/jobs/:id/gates/:stage/diff', async (req, reply) => {
+      const p = z.object({ id: z.coerce.number().int().positive(), stage: z.string().min(1).max(64) }).safeParse(req.params);
+      const round = Number((req.query as Record<string, string>).round);
+      if (!p.success || !Number.isSafeInteger(round) || round < 1) return reply.code(400).send({ error: 'invalid', message: 'Name a job, a stage and ?round=N.' });
+      const found = lookupDiff(engine, p.data.id, p.data.stage, round, clock.now());
+      if ('missing' in found) return reply.code(404).send({ error: 'not_found', message: `${found.missing} does not exist.` });
+      return diffJson(p.data.id, found.diff, (aid) => `/console/api/artifacts/${aid}`);
     });
 
     scope.get('/console/api/artifacts/:id', async (req, reply) => {

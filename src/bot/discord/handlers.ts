@@ -32,8 +32,8 @@ function inputOf(i: Interaction): InteractionInput {
   }
   if (i.isButton()) return { kind: 'button', id: i.id, who, customId: i.customId };
   if (i.isModalSubmit()) {
-    const reason = i.fields.fields.has('reason') ? i.fields.getTextInputValue('reason') : null;
-    return { kind: 'modal', id: i.id, who, customId: i.customId, reason };
+    const text = (name: string) => (i.fields.fields.has(name) ? i.fields.getTextInputValue(name) : null);
+    return { kind: 'modal', id: i.id, who, customId: i.customId, reason: text('reason'), note: text('note') };
   }
   return { kind: 'other', id: i.id };
 }

@@ -13,6 +13,7 @@ import { beforeAck, claimFirstTime } from '../before-ack.js';
 import { executeCommand } from '../commands/execute.js';
 import { decidedAlready } from '../decided-already.js';
 import { autocompleteChoices, commandFromOptions, type Choice, type OptionReader } from './commands.js';
+import { noteModal, parseNoteButtonId, parseNoteModalId } from './note-modal.js';
 import { parseGateCustomId, parseRejectModalId, rejectModal, textReply, type DiscordText } from './render.js';
 
 /** One interaction, as signoff needs it. */
@@ -21,7 +22,8 @@ export type InteractionInput =
   | { kind: 'autocomplete'; focused: { name: string; value: string }; job: unknown }
   | { kind: 'command'; id: string; who: Identity; channel: string | null; name: string; subcommand: string | null; options: OptionReader }
   | { kind: 'button'; id: string; who: Identity; customId: string }
-  | { kind: 'modal'; id: string; who: Identity; customId: string; reason: string | null }
+  /** A dialog's submission: the Reject dialog's `reason`, the Approve-with-note dialog's `note`. */
+  | { kind: 'modal'; id: string; who: Identity; customId: string; reason: string | null; note: string | null }
   | { kind: 'other'; id: string };
 
 /** How to answer it. */
@@ -84,6 +86,11 @@ export function carryOut(engine: Engine, input: InteractionInput): InteractionAn
       return privately(text);
     }
     case 'button': {
+      const noteFor = parseNoteButtonId(input.customId);
+      if (noteFor) {
+        const decided = decidedAlready(engine, noteFor);
+        return decided ? privately(decided) : { kind: 'modal', modal: noteModal(noteFor) };
+      }
       const gate = parseGateCustomId(input.customId);
       if (!gate) return privately('That button is not one signoff made, so nothing changed.');
       if (gate.action === 'reject') {
@@ -95,6 +102,13 @@ export function carryOut(engine: Engine, input: InteractionInput): InteractionAn
       return r.ok ? { kind: 'update' } : privately(r.message);
     }
     case 'modal': {
+      const noted = parseNoteModalId(input.customId);
+      if (noted) {
+        // An empty optional input may be left out of the submission: that is no note.
+        const note = input.note?.trim() ?? '';
+        const r = beforeAck(store, () => engine.act(input.who, noted.job, { type: 'approve', stage: noted.stage, round: noted.round, ...(note ? { reason: note } : {}) }));
+        return privately(r.message);
+      }
       const ref = parseRejectModalId(input.customId);
       if (!ref || input.reason === null) return privately('That form is not one signoff made, so nothing changed.');
       const reason = input.reason;

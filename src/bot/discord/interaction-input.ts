@@ -82,7 +82,7 @@ export function interactionFromPayload(payload: unknown): InteractionInput | und
     case MESSAGE_COMPONENT:
       return { kind: 'button', id, who, customId: str(data.custom_id) ?? '' };
     case MODAL_SUBMIT:
-      return { kind: 'modal', id, who, customId: str(data.custom_id) ?? '', reason: textInput(data.components, 'reason') };
+      return { kind: 'modal', id, who, customId: str(data.custom_id) ?? '', reason: textInput(data.components, 'reason'), note: textInput(data.components, 'note') };
     default:
       return { kind: 'other', id };
   }

@@ -20,6 +20,8 @@ import { noticeFor } from '../views/notice.js';
 import { textExcerpts } from '../views/excerpts.js';
 import { previewName, previewPath, SvgPreviews } from '../previews/svg-previews.js';
 import { briefIsCut, gateMessage, noticeMessage, safeAttachmentName, statusMessage } from './render.js';
+import { diffUploadKey, roundDiffFor } from '../round-diff-for.js';
+import type { RoundDiffView } from '../views/round-diff.js';
 
 const TARGET = 'discord';
 /** Discord error codes retrying will not fix: unknown channel/message, no access, bad form body. */
@@ -114,18 +116,29 @@ export class DiscordNotifier {
     if (!gate) return;
     const card = gateCardView(agg, gate, artifacts);
     const reviewed = artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id));
+    const diff = roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
     const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
     // The card's picture is attached when the card is posted; an edit keeps the attachment.
     const image = await this.cardImage(reviewed, ref === undefined);
     const imageName = image ? safeAttachmentName(image.name) : undefined;
-    const message = gateMessage(card, { excerpts: textExcerpts(reviewed, 900), ...(imageName ? { imageName } : {}) });
+    const message = gateMessage(card, { excerpts: textExcerpts(reviewed, 900), ...(imageName ? { imageName } : {}), ...(diff ? { diff } : {}) });
     if (ref) {
       await this.o.rest.patch(Routes.channelMessage(ref.channel, ref.messageId), { body: message });
-      return;
+    } else {
+      const files = image && imageName ? [{ name: imageName, data: fs.readFileSync(image.path) }] : [];
+      const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: { ...message, ...nonce(agg.job.id, key) }, files })) as Message;
+      this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
     }
-    const files = image && imageName ? [{ name: imageName, data: fs.readFileSync(image.path) }] : [];
-    const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: { ...message, ...nonce(agg.job.id, key) }, files })) as Message;
-    this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
+    if (diff) await this.postDiff(agg.job.id, diffUploadKey(gate), root, diff);
+  }
+
+  /** The round's full `.diff` goes into the thread once, under the card; the nonce makes a retried post return the first. */
+  private async postDiff(job: number, key: string, root: Root, diff: RoundDiffView) {
+    if (this.o.store.outbox.getRef(TARGET, job, key)) return;
+    const body = { content: `📄 The full diff of round ${diff.round} since round ${diff.previousRound}.`, allowed_mentions: { parse: [] }, ...nonce(job, key) };
+    const files = [{ name: safeAttachmentName(diff.file.name), data: Buffer.from(diff.file.text, 'utf8') }];
+    const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body, files })) as Message;
+    this.o.store.outbox.putRef(TARGET, job, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
   }
 
   /**

@@ -15,6 +15,9 @@ import {
 } from 'discord.js';
 import { formatDuration } from '../../config/duration.js';
 import type { GateCardView, JobStatusView, NoticeView, PersonRef, StageLine, Tone } from '../views/types.js';
+import type { RoundDiffView } from '../views/round-diff.js';
+import { diffField } from './diff-render.js';
+import { noteButton } from './note-modal.js';
 
 /** Discord's message limits (see platform-notes.md, "Platform limits"). */
 export const DISCORD_LIMITS = { content: 2000, title: 256, description: 4096, fields: 25, fieldName: 256, fieldValue: 1024, embedTotal: 6000, customId: 100 } as const;
@@ -173,7 +176,7 @@ const ACTION_CODE: Record<GateAction, string> = { approve: 'a', reject: 'r', hol
 const CODE_ACTION: Readonly<Record<string, GateAction>> = { a: 'approve', r: 'reject', h: 'hold' };
 
 /** `prefix:job:stage:round` read strictly; the id comes back from the client and may be forged. */
-function parseRef(id: unknown, prefix: RegExp): { code: string; ref: GateRef } | undefined {
+export function parseRef(id: unknown, prefix: RegExp): { code: string; ref: GateRef } | undefined {
   if (typeof id !== 'string' || id.length > L.customId) return undefined;
   const m = new RegExp(`^${prefix.source}:([1-9]\\d{0,14}):([^:]+):([1-9]\\d{0,6})$`).exec(id);
   if (!m) return undefined;
@@ -209,7 +212,7 @@ export function safeAttachmentName(name: string): string {
  * decided, `components` is empty and the outcome is shown, so an edited card cannot be clicked.
  * `imageName` is passed through {@link safeAttachmentName}; upload the file under that name.
  */
-export function gateMessage(card: GateCardView, opts: { excerpts?: { name: string; text: string }[]; imageName?: string } = {}): DiscordGateMessage {
+export function gateMessage(card: GateCardView, opts: { excerpts?: { name: string; text: string }[]; imageName?: string; diff?: RoundDiffView } = {}): DiscordGateMessage {
   const { count, needed, names } = card.approvals;
   const d = card.deadline;
   // Paragraphs: what is reviewed, who decides and by when, and the outcome once there is one.
@@ -233,6 +236,8 @@ export function gateMessage(card: GateCardView, opts: { excerpts?: { name: strin
     fields: [],
     ...(opts.imageName ? { image: { url: `attachment://${safeAttachmentName(opts.imageName)}` } } : {}),
   };
+  // What changed since the rejected round (round 2 and later): see diff-render.ts.
+  if (opts.diff) embed.fields!.push(diffField(opts.diff));
   for (const excerpt of (opts.excerpts ?? []).slice(0, MAX_EXCERPTS)) {
     const name = esc(`📄 ${excerpt.name}`, 200);
     const room = Math.min(L.fieldValue, L.embedTotal - embedLength(embed) - name.length);
@@ -243,6 +248,8 @@ export function gateMessage(card: GateCardView, opts: { excerpts?: { name: strin
     ? [new ActionRowBuilder<ButtonBuilder>().addComponents(card.actions.map((action) =>
         new ButtonBuilder().setCustomId(gateCustomId(action, card)).setLabel(BUTTONS[action][0]).setStyle(BUTTONS[action][1]))).toJSON()]
     : [];
+  // "Approve with note…" goes right after Approve (see note-modal.ts).
+  if (card.actions.includes('approve')) components[0]?.components.splice(1, 0, noteButton({ job: card.jobId, stage: card.stage, round: card.round }));
   const content = esc(`${card.icon} ${card.title}${card.outcome ? ` — ${card.outcome.label}` : ''}`, L.content);
   return { content, embeds: [fitEmbed(embed)], components, allowed_mentions: noMentions() };
 }

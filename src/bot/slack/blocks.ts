@@ -12,6 +12,9 @@ import type { types } from '@slack/bolt';
 import { formatDuration } from '../../config/duration.js';
 import type { GateCardView, JobStatusView, NoticeView, PersonRef, StageLine } from '../views/types.js';
 import { cut, cutMrkdwn, escapeCut, escapeMrkdwn, slackDate } from './mrkdwn.js';
+import type { RoundDiffView } from '../views/round-diff.js';
+import { diffBlocks } from './diff-blocks.js';
+import { noteButton } from './note-modal.js';
 
 // Bolt re-exports @slack/types as `types`; going through it keeps the types in step with the
 // Bolt version installed, without depending on the transitive package directly.
@@ -202,10 +205,12 @@ function codeBlock(text: string): string {
  * decide, the tally, the deadline, and Approve / Reject / Hold buttons while the gate is open.
  * Once decided, the buttons are replaced by the outcome, so an edited card cannot be clicked.
  */
-export function gateBlocks(card: GateCardView, opts: { excerpts?: { name: string; text: string }[] } = {}): SlackMessage {
+export function gateBlocks(card: GateCardView, opts: { excerpts?: { name: string; text: string }[]; diff?: RoundDiffView } = {}): SlackMessage {
   const blocks: KnownBlock[] = [header(`${card.icon} ${card.title}`)];
   if (card.text) blocks.push(section(escapeMrkdwn(card.text)));
   if (card.redoReason) blocks.push(section(`*Redo asked for:* ${escapeMrkdwn(card.redoReason)}`));
+  // What changed since the rejected round (round 2 and later): see diff-blocks.ts.
+  if (opts.diff) blocks.push(...diffBlocks(opts.diff));
   for (const excerpt of (opts.excerpts ?? []).slice(0, MAX_EXCERPTS)) {
     blocks.push(section(`*${escapeCut(excerpt.name, 200).text}*\n${codeBlock(excerpt.text)}`));
   }
@@ -230,6 +235,8 @@ export function gateBlocks(card: GateCardView, opts: { excerpts?: { name: string
         ...(style ? { style } : {}),
       };
     });
+    // "Approve with note…" goes right after Approve (see note-modal.ts).
+    if (card.actions.includes('approve')) elements.splice(1, 0, noteButton(value));
     // The block id names the round too, so a click on an older card's buttons is recognisable.
     blocks.push({ type: 'actions', block_id: `gate:${card.jobId}:${card.stage}:${card.round}`.slice(0, S.id), elements });
   } else if (card.outcome) {

@@ -17,6 +17,7 @@ import { unescapeSlackText } from './mrkdwn.js';
 import { readReject, readSubmit, rejectModal, submitModal } from './modals.js';
 import type { SlackIdentities } from './identities.js';
 import { INBOX_KEY } from './inbox.js';
+import { NOTE_CALLBACK_ID, noteModal, readNote } from './note-modal.js';
 
 type Context = Record<string, unknown>;
 
@@ -70,26 +71,25 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
     await answer(reply.text);
   });
 
-  app.action(/^signoff_gate_(approve|reject|hold)$/, async ({ ack, body, action: raw, client, respond, context }) => {
+  app.action(/^signoff_gate_(approve|approve_note|reject|hold)$/, async ({ ack, body, action: raw, client, respond, context }) => {
     if (body.type !== 'block_actions' || raw.type !== 'button' || !('action_id' in raw)) return void (await ack());
     const action: ButtonAction = raw;
     if (!firstTime(`action:${body.user.id}:${action.action_ts}`, context)) return void (await ack());
     const say = (text: string) => respond({ response_type: 'ephemeral', replace_original: false, ...textBlocks(text) });
     const gate = parseGateValue(action.value ?? '');
     // Approve and Hold are acknowledged after the decision is stored; the rest at once.
-    if (!gate || action.action_id === 'signoff_gate_reject') await ack();
+    const dialog = action.action_id === 'signoff_gate_reject' || action.action_id === 'signoff_gate_approve_note';
+    if (!gate || dialog) await ack();
     if (!gate) {
       log.warn({ user: body.user.id }, 'a Slack gate button carried a value signoff did not make');
       return void (await say('That button is not one signoff made, so nothing changed. Use the buttons on the gate message, or /signoff status <job>.'));
     }
     const channel = body.channel?.id ?? body.container?.channel_id ?? '';
-    if (action.action_id === 'signoff_gate_reject') {
+    if (dialog) {
       const decided = decidedAlready(engine, gate);
       if (decided) return void (await say(decided));
-      await client.views.open({
-        trigger_id: body.trigger_id,
-        view: rejectModal({ job: gate.job, stage: gate.stage, round: gate.round, channel, ...(body.message?.thread_ts ? { threadTs: body.message.thread_ts } : {}) }),
-      });
+      const meta = { job: gate.job, stage: gate.stage, round: gate.round, channel, ...(body.message?.thread_ts ? { threadTs: body.message.thread_ts } : {}) };
+      await client.views.open({ trigger_id: body.trigger_id, view: action.action_id === 'signoff_gate_reject' ? rejectModal(meta) : noteModal(meta) });
       return;
     }
     const who = await identities.resolve(body.user.id, body.user.username ?? body.user.name);
@@ -107,6 +107,18 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
     const who = await identities.resolve(body.user.id, body.user.name);
     const r = beforeAck(store, () => engine.act(who, meta.job, { type: 'reject', stage: meta.stage, round: meta.round, reason: input.reason }));
     // Stored first, then the dialog closes; a refusal is answered privately.
+    await ack();
+    if (!r.ok && meta.channel)
+      await client.chat.postEphemeral({ channel: meta.channel, user: body.user.id, ...(meta.threadTs ? { thread_ts: meta.threadTs } : {}), ...textBlocks(r.message) });
+  });
+
+  app.view(NOTE_CALLBACK_ID, async ({ ack, body, view, client, context }) => {
+    const input = readNote(view);
+    if ('errors' in input) return void (await ack({ response_action: 'errors', errors: input.errors }));
+    if (!firstTime(`view:${view.id}`, context)) return void (await ack());
+    const { meta } = input;
+    const who = await identities.resolve(body.user.id, body.user.name);
+    const r = beforeAck(store, () => engine.act(who, meta.job, { type: 'approve', stage: meta.stage, round: meta.round, ...(input.note ? { reason: input.note } : {}) }));
     await ack();
     if (!r.ok && meta.channel)
       await client.chat.postEphemeral({ channel: meta.channel, user: body.user.id, ...(meta.threadTs ? { thread_ts: meta.threadTs } : {}), ...textBlocks(r.message) });

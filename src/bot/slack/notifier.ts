@@ -20,6 +20,8 @@ import { textExcerpts } from '../views/excerpts.js';
 import { gateBlocks, noticeBlocks, statusBlocks } from './blocks.js';
 import { ChannelPacer } from './pacer.js';
 import { SlackCardImages, type UploadedFile } from './card-images.js';
+import { diffUploadKey, roundDiffFor } from '../round-diff-for.js';
+import type { RoundDiffView } from '../views/round-diff.js';
 
 type WebClient = App['client'];
 const TARGET = 'slack';
@@ -111,7 +113,8 @@ export class SlackNotifier {
     const gate = agg.gates.find((g) => g.stage === at.stage && g.round === at.round);
     if (!gate) return;
     const card = gateCardView(agg, gate, artifacts);
-    const message = gateBlocks(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 600) });
+    const diff = roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
+    const message = gateBlocks(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 600), ...(diff ? { diff } : {}) });
     await this.images.sendCard(agg.job.id, card, message, async (withImage) => {
       const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
       if (ref && ref.messageId !== PENDING) {
@@ -122,6 +125,16 @@ export class SlackNotifier {
       // Found from before a crash: it may show an older state of the gate.
       if (posted.existed) await this.o.client.chat.update({ channel: root.channel, ts: posted.ts, ...withImage });
     });
+    // After the card, on every delivery of it, until the .diff is known to be in the thread.
+    if (diff) await this.uploadDiff(agg.job.id, diffUploadKey(gate), root, diff);
+  }
+
+  /** The round's full `.diff` goes into the thread once, under the card (see uploadOnce). */
+  private async uploadDiff(job: number, key: string, root: { channel: string; messageId: string }, diff: RoundDiffView) {
+    const ref = this.o.store.outbox.getRef(TARGET, job, key);
+    if (ref && ref.messageId !== PENDING) return;
+    const comment = `📄 The full diff of round ${diff.round} since round ${diff.previousRound}.`;
+    await this.uploadOnce(job, key, root, comment, [{ content: diff.file.text, filename: diff.file.name, title: diff.file.title }]);
   }
 
   private async postNotice(agg: JobAggregate, artifacts: Artifact[], root: { channel: string; messageId: string }, row: OutboxRow) {

@@ -3,6 +3,7 @@ import { formatDuration } from '../../config/duration.js';
 import type { Gate, JobAggregate } from '../../orchestrator/types.js';
 import type { Artifact } from '../../store/store.js';
 import { GATE_LOOK } from './icons.js';
+import { approvalNoteText } from './approval-note.js';
 import type { ArtifactRef, GateCardView } from './types.js';
 
 export const artifactRef = (a: Artifact): ArtifactRef => ({ id: a.id, name: a.name, stage: a.stage, size: a.size, mediaType: a.mediaType });
@@ -61,7 +62,7 @@ export function gateCardView(agg: JobAggregate, gate: Gate, artifacts: Artifact[
     approvals: { count: approvals.length, needed: gate.minApprovals, names: approvals.map((v) => v.display) },
     deadline: open ? waits : null,
     actions: !open ? [] : gate.required || gate.state === 'held' ? ['approve', 'reject'] : ['approve', 'reject', 'hold'],
-    outcome: open ? null : { label: outcomeLabel(gate), by: gate.decidedBy, at: gate.decidedAt, reason: gate.reason },
+    outcome: open ? null : { label: outcomeLabel(gate), by: gate.decidedBy, at: gate.decidedAt, reason: gate.state === 'approved' ? approvalNoteText(gate) : gate.reason },
     artifacts: artifacts.filter((a) => a.stage === gate.stage && a.run === rec?.run).map(artifactRef),
     openedAt: gate.openedAt,
   };

@@ -263,8 +263,10 @@ export function checkSlackThreads(db: DbSnapshot, posts: Post[], channel: string
     const list = events.get(job.id) ?? [];
     const seqOfKey = (key: string): number | undefined => {
       if (key.startsWith('notice:')) return Number(key.slice('notice:'.length));
-      const [, stage, round] = key.split(':');
-      return list.find((e) => e.type === 'gate.opened' && e.data.stage === stage && String(e.data.round) === round)?.seq;
+      const [kind, stage, round] = key.split(':');
+      const seq = list.find((e) => e.type === 'gate.opened' && e.data.stage === stage && String(e.data.round) === round)?.seq;
+      // A round's .diff upload follows its card, before the next event's message.
+      return seq !== undefined && kind === 'diff' ? seq + 0.5 : seq;
     };
     const byMessage = new Map<string, string>();
     for (const r of refs) if (r.job_id === job.id && r.key !== 'root') byMessage.set(r.message_id, r.key);

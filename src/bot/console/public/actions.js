@@ -20,7 +20,7 @@ export function wireChannelClicks() {
       // The round this card shows: a click on an older card never decides a newer round.
       const round = Number(card.dataset.gate.split(':').pop());
       if (action === 'reject') openRejectDialog(jobId, stage, round, button);
-      else decide(jobId, stage, round, action, undefined, card);
+      else decide(jobId, stage, round, action, undefined, card, action === 'approve' ? card.noteValue?.trim() : undefined);
       return;
     }
     const jobId = Number(button.dataset.jobId);
@@ -32,14 +32,15 @@ export function wireChannelClicks() {
 }
 
 /** Sends a gate decision. Buttons are marked busy, not disabled, so keyboard focus stays put. */
-async function decide(jobId, stage, round, action, reason, card) {
+async function decide(jobId, stage, round, action, reason, card, note) {
   const busy = (on) => {
     card?.classList.toggle('is-busy', on);
     card?.querySelectorAll('.gate-actions button').forEach((b) => b.setAttribute('aria-disabled', String(on)));
   };
   busy(true);
-  const r = await api(`/console/api/jobs/${jobId}/gates/${encodeURIComponent(stage)}/${action}`, { method: 'POST', body: { as: state.actingAs, ...(Number.isInteger(round) && round > 0 ? { round } : {}), ...(reason ? { reason } : {}) } });
+  const r = await api(`/console/api/jobs/${jobId}/gates/${encodeURIComponent(stage)}/${action}`, { method: 'POST', body: { as: state.actingAs, ...(Number.isInteger(round) && round > 0 ? { round } : {}), ...(reason ? { reason } : {}), ...(note ? { note } : {}) } });
   busy(false);
+  if (r.data?.ok && card) card.noteValue = '';
   const data = r.data ?? {};
   showPrivate(typeof data.text === 'string' ? data.text : `signoff answered HTTP ${r.status}.`, data.ok === true, `${action} ${stage} of job ${jobId}`);
 }

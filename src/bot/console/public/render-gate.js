@@ -5,6 +5,7 @@
 import { fill, h, keepFocus, timeEl } from './dom.js';
 import { fmtClock, fmtFull } from './format.js';
 import { renderArtifacts } from './render-artifacts.js';
+import { noteField, renderRoundDiff } from './render-diff.js';
 import { serverNow } from './state.js';
 
 const GATE_LABEL = { pending: 'Waiting', held: 'Held', approved: 'Approved', rejected: 'Rejected', expired: 'Expired', cancelled: 'Cancelled' };
@@ -29,12 +30,14 @@ export function renderGate(entry, key) {
       h('span', { class: `pill tone-${g.tone}`, text: GATE_LABEL[g.state] ?? g.state })),
     h('p', { class: 'gate-text', text: g.text }),
     g.redoReason ? h('p', { class: 'redo-reason' }, h('strong', { text: 'Redo asked for: ' }), h('span', { text: g.redoReason })) : null,
+    // What changed since the rejected round (render-diff.js), made once per card.
+    (card.diffNode ??= renderRoundDiff(g)),
     card.artifactsNode,
     h('dl', { class: 'gate-meta' },
       h('div', {}, h('dt', { text: 'Approvers' }), h('dd', {}, g.approvers.map((a) => h('span', { class: 'chip', text: a })))),
       h('div', {}, h('dt', { text: 'Approvals' }), h('dd', { class: 'approvals', text: `${g.approvals.count} of ${g.approvals.needed} approvals${names}` })),
       g.deadline ? h('div', {}, h('dt', { text: g.deadline.kind === 'auto_approve' ? 'Auto-approval' : 'Deadline' }), h('dd', {}, countdown(g.deadline))) : null),
-    g.actions.length ? gateButtons(g) : outcome(g)));
+    g.actions.length ? gateButtons(g, card) : outcome(g)));
 }
 
 function countdown(deadline) {
@@ -51,9 +54,10 @@ export function updateCountdown(el) {
   el.classList.toggle('is-soon', left < 60_000);
 }
 
-function gateButtons(g) {
+function gateButtons(g, card) {
   return h('div', { class: 'gate-actions' }, g.actions.map((action) =>
-    h('button', { type: 'button', class: `btn btn-${action === 'approve' ? 'approve' : action === 'reject' ? 'danger-outline' : 'ghost'}`, 'data-action': action, text: ACTION_LABEL[action] ?? action })));
+    h('button', { type: 'button', class: `btn btn-${action === 'approve' ? 'approve' : action === 'reject' ? 'danger-outline' : 'ghost'}`, 'data-action': action, text: ACTION_LABEL[action] ?? action })),
+    g.actions.includes('approve') ? noteField(card) : null);
 }
 
 function outcome(g) {
