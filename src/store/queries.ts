@@ -29,7 +29,8 @@ export function queryStatements(db: Db) {
     running: db.prepare(`SELECT DISTINCT job_id AS id FROM stages WHERE state = 'running'`),
     due: db.prepare(`SELECT job_id AS id FROM stages WHERE retry_at IS NOT NULL AND retry_at <= @now AND state = 'retry_wait'
       UNION SELECT job_id FROM gates WHERE deadline_at IS NOT NULL AND deadline_at <= @now AND state = 'pending'
-      UNION SELECT job_id FROM gates WHERE remind_at IS NOT NULL AND remind_at <= @now AND state = 'pending'`),
+      UNION SELECT job_id FROM gates WHERE remind_at IS NOT NULL AND remind_at <= @now AND state = 'pending'
+      UNION SELECT job_id FROM gates WHERE escalate_at IS NOT NULL AND escalate_at <= @now AND state IN ('pending', 'held')`),
     recent: db.prepare('SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE submitter = ? AND created_at > ?'),
     byState: db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state'),
     lastEvent: db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM events'),
