@@ -10,6 +10,7 @@ import { eventJson, jobJson, jobSummaryJson } from './job-json.js';
 import { notFound, sendInvalid, sendRefusal } from './errors.js';
 import { sendArtifact, showsInline } from './send-artifact.js';
 import { streamEvents, wantsEventStream } from './sse.js';
+import { registerGatesApi } from './gates-api.js';
 
 const jobBody = z.strictObject({
   pipeline: z.string().min(1),
@@ -136,5 +137,6 @@ export function registerApi(app: FastifyInstance, engine: Engine, surfaces: () =
   }));
 
   app.get('/config', async () => ({ ...sanitizedConfig(engine.config), surfaces: surfaces() }));
+  registerGatesApi(app, engine);
 
 }

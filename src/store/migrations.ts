@@ -135,9 +135,10 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE dedupe ADD COLUMN payload TEXT;
   CREATE INDEX dedupe_pending ON dedupe (at) WHERE payload IS NOT NULL;
   `,
-  /* 4: escalation of a gate: when it falls due (a timer like the deadline), and when it happened */ `
+  /* 4: escalation of a gate (due like the deadline, and when it happened); open gates by age for "what waits for me" */ `
   ALTER TABLE gates ADD COLUMN escalate_at INTEGER;
   ALTER TABLE gates ADD COLUMN escalated_at INTEGER;
   CREATE INDEX gates_escalate ON gates (escalate_at) WHERE escalate_at IS NOT NULL;
+  CREATE INDEX gates_open ON gates (opened_at) WHERE state IN ('pending', 'held');
   `,
 ];

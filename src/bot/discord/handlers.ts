@@ -13,6 +13,9 @@ import { executeCommand } from '../commands/execute.js';
 import { decidedAlready } from '../decided-already.js';
 import { autocompleteChoices, commandFromOptions } from './commands.js';
 import { parseGateCustomId, parseRejectModalId, rejectModal, textReply } from './render.js';
+import { pendingReply } from './reach-render.js';
+import type { Store } from '../../store/store.js';
+import type { PendingItem } from '../views/pending.js';
 
 /** The person behind an interaction: user id and the member's role ids. */
 function identityOf(i: Interaction): Identity {
@@ -55,8 +58,10 @@ export function registerHandlers(client: Client, engine: Engine, log: Logger): v
         string: (name: string) => i.options.getString(name),
         integer: (name: string) => i.options.getInteger(name),
       });
-      const text = parsed.ok ? beforeAck(engine.store, () => executeCommand(engine, who, parsed.command, { surface: 'discord', channel: i.channelId })).text : parsed.message;
-      await i.editReply(textReply(text));
+      const reply = parsed.ok ? beforeAck(engine.store, () => executeCommand(engine, who, parsed.command, { surface: 'discord', channel: i.channelId })) : undefined;
+      // "What waits for me" links each card (a jump URL) and carries Approve/Reject buttons.
+      if (reply?.pending) return void (await i.editReply(pendingReply(reply.pending, engine.now(), jumpLinks(store, i.guildId, reply.pending))));
+      await i.editReply(textReply(reply ? reply.text : parsed.ok ? '' : parsed.message));
       return;
     }
     if (i.isButton()) {
@@ -88,4 +93,15 @@ export function registerHandlers(client: Client, engine: Engine, log: Logger): v
       await i.reply({ ...textReply(r.message), flags: MessageFlags.Ephemeral });
     }
   }
+}
+
+/** Jump URLs of the items' cards in their threads (`job:stage:round` → URL), from the stored message ids. */
+function jumpLinks(store: Store, guildId: string | null, items: PendingItem[]): Map<string, string> {
+  const links = new Map<string, string>();
+  if (!guildId) return links;
+  for (const item of items) {
+    const ref = store.outbox.getRef('discord', item.jobId, `gate:${item.stage}:${item.round}`);
+    if (ref) links.set(`${item.jobId}:${item.stage}:${item.round}`, `https://discord.com/channels/${guildId}/${ref.channel}/${ref.messageId}`);
+  }
+  return links;
 }

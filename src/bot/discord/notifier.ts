@@ -19,6 +19,8 @@ import { jobStatusView } from '../views/job-status.js';
 import { noticeFor } from '../views/notice.js';
 import { textExcerpts } from '../views/excerpts.js';
 import { briefIsCut, gateMessage, noticeMessage, safeAttachmentName, statusMessage } from './render.js';
+import { DiscordReach } from './reach.js';
+import type { Gate } from '../../orchestrator/types.js';
 
 const TARGET = 'discord';
 /** Discord error codes retrying will not fix: unknown channel/message, no access, bad form body. */
@@ -31,7 +33,12 @@ type Message = { id: string };
 type Root = ChatRef & { threadId: string };
 
 export class DiscordNotifier {
-  constructor(private readonly o: { rest: REST; store: Store; config: Config; log: Logger }) {}
+  /** Mentions and direct messages (see reach.ts). */
+  private readonly reach: DiscordReach;
+
+  constructor(private readonly o: { rest: REST; store: Store; config: Config; log: Logger }) {
+    this.reach = new DiscordReach({ ...o, gateMessage: (agg, gate) => this.dmGateMessage(agg, gate) });
+  }
 
   /** Gate messages and notices of `rows`, in order; the root and its thread are made first if missing. */
   async deliver(jobId: number, rows: OutboxRow[]): Promise<void> {
@@ -43,6 +50,7 @@ export class DiscordNotifier {
       await deliverBatch(rows, {
         gate: (key, at) => this.upsertGate(agg, artifacts, root, key, at),
         notice: (row) => this.postNotice(agg, artifacts, root, row),
+        ping: (row) => this.reach.ping(agg, root.threadId, row),
       });
     } catch (err) {
       throw classify(err);
@@ -76,7 +84,7 @@ export class DiscordNotifier {
     const { store, config, rest } = this.o;
     const existing = store.outbox.getRef(TARGET, agg.job.id, 'root');
     if (existing?.threadId) return existing as Root;
-    const channel = existing?.channel ?? config.channels.discord ?? (agg.job.origin.surface === 'discord' ? agg.job.origin.channel : undefined);
+    const channel = existing?.channel ?? agg.job.def.channels?.discord ?? config.channels.discord ?? (agg.job.origin.surface === 'discord' ? agg.job.origin.channel : undefined);
     if (!channel) throw new PermanentDeliveryError(`job ${agg.job.id} has no Discord channel: set channels.discord in the config`);
     let messageId = existing?.messageId;
     if (!messageId) {
@@ -115,11 +123,19 @@ export class DiscordNotifier {
     const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
     if (ref) {
       await this.o.rest.patch(Routes.channelMessage(ref.channel, ref.messageId), { body: message });
-      return;
+    } else {
+      const files = image && imageName ? [{ name: imageName, data: fs.readFileSync(image.path) }] : [];
+      const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: { ...message, ...nonce(agg.job.id, key) }, files })) as Message;
+      this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
     }
-    const files = image && imageName ? [{ name: imageName, data: fs.readFileSync(image.path) }] : [];
-    const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: { ...message, ...nonce(agg.job.id, key) }, files })) as Message;
-    this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
+    await this.reach.copies(agg, gate);
+  }
+
+  /** The card for a direct message: as in the thread, without the attached image. */
+  private dmGateMessage(agg: JobAggregate, gate: Gate) {
+    const artifacts = this.o.store.artifacts.current(agg.job.id);
+    const card = gateCardView(agg, gate, artifacts);
+    return gateMessage(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 900) });
   }
 
   private async postNotice(agg: JobAggregate, artifacts: Artifact[], root: Root, row: OutboxRow) {

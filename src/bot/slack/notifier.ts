@@ -19,6 +19,9 @@ import { noticeFor } from '../views/notice.js';
 import { textExcerpts } from '../views/excerpts.js';
 import { gateBlocks, noticeBlocks, statusBlocks } from './blocks.js';
 import { ChannelPacer } from './pacer.js';
+import type { SlackIdentities } from './identities.js';
+import { SlackReach } from './reach.js';
+import type { Gate } from '../../orchestrator/types.js';
 
 type WebClient = App['client'];
 const TARGET = 'slack';
@@ -39,13 +42,23 @@ export interface SlackNotifierOptions {
   config: Config;
   log: Logger;
   postsPerSecond: number;
+  identities: SlackIdentities;
+  clock?: { now(): number };
 }
 
 export class SlackNotifier {
   private readonly pacer: ChannelPacer;
+  /** Mentions, direct messages and Home tabs (see reach.ts). */
+  readonly reach: SlackReach;
 
   constructor(private readonly o: SlackNotifierOptions) {
     this.pacer = new ChannelPacer(o.postsPerSecond);
+    this.reach = new SlackReach({
+      client: o.client, store: o.store, config: o.config, log: o.log, identities: o.identities,
+      postOnce: (job, key, channel, threadTs, message) => this.postOnce(job, key, channel, threadTs, message),
+      gateMessage: (agg, gate) => this.gateMessage(agg, gate, o.store.artifacts.current(agg.job.id)),
+      now: () => (o.clock ?? Date).now(),
+    });
   }
 
   /** Gate messages and notices of `rows`, in order; the root is posted first if it is missing. */
@@ -59,6 +72,7 @@ export class SlackNotifier {
       await deliverBatch(rows, {
         gate: (key, at) => this.upsertGate(agg, artifacts, root, key, at),
         notice: (row) => this.postNotice(agg, artifacts, root, row),
+        ping: (row) => this.reach.ping(agg, root, row),
       });
       return { statusPosted: posted };
     } catch (err) {
@@ -94,7 +108,7 @@ export class SlackNotifier {
       if (store.outbox.getRef(TARGET, agg.job.id, 'brief')?.messageId === PENDING) await this.uploadBrief(agg, existing);
       return { root: existing, posted: false };
     }
-    const channel = existing?.channel ?? config.channels.slack ?? (agg.job.origin.surface === 'slack' ? agg.job.origin.channel : undefined);
+    const channel = existing?.channel ?? agg.job.def.channels?.slack ?? config.channels.slack ?? (agg.job.origin.surface === 'slack' ? agg.job.origin.channel : undefined);
     if (!channel) throw new PermanentDeliveryError(`job ${agg.job.id} has no Slack channel: set channels.slack in the config`);
     const message = this.status(agg);
     const made = await this.postOnce(agg.job.id, 'root', channel, null, message);
@@ -107,16 +121,21 @@ export class SlackNotifier {
   private async upsertGate(agg: JobAggregate, artifacts: Artifact[], root: { channel: string; messageId: string }, key: string, at: { stage: string; round: number }) {
     const gate = agg.gates.find((g) => g.stage === at.stage && g.round === at.round);
     if (!gate) return;
-    const card = gateCardView(agg, gate, artifacts);
-    const message = gateBlocks(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 600) });
+    const message = this.gateMessage(agg, gate, artifacts);
     const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
     if (ref && ref.messageId !== PENDING) {
       await this.o.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...message });
-      return;
+    } else {
+      const posted = await this.postOnce(agg.job.id, key, root.channel, root.messageId, message);
+      // Found from before a crash: it may show an older state of the gate.
+      if (posted.existed) await this.o.client.chat.update({ channel: root.channel, ts: posted.ts, ...message });
     }
-    const posted = await this.postOnce(agg.job.id, key, root.channel, root.messageId, message);
-    // Found from before a crash: it may show an older state of the gate.
-    if (posted.existed) await this.o.client.chat.update({ channel: root.channel, ts: posted.ts, ...message });
+    await this.reach.copies(agg, gate, message);
+  }
+
+  private gateMessage(agg: JobAggregate, gate: Gate, artifacts: Artifact[]) {
+    const card = gateCardView(agg, gate, artifacts);
+    return gateBlocks(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 600) });
   }
 
   private async postNotice(agg: JobAggregate, artifacts: Artifact[], root: { channel: string; messageId: string }, row: OutboxRow) {
