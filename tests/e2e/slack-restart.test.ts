@@ -103,9 +103,10 @@ describe('Slack across a crash', () => {
     expect(threadLog(fake, CHANNEL, root.message.ts).map((line) => line.replace(/\d+ (sections|scenes|words)/g, 'N $1').replace(/in \d+(ms|s)/g, 'in T'))).toEqual([
       'upload ✅ outline done in T: Outline: N sections [outline: outline.md]',
       'card gate:1:outline:1',
+      'notice 🔔 outline of job 1 needs your decision: <@U0BOB>',
       'upload ✅ script done in T: Script: N scenes, N words [script: script.md]',
       'notice ✅ Job 1 succeeded in T. 2 artifacts.',
     ]);
-    expect(fake.messageList()).toHaveLength(3);
+    expect(fake.messageList()).toHaveLength(4);
   });
 });
