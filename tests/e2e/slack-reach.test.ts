@@ -95,6 +95,16 @@ async function click(card: { channel: string; ts: string; blocks: unknown[] | un
 
 const gate = (job: number, stage: string) => h.app.store.jobs.load(job)!.gates.find((g) => g.stage === stage)!;
 const threadOf = (channel: string, rootTs: string) => fake.messageList(channel).filter((m) => m.thread_ts === rootTs && m.ts !== rootTs);
+/** `user` opens the app's Home tab (the `app_home_opened` event, signed as Slack sends it); resolves once it is published. */
+async function openHome(user: string) {
+  const before = fake.publishes.filter((p) => p.user === user).length;
+  const opened = await postEvent(h.eventsUrl, SIGNING_SECRET, {
+    type: 'event_callback', team_id: 'T1', api_app_id: 'A1', event_id: `Ev${user}${before}`, event_time: Math.floor(Date.now() / 1000),
+    event: { type: 'app_home_opened', user, channel: `D${user}`, tab: 'home', event_ts: '1.1' },
+  });
+  expect(opened.status).toBe(200);
+  await waitFor(() => fake.publishes.filter((p) => p.user === user).length > before, `${user}'s Home tab on opening it`);
+}
 const dms = (user: string) => fake.messageList(`D${user}`);
 /** Everything a message shows or notifies with: top-level text and every block text. */
 const shown = (m: StoredMessage) => `${m.text ?? ''}\n${blockText(m.blocks)}`;
@@ -145,7 +155,8 @@ describe('reaching the deciders on Slack', () => {
     for (const m of [bobDm, carolDm]) expect(pings(shown(m))).toEqual([]);
     expect(fake.callsTo('conversations.open').map((c) => c.args.users).sort()).toEqual([BOB, CAROL]);
 
-    // The Home tab of a decider lists the gate with a link to the card in its thread.
+    // Carol opens the app's Home tab: it lists the gate with a link to the card in its thread.
+    await openHome(CAROL);
     await waitFor(() => blockText(fake.homes.get(CAROL)?.blocks as unknown[]).includes('Waiting for you: 1'), "Carol's Home tab");
     expect(blockText(fake.homes.get(CAROL)!.blocks as unknown[])).toContain(`https://test.slack.com/archives/${DEPLOY}/p${card.message.ts.replace('.', '')}`);
 
@@ -164,14 +175,8 @@ describe('reaching the deciders on Slack', () => {
     expect(dms(CAROL)).toHaveLength(1);
     await waitFor(() => blockText(fake.homes.get(CAROL)?.blocks as unknown[]).includes('Nothing waits for you'), "Carol's Home tab to be refreshed");
 
-    // Opening the Home tab publishes it.
-    const before = fake.publishes.filter((p) => p.user === DAVE).length;
-    const opened = await postEvent(h.eventsUrl, SIGNING_SECRET, {
-      type: 'event_callback', team_id: 'T1', api_app_id: 'A1', event_id: 'Ev1', event_time: Math.floor(Date.now() / 1000),
-      event: { type: 'app_home_opened', user: DAVE, channel: `D${DAVE}`, tab: 'home', event_ts: '1.1' },
-    });
-    expect(opened.status).toBe(200);
-    await waitFor(() => fake.publishes.filter((p) => p.user === DAVE).length > before, "Dave's Home tab on opening it");
+    // Dave, a viewer, opens his: nothing waits for him.
+    await openHome(DAVE);
     expect(blockText(fake.homes.get(DAVE)!.blocks as unknown[])).toContain('Nothing waits for you');
   });
 

@@ -81,7 +81,7 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
     // A click on the Home tab has no response_url: its answer is the refreshed tab.
     const say = async (text: string) => {
       if ('response_url' in body && body.response_url) await respond({ response_type: 'ephemeral', replace_original: false, ...textBlocks(text) });
-      else if (reach) await reach.publishHome(body.user.id);
+      else if (reach) await reach.homeOpened(body.user.id);
     };
     const gate = parseGateValue(action.value ?? '');
     // Approve and Hold are acknowledged after the decision is stored; the rest at once.

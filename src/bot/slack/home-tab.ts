@@ -1,6 +1,6 @@
 /**
  * The App Home tab: when a person opens it, signoff publishes the gates waiting for them
- * (`views.publish`); the notifier publishes it again whenever a gate on their list changes.
+ * (`views.publish`); from then on the notifier publishes it again whenever a gate changes.
  * Needs the `app_home_opened` bot event and `features.app_home.home_tab_enabled` (see
  * conf/slack-manifest.yaml).
  */
@@ -10,6 +10,6 @@ import type { SlackReach } from './reach.js';
 export function registerHomeTab(app: App, reach: SlackReach): void {
   app.event('app_home_opened', async ({ event }) => {
     if (event.tab !== 'home') return;
-    await reach.publishHome(event.user);
+    await reach.homeOpened(event.user);
   });
 }

@@ -12,7 +12,6 @@
 import type { App } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
-import { decidersOf } from '../../orchestrator/deciders.js';
 import { actorFor } from '../../orchestrator/policy.js';
 import type { Gate, JobAggregate } from '../../orchestrator/types.js';
 import type { OutboxRow, Store } from '../../store/store.js';
@@ -25,7 +24,7 @@ import { dmTextBlocks, homeView, pingBlocks } from './reach-blocks.js';
 type WebClient = App['client'];
 const TARGET = 'slack';
 const PENDING = 'pending';
-/** Most people one ping DMs (and whose Home tab one gate change refreshes); past it, a log line says who was left out. */
+/** Most people one ping DMs (and Home tabs one gate change refreshes); past it, a log line says who was left out. */
 export const MAX_DMS = 50;
 
 export interface SlackReachOptions {
@@ -43,6 +42,11 @@ export interface SlackReachOptions {
 
 export class SlackReach {
   private readonly permalinks = new Map<string, string>();
+  /**
+   * People who opened their Home tab since this process started, most recent last. After a
+   * restart a tab shows its last list until its owner opens it again (which publishes it anew).
+   */
+  private readonly homeViewers = new Set<string>();
 
   constructor(private readonly o: SlackReachOptions) {}
 
@@ -57,17 +61,22 @@ export class SlackReach {
     if (ping.dm) await this.directMessages(agg, ping);
   }
 
-  /** Edits every DM copy of a gate round's card to `message`, then refreshes its deciders' Home tabs. */
+  /** Edits every DM copy of a gate round's card to `message`, then refreshes the Home tabs people look at. */
   async copies(agg: JobAggregate, gate: Gate, message: SlackMessage): Promise<void> {
     for (const ref of this.o.store.outbox.refsWithPrefix(TARGET, agg.job.id, `dm:gate:${gate.stage}:${gate.round}:`)) {
       if (ref.messageId === PENDING) continue;
       await this.platformErrorsLogged({ job: agg.job.id, key: ref.key }, () => this.o.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...message }));
     }
-    const def = agg.job.def.stages.find((s) => s.id === gate.stage)?.gate;
-    if (!def) return;
-    // Everyone whose list this gate is on, or was on: approvers, voters, the escalation groups.
-    const all = decidersOf(this.o.config.operators, { ...def, approvers: [...def.approvers, ...(def.escalate_to ?? [])] }, { ...gate, escalatedAt: null }, { submitter: '' });
-    for (const user of await this.people(all.slack, [], agg.job.id)) await this.publishHome(user);
+    // A gate changed: the lists of those who opened their Home tab may have changed. (Only
+    // theirs: publishing for every decider of every gate would cost calls nobody looks at.)
+    for (const user of [...this.homeViewers].slice(-MAX_DMS)) await this.publishHome(user);
+  }
+
+  /** Someone opened their Home tab: publish it, and keep it up to date from now on. */
+  async homeOpened(user: string): Promise<void> {
+    this.homeViewers.delete(user);
+    this.homeViewers.add(user);
+    await this.publishHome(user);
   }
 
   /** Publishes a person's Home tab: the gates waiting for them. Failures are logged, never thrown. */
