@@ -180,6 +180,22 @@ describe('reaching the deciders on Slack', () => {
     expect(blockText(fake.homes.get(DAVE)!.blocks as unknown[])).toContain('Nothing waits for you');
   });
 
+  it('a DM whose answer is lost is found in the DM, not sent twice', async () => {
+    await start();
+    // Opening Bob's DM is slow, so the answer of the post after it (his card) can be lost on purpose.
+    fake.failNext('conversations.open', { hangMs: 1_500 }, 1);
+    const job = await submit('deploy', 'Release 3.0');
+    const root = await waitFor(() => rootOf(fake, job)?.message, 'the root');
+    await waitFor(() => threadOf(DEPLOY, root.ts).some((m) => m.text?.startsWith('🔔')), 'the mention reply');
+    fake.failNext('chat.postMessage', { lose: true }, 1);
+    await waitFor(() => dms(CAROL).length === 1, "Carol's DM");
+    await waitFor(() => h.app.store.outbox.pendingForJob('slack', job).length === 0, 'the outbox to drain');
+    expect(fake.stats.lost).toBe(1);
+    expect(dms(BOB)).toHaveLength(1);
+    expect(dms(CAROL)).toHaveLength(1);
+    expect(fake.callsTo('conversations.history').some((c) => c.args.channel === `D${BOB}`)).toBe(true);
+  });
+
   it('reminds only those who have not voted; escalates on time, after a restart, and only then accepts the escalation group', async () => {
     await start();
     const job = await submit('deploy', 'Release 2.0');
