@@ -27,6 +27,7 @@ const envSchema = z.object({
   DISCORD_APPLICATION_ID: z.string().regex(/^\d{5,25}$/, 'DISCORD_APPLICATION_ID is a numeric id').optional(),
   DISCORD_GUILD_ID: z.string().regex(/^\d{5,25}$/, 'DISCORD_GUILD_ID is a numeric id').optional(),
   DISCORD_API_URL: z.url().optional(),
+  DISCORD_EXPAND_ROLES: z.enum(['true', 'false'], { error: 'DISCORD_EXPAND_ROLES is true or false' }).optional(),
 });
 
 /** How signoff talks to Slack; absent when SLACK_BOT_TOKEN is not set. */
@@ -47,6 +48,11 @@ export interface DiscordSettings {
   guildId?: string;
   /** REST base URL override (the gateway URL then comes from its /gateway/bot). */
   apiUrl?: string;
+  /**
+   * Expand roles to their members for gate DMs. Needs the privileged Server Members intent
+   * (asked for only when this is on), which must also be enabled in the Developer Portal.
+   */
+  expandRoles?: boolean;
 }
 
 export type Env = {
@@ -103,6 +109,7 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
             applicationId: e.DISCORD_APPLICATION_ID,
             ...(e.DISCORD_GUILD_ID ? { guildId: e.DISCORD_GUILD_ID } : {}),
             ...(e.DISCORD_API_URL ? { apiUrl: e.DISCORD_API_URL } : {}),
+            ...(e.DISCORD_EXPAND_ROLES === 'true' ? { expandRoles: true } : {}),
           },
         }
       : {}),

@@ -146,4 +146,18 @@ describe('reaching the deciders on Discord', () => {
     await fake.dispatchInteraction(fake.button({ custom_id: buttons[`Approve #${job} build`]!.custom_id, message: pending.id, user: CAROL_ID }));
     await waitFor(() => gate(job).state === 'approved', 'the escalation group to decide');
   });
+
+  it('with DISCORD_EXPAND_ROLES, role members get the card by DM too (not the submitter), and the role is not pinged for notify: dm', async () => {
+    fake.setMember(CAROL_ID, [APPROVER_ROLE_ID]);
+    fake.setMember(ALICE_ID, [APPROVER_ROLE_ID]);
+    h = await startDiscordApp({ fake, clock, yaml: YAML.replace('notify: both', 'notify: dm'), expandRoles: true });
+    const job = await submit('Release 4.0');
+    await waitForGate(fake, job, 'build');
+    await waitFor(() => dmChannelOf(CAROL_ID), "Carol's DM (she holds the approvers role)");
+    await waitFor(() => dmChannelOf(BOB_ID), "Bob's DM (listed)");
+    await waitFor(() => app().store.outbox.pendingForJob('discord', job).length === 0, 'the outbox to drain');
+    expect(dmChannelOf(ALICE_ID)).toBeUndefined();
+    // notify: dm with the roles expanded: nobody is pinged in the thread.
+    expect(messagePosts().some((c) => String((c.body as Json).content).startsWith('🔔'))).toBe(false);
+  });
 });

@@ -19,7 +19,7 @@ import { jobStatusView } from '../views/job-status.js';
 import { noticeFor } from '../views/notice.js';
 import { textExcerpts } from '../views/excerpts.js';
 import { briefIsCut, gateMessage, noticeMessage, safeAttachmentName, statusMessage } from './render.js';
-import { DiscordReach } from './reach.js';
+import { DiscordReach, type DiscordReachOptions } from './reach.js';
 import type { Gate } from '../../orchestrator/types.js';
 
 const TARGET = 'discord';
@@ -36,7 +36,7 @@ export class DiscordNotifier {
   /** Mentions and direct messages (see reach.ts). */
   private readonly reach: DiscordReach;
 
-  constructor(private readonly o: { rest: REST; store: Store; config: Config; log: Logger }) {
+  constructor(private readonly o: { rest: REST; store: Store; config: Config; log: Logger; roleMembers?: DiscordReachOptions['roleMembers'] }) {
     this.reach = new DiscordReach({ ...o, gateMessage: (agg, gate) => this.dmGateMessage(agg, gate) });
   }
 

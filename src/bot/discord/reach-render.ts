@@ -30,11 +30,12 @@ export function discordMentions(d: Pick<Deciders, 'discord'>): { markup: string[
 }
 
 /**
- * The thread reply of a ping. Roles are always pinged in the thread, even with `notify: dm`:
- * who is in a role is not known without the privileged members intent, so they cannot be DMed.
+ * The thread reply of a ping. With `notify: dm`, roles are still pinged in the thread unless
+ * `rolesDmed` (DISCORD_EXPAND_ROLES): who is in a role is not known without the privileged
+ * members intent, so by default their members cannot be DMed.
  */
-export function pingMessage(ping: PingView): DiscordPing | null {
-  const who = ping.mention ?? (ping.dm ? { discord: { users: [], roles: ping.dm.discord.roles } } : null);
+export function pingMessage(ping: PingView, rolesDmed = false): DiscordPing | null {
+  const who = ping.mention ?? (ping.dm && !rolesDmed ? { discord: { users: [], roles: ping.dm.discord.roles } } : null);
   const { markup, allowed } = who ? discordMentions(who) : { markup: [], allowed: { parse: [] as [], users: [], roles: [] } };
   if (!markup.length && !ping.always) return null;
   const tail = markup.length ? ` ${markup.join(' ')}` : '';

@@ -2,7 +2,8 @@
  * Reaching a gate's deciders on Discord: the mention reply in the job's thread, a copy of the
  * card by direct message to each listed user (`notify: dm | both`), and those copies edited with
  * the thread's card. Roles are pinged in the thread but not expanded for DMs: knowing a role's
- * members needs the privileged Server Members intent, which signoff does not ask for.
+ * members needs the privileged Server Members intent, which signoff asks for only when
+ * DISCORD_EXPAND_ROLES=true (then `roleMembers` is given and roles are DMed member by member).
  *
  * Posts are exactly-once like the notifier's: each carries a fixed nonce with enforce_nonce (a
  * retried post returns the message already made), and its id is stored under a key naming the
@@ -32,6 +33,8 @@ export interface DiscordReachOptions {
   log: Logger;
   /** The gate card for a DM (no attachments). */
   gateMessage(agg: JobAggregate, gate: Gate): object;
+  /** The members holding any of `roles` in the guild of `channelId` (only with DISCORD_EXPAND_ROLES). */
+  roleMembers?(channelId: string, roles: string[]): Promise<string[]>;
 }
 
 export class DiscordReach {
@@ -42,12 +45,12 @@ export class DiscordReach {
     const ping = pingFor(row.event, agg, this.o.config.operators);
     if (!ping) return;
     const key = `notice:${row.event.seq}`;
-    const message = pingMessage(ping);
+    const message = pingMessage(ping, this.o.roleMembers !== undefined);
     if (message && !this.o.store.outbox.getRef(TARGET, agg.job.id, key)) {
       const posted = (await this.o.rest.post(Routes.channelMessages(threadId), { body: { ...message, ...nonce(agg.job.id, key) } })) as Message;
       this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: threadId, messageId: posted.id, threadId });
     }
-    if (ping.dm) await this.directMessages(agg, ping);
+    if (ping.dm) await this.directMessages(agg, ping, threadId);
   }
 
   /** Edits every DM copy of a gate round's card. */
@@ -58,10 +61,11 @@ export class DiscordReach {
     for (const ref of refs) await this.skipUnreachable({ job: agg.job.id, key: ref.key }, () => this.o.rest.patch(Routes.channelMessage(ref.channel, ref.messageId), { body }));
   }
 
-  private async directMessages(agg: JobAggregate, ping: PingView): Promise<void> {
+  private async directMessages(agg: JobAggregate, ping: PingView, threadId: string): Promise<void> {
     const gate = agg.gates.find((g) => g.stage === ping.stage && g.round === ping.round);
     if (!gate || !ping.dm) return;
-    const users = ping.dm.discord.users.filter((u) => !ping.dmExclude.includes(`discord:${u}`));
+    const fromRoles = await this.membersOf(ping.dm.discord.roles, threadId, agg.job.id);
+    const users = [...new Set([...ping.dm.discord.users, ...fromRoles])].filter((u) => !ping.dmExclude.includes(`discord:${u}`));
     if (users.length > MAX_DMS)
       this.o.log.warn({ job: agg.job.id, people: users.length, cap: MAX_DMS, leftOut: users.slice(MAX_DMS) }, `a gate reaches ${users.length} Discord users; only the first ${MAX_DMS} get a direct message`);
     for (const user of users.slice(0, MAX_DMS)) {
@@ -73,6 +77,17 @@ export class DiscordReach {
         const posted = (await this.o.rest.post(Routes.channelMessages(channel.id), { body: { ...body, ...nonce(agg.job.id, key) } })) as Message;
         this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: channel.id, messageId: posted.id, threadId: null });
       });
+    }
+  }
+
+  /** Members of `roles`, when role expansion is on; a failed lookup is logged and DMs go to listed users only. */
+  private async membersOf(roles: string[], threadId: string, job: number): Promise<string[]> {
+    if (!this.o.roleMembers || roles.length === 0) return [];
+    try {
+      return await this.o.roleMembers(threadId, roles);
+    } catch (err) {
+      this.o.log.warn({ err, job, roles }, 'could not list the members of Discord roles; DMing listed users only (is the Server Members intent enabled?)');
+      return [];
     }
   }
 
