@@ -10,6 +10,8 @@ import { renderPlan } from './views/render-plan.js';
 export interface BatchSteps {
   gate(key: string, at: { stage: string; round: number }): Promise<void>;
   notice(row: OutboxRow): Promise<void>;
+  /** Reaches the gate's deciders (mentions, DMs); replaces the notice of a reminder. */
+  ping(row: OutboxRow): Promise<void>;
 }
 
 export async function deliverBatch(rows: readonly OutboxRow[], steps: BatchSteps): Promise<void> {
@@ -21,7 +23,8 @@ export async function deliverBatch(rows: readonly OutboxRow[], steps: BatchSteps
       if (!gatesDone.has(key)) await steps.gate(key, plan.gate);
       gatesDone.add(key);
     }
-    if (plan.notice) await steps.notice(row);
+    if (plan.ping) await steps.ping(row);
+    else if (plan.notice) await steps.notice(row);
   }
 }
 

@@ -28,6 +28,7 @@ const envSchema = z.object({
   DISCORD_GUILD_ID: z.string().regex(/^\d{5,25}$/, 'DISCORD_GUILD_ID is a numeric id').optional(),
   DISCORD_API_URL: z.url().optional(),
   DISCORD_PUBLIC_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, "DISCORD_PUBLIC_KEY is the application's Public Key: 64 hex characters (Developer Portal, General Information)").optional(),
+  DISCORD_EXPAND_ROLES: z.enum(['true', 'false'], { error: 'DISCORD_EXPAND_ROLES is true or false' }).optional(),
 });
 
 /** How signoff talks to Slack; absent when SLACK_BOT_TOKEN is not set. */
@@ -50,6 +51,11 @@ export interface DiscordSettings {
   apiUrl?: string;
   /** The application's public key (hex): interactions are also taken at POST /discord/interactions. */
   publicKey?: string;
+  /**
+   * Expand roles to their members for gate DMs. Needs the privileged Server Members intent
+   * (asked for only when this is on), which must also be enabled in the Developer Portal.
+   */
+  expandRoles?: boolean;
 }
 
 export type Env = {
@@ -109,6 +115,7 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
             ...(e.DISCORD_GUILD_ID ? { guildId: e.DISCORD_GUILD_ID } : {}),
             ...(e.DISCORD_API_URL ? { apiUrl: e.DISCORD_API_URL } : {}),
             ...(e.DISCORD_PUBLIC_KEY ? { publicKey: e.DISCORD_PUBLIC_KEY.toLowerCase() } : {}),
+            ...(e.DISCORD_EXPAND_ROLES === 'true' ? { expandRoles: true } : {}),
           },
         }
       : {}),

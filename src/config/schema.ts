@@ -63,6 +63,11 @@ const gate = z.strictObject({
   on_timeout: z.enum(['approve', 'reject', 'fail']).default('reject'),
   /** Reminders this long before the timeout (default: one when a quarter of it is left). */
   remind_before: z.array(duration).optional(),
+  /** How deciders are told a gate waits for them: a mention in the thread, a direct message, both, or neither. */
+  notify: z.enum(['mention', 'dm', 'both', 'none']).default('mention'),
+  /** After this long undecided, the `escalate_to` groups are told and may decide too. */
+  escalate_after: duration.optional(),
+  escalate_to: z.array(name).default([]),
 });
 
 const param = z.strictObject({
@@ -80,8 +85,12 @@ const stage = z.strictObject({
   gate: gate.optional(),
 });
 
+const channels = z.strictObject({ slack: z.string().optional(), discord: z.string().optional() });
+
 const pipeline = z.strictObject({
   description: z.string().default(''),
+  /** Where this pipeline's jobs are posted, instead of the global `channels`. */
+  channels: channels.optional(),
   params: z.record(name, param).default({}),
   stages: z.array(stage).min(1, 'a pipeline needs at least one stage'),
 });
@@ -97,7 +106,7 @@ export const configSchema = z
         max_brief_chars: z.number().int().min(1).max(100_000).default(4_000),
       })
       .default({ jobs_per_user_per_minute: 5, max_concurrent_jobs: 4, max_brief_chars: 4_000 }),
-    channels: z.strictObject({ slack: z.string().optional(), discord: z.string().optional() }).default({}),
+    channels: channels.default({}),
     console: z.strictObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
     http: z
       .strictObject({
@@ -124,6 +133,9 @@ export const configSchema = z
         seen.add(s.id);
         if (!s.gate) return;
         s.gate.approvers.forEach((g, j) => groups.has(g) || unknownGroup(g, [...at, 'gate', 'approvers', j]));
+        s.gate.escalate_to.forEach((g, j) => groups.has(g) || unknownGroup(g, [...at, 'gate', 'escalate_to', j]));
+        if ((s.gate.escalate_after === undefined) !== (s.gate.escalate_to.length === 0))
+          ctx.addIssue({ code: 'custom', path: [...at, 'gate', s.gate.escalate_after === undefined ? 'escalate_after' : 'escalate_to'], message: 'escalation needs both escalate_after (e.g. 2h) and escalate_to (operator groups)' });
         if (!s.gate.required && s.gate.auto_approve_after === undefined)
           ctx.addIssue({ code: 'custom', path: [...at, 'gate', 'auto_approve_after'], message: 'an optional gate (required: false) needs auto_approve_after, e.g. 30m' });
         if (s.gate.required && s.gate.auto_approve_after !== undefined)

@@ -11,6 +11,7 @@ import { notFound, sendInvalid, sendRefusal } from './errors.js';
 import { sendArtifact, showsInline } from './send-artifact.js';
 import { streamEvents, wantsEventStream } from './sse.js';
 import { registerDiffRoute } from './diff-route.js';
+import { registerGatesApi } from './gates-api.js';
 
 const jobBody = z.strictObject({
   pipeline: z.string().min(1),
@@ -143,5 +144,6 @@ export function registerApi(app: FastifyInstance, engine: Engine, surfaces: () =
 
   app.get('/config', async () => ({ ...sanitizedConfig(engine.config), surfaces: surfaces() }));
   registerDiffRoute(app, engine);
+  registerGatesApi(app, engine);
 
 }

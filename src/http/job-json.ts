@@ -20,6 +20,8 @@ export function gateJson(g: Gate, approvers: string[]) {
     deadline_at: iso(g.deadlineAt),
     deadline_kind: g.deadlineKind,
     remind_at: iso(g.remindAt),
+    escalate_at: iso(g.escalateAt),
+    escalated_at: iso(g.escalatedAt),
     decided_at: iso(g.decidedAt),
     decided_by: g.decidedBy,
     reason: g.reason,

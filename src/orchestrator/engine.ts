@@ -116,6 +116,11 @@ export class Engine {
     await this.launcher.abortAll();
   }
 
+  /** The engine's clock (injected in tests), for views that show ages and deadlines. */
+  now(): number {
+    return this.clock.now();
+  }
+
   onEvent(listener: (event: StoredEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -156,7 +161,8 @@ export class Engine {
       }
     }
     const targets = (this.options.chatSurfaces ?? []).filter(
-      (s) => s === sub.origin.surface || Boolean(this.config.channels[s as keyof Config['channels']]),
+      // A pipeline's own channels take the place of the global ones.
+      (s) => s === sub.origin.surface || Boolean(def.channels?.[s as keyof Config['channels']] ?? this.config.channels[s as keyof Config['channels']]),
     );
     let committed: Committed[];
     try {

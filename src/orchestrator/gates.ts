@@ -32,6 +32,8 @@ export function openGate(d: Draft, def: GateDef, stage: string): void {
     deadlineAt,
     deadlineKind: deadlineAt === null ? null : optional ? 'auto_approve' : 'timeout',
     remindAt: deadlineAt !== null && def.required ? nextReminder(def, d.now, deadlineAt, d.now) : null,
+    escalateAt: def.escalate_after === undefined ? null : d.now + def.escalate_after,
+    escalatedAt: null,
     decidedAt: null,
     decidedBy: null,
     reason: null,
@@ -49,6 +51,7 @@ export function openGate(d: Draft, def: GateDef, stage: string): void {
     approvers: def.approvers,
     deadline_at: gate.deadlineAt,
     deadline_kind: gate.deadlineKind,
+    ...(gate.escalateAt !== null ? { escalate_at: gate.escalateAt, escalate_to: def.escalate_to } : {}),
   });
 }
 
@@ -72,8 +75,11 @@ function gateFor(d: Draft, actor: Actor, stage: string, round?: number): { gate:
   if (!def || !gate)
     return refuse(d, actor, stage, 'not_found', `Job ${d.job.id} has no gate on stage "${stage}" open; check the stage name with /signoff status ${d.job.id}.`);
   if (gate.state !== 'pending' && gate.state !== 'held') return refuse(d, actor, stage, 'already_decided', decidedMessage(gate));
-  if (!mayDecide(def, actor))
-    return refuse(d, actor, stage, 'not_authorised', `You may not decide the "${stage}" gate: it needs a member of ${def.approvers.join(' or ')}. Ask one of them.`);
+  if (!mayDecide(def, actor, gate.escalatedAt !== null)) {
+    const later = gate.escalateAt !== null && (def.escalate_to ?? []).some((g) => actor.groups.includes(g))
+      ? ` Your group may decide once it escalates, ${new Date(gate.escalateAt).toISOString()}.` : '';
+    return refuse(d, actor, stage, 'not_authorised', `You may not decide the "${stage}" gate: it needs a member of ${def.approvers.join(' or ')}. Ask one of them.${later}`);
+  }
   return { gate, def };
 }
 
@@ -84,6 +90,7 @@ function decide(d: Draft, gate: Gate, state: 'approved' | 'rejected' | 'expired'
   gate.reason = reason;
   gate.deadlineAt = null;
   gate.remindAt = null;
+  gate.escalateAt = null;
 }
 
 function approveAndAdvance(d: Draft, gate: Gate, by: string, auto: boolean): void {
@@ -152,9 +159,16 @@ export function hold(d: Draft, actor: Actor, stage: string, round?: number): Rep
 /** Reminders and deadlines that fell due by `d.now`. */
 export function fireGateTimers(d: Draft): void {
   const gate = d.openGate();
-  if (!gate || gate.state !== 'pending') return;
+  if (!gate || (gate.state !== 'pending' && gate.state !== 'held')) return;
   const def = d.stageDef(gate.stage)?.gate;
   if (!def) return;
+  // A held gate still waits for people, so it escalates too; its other timers are stopped.
+  if (gate.escalateAt !== null && gate.escalateAt <= d.now) {
+    gate.escalateAt = null;
+    gate.escalatedAt = d.now;
+    d.emit('gate.escalated', { stage: gate.stage, round: gate.round, escalate_to: def.escalate_to ?? [], waited_ms: d.now - gate.openedAt });
+  }
+  if (gate.state !== 'pending') return;
   if (gate.deadlineAt !== null && gate.deadlineAt <= d.now) {
     if (gate.deadlineKind === 'auto_approve') return approveAndAdvance(d, gate, 'timer', true);
     const waited = formatDuration(d.now - gate.openedAt);

@@ -56,9 +56,13 @@ export function maySubmit(config: Pick<Config, 'submitters'>, actor: Actor): boo
   return config.submitters ? overlaps(actor.groups, config.submitters) : actor.groups.length > 0;
 }
 
-/** May this actor decide (approve, reject, hold) a gate? */
-export function mayDecide(gate: GateDef, actor: Actor): boolean {
-  return actor.admin || overlaps(actor.groups, gate.approvers);
+/**
+ * May this actor decide (approve, reject, hold) a gate? The `escalate_to` groups may, but only
+ * once the gate has escalated.
+ */
+export function mayDecide(gate: GateDef, actor: Actor, escalated = false): boolean {
+  // Pipelines stored before escalation existed have no escalate_to.
+  return actor.admin || overlaps(actor.groups, gate.approvers) || (escalated && overlaps(actor.groups, gate.escalate_to ?? []));
 }
 
 /** May this actor cancel or retry a job: its submitter, or anyone who may decide one of its gates. */

@@ -84,6 +84,10 @@ export interface Gate {
   deadlineAt: number | null;
   deadlineKind: 'auto_approve' | 'timeout' | null;
   remindAt: number | null;
+  /** When the gate escalates to its `escalate_to` groups if still undecided; null once done or when it never does. */
+  escalateAt: number | null;
+  /** When it escalated: from then on the escalation groups may decide too. */
+  escalatedAt: number | null;
   decidedAt: number | null;
   /** Display name of who (or `timer`) decided. */
   decidedBy: string | null;
@@ -134,7 +138,7 @@ export type EventType =
   | 'job.created' | 'job.queued' | 'job.started' | 'job.cancelled' | 'job.retried' | 'job.finished'
   | 'stage.started' | 'stage.progress' | 'stage.succeeded' | 'stage.failed' | 'stage.retried' | 'stage.recovered'
   | 'gate.opened' | 'gate.voted' | 'gate.approved' | 'gate.rejected' | 'gate.held' | 'gate.expired'
-  | 'gate.reminded' | 'gate.cancelled' | 'gate.refused' | 'artifact.added';
+  | 'gate.reminded' | 'gate.escalated' | 'gate.cancelled' | 'gate.refused' | 'artifact.added';
 
 /** Effects are data: the runner persists events and artifacts in the transaction, then acts. */
 export type Effect =

@@ -70,6 +70,7 @@ function toGate(r: Row, votes: Vote[]): Gate {
     id: Number(r.id), stage: String(r.stage), round: Number(r.round), state: r.state as Gate['state'],
     required: Boolean(r.required), minApprovals: Number(r.min_approvals), openedAt: Number(r.opened_at),
     deadlineAt: num(r.deadline_at), deadlineKind: str(r.deadline_kind) as Gate['deadlineKind'], remindAt: num(r.remind_at),
+    escalateAt: num(r.escalate_at), escalatedAt: num(r.escalated_at),
     decidedAt: num(r.decided_at), decidedBy: str(r.decided_by), reason: str(r.reason), votes,
   };
 }
@@ -94,11 +95,11 @@ export function jobStatements(db: Db) {
     // Cheaper than the upsert for the stage rows every save changes (they exist from the job's insert on).
     updateStage: db.prepare(`UPDATE stages SET state = @state, run = @run, attempt = @attempt, started_at = @startedAt, finished_at = @finishedAt,
       retry_at = @retryAt, error = @error, summary = @summary, outputs = @outputs, redo_reason = @redoReason WHERE job_id = @jobId AND stage = @stage`),
-    insertGate: db.prepare(`INSERT INTO gates (job_id, stage, round, state, required, min_approvals, opened_at, deadline_at, deadline_kind, remind_at, decided_at, decided_by, reason)
-      VALUES (@jobId, @stage, @round, @state, @required, @minApprovals, @openedAt, @deadlineAt, @deadlineKind, @remindAt, @decidedAt, @decidedBy, @reason)`),
+    insertGate: db.prepare(`INSERT INTO gates (job_id, stage, round, state, required, min_approvals, opened_at, deadline_at, deadline_kind, remind_at, escalate_at, escalated_at, decided_at, decided_by, reason)
+      VALUES (@jobId, @stage, @round, @state, @required, @minApprovals, @openedAt, @deadlineAt, @deadlineKind, @remindAt, @escalateAt, @escalatedAt, @decidedAt, @decidedBy, @reason)`),
     // The state guard makes a decision a compare-and-set even without the version check.
     updateGate: db.prepare(`UPDATE gates SET state = @state, deadline_at = @deadlineAt, deadline_kind = @deadlineKind, remind_at = @remindAt,
-      decided_at = @decidedAt, decided_by = @decidedBy, reason = @reason WHERE id = @id AND state IN ('pending', 'held')`),
+      escalate_at = @escalateAt, escalated_at = @escalatedAt, decided_at = @decidedAt, decided_by = @decidedBy, reason = @reason WHERE id = @id AND state IN ('pending', 'held')`),
     upsertVote: db.prepare(`INSERT INTO votes (gate_id, actor, display, vote, reason, at) VALUES (@gateId, @actor, @display, @vote, @reason, @at)
       ON CONFLICT (gate_id, actor) DO UPDATE SET vote = excluded.vote, reason = excluded.reason, at = excluded.at`),
   };

@@ -147,4 +147,10 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (job_id, stage, round)
   ) WITHOUT ROWID;
   `,
+  /* 5: escalation of a gate (due like the deadline, and when it happened); open gates by age for "what waits for me" */ `
+  ALTER TABLE gates ADD COLUMN escalate_at INTEGER;
+  ALTER TABLE gates ADD COLUMN escalated_at INTEGER;
+  CREATE INDEX gates_escalate ON gates (escalate_at) WHERE escalate_at IS NOT NULL;
+  CREATE INDEX gates_open ON gates (opened_at) WHERE state IN ('pending', 'held');
+  `,
 ];

@@ -39,6 +39,8 @@ export function outboxStatements(db: Db) {
     getRef: db.prepare('SELECT channel, message_id AS messageId, thread_id AS threadId FROM chat_refs WHERE target = ? AND job_id = ? AND key = ?'),
     putRef: db.prepare(`INSERT INTO chat_refs (target, job_id, key, channel, message_id, thread_id) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (target, job_id, key) DO UPDATE SET channel = excluded.channel, message_id = excluded.message_id, thread_id = excluded.thread_id`),
+    refsLike: db.prepare(`SELECT key, channel, message_id AS messageId, thread_id AS threadId FROM chat_refs
+      WHERE target = ? AND job_id = ? AND key >= ? AND key < ? ORDER BY key`),
     claim: db.prepare('INSERT OR IGNORE INTO dedupe (key, at) VALUES (?, ?)'),
     prune: db.prepare('DELETE FROM dedupe WHERE at < ? AND payload IS NULL'),
     release: db.prepare('DELETE FROM dedupe WHERE key = ?'),
@@ -56,6 +58,9 @@ export function outboxStatements(db: Db) {
     markDropped: (id: number, error: string, now: number) => void q.dropped.run(now, error.slice(0, 500), id),
     getRef: (target: string, job: number, key: string) => q.getRef.get(target, job, key) as ChatRef | undefined,
     putRef: (target: string, job: number, key: string, ref: ChatRef) => void q.putRef.run(target, job, key, ref.channel, ref.messageId, ref.threadId),
+    /** Every ref of a job whose key starts with `prefix` (the copies of one gate card sent as direct messages). */
+    refsWithPrefix: (target: string, job: number, prefix: string) =>
+      q.refsLike.all(target, job, prefix, `${prefix}\uffff`) as (ChatRef & { key: string })[],
     /** True the first time a key is seen (replayed chat interactions are applied once). */
     claimOnce: (key: string, now: number) => q.claim.run(key, now).changes === 1,
     pruneClaims: (olderThan: number) => void q.prune.run(olderThan),

@@ -29,10 +29,12 @@ export function queryStatements(db: Db) {
     running: db.prepare(`SELECT DISTINCT job_id AS id FROM stages WHERE state = 'running'`),
     due: db.prepare(`SELECT job_id AS id FROM stages WHERE retry_at IS NOT NULL AND retry_at <= @now AND state = 'retry_wait'
       UNION SELECT job_id FROM gates WHERE deadline_at IS NOT NULL AND deadline_at <= @now AND state = 'pending'
-      UNION SELECT job_id FROM gates WHERE remind_at IS NOT NULL AND remind_at <= @now AND state = 'pending'`),
+      UNION SELECT job_id FROM gates WHERE remind_at IS NOT NULL AND remind_at <= @now AND state = 'pending'
+      UNION SELECT job_id FROM gates WHERE escalate_at IS NOT NULL AND escalate_at <= @now AND state IN ('pending', 'held')`),
     recent: db.prepare('SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE submitter = ? AND created_at > ?'),
     byState: db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state'),
     lastEvent: db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM events'),
+    openGates: db.prepare(`SELECT job_id AS job, stage, round FROM gates WHERE state IN ('pending', 'held') ORDER BY opened_at, id LIMIT ?`),
     outboxLag: db.prepare('SELECT MIN(created_at) AS oldest, COUNT(*) AS n FROM outbox WHERE delivered_at IS NULL'),
   };
   return {
@@ -49,6 +51,8 @@ export function queryStatements(db: Db) {
     submittedSince: (submitter: string, since: number) => q.recent.get(submitter, since) as { n: number; oldest: number | null },
     countsByState: () => q.byState.all() as { state: JobState; n: number }[],
     outboxLag: () => q.outboxLag.get() as { oldest: number | null; n: number },
+    /** Gates waiting for a decision, oldest first. */
+    openGates: (limit = 500) => q.openGates.all(limit) as { job: number; stage: string; round: number }[],
     lastEventId: () => (q.lastEvent.get() as { id: number }).id,
   };
 }

@@ -105,6 +105,7 @@ describe('Discord across a crash', () => {
     expect(threadLog(fake, thread.id)).toEqual([
       '✅ outline done in T: Outline: N sections [outline.md]',
       '✅ Approval needed: outline of job 1 — Approved by Bob',
+      '🔔 outline of job 1 needs your decision: <@1200000000000001002>',
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Job 1 succeeded in T. 2 artifacts.',
     ]);

@@ -150,7 +150,7 @@ describe('Discord: submit and the job thread', () => {
     expect(outline.channel).toBe(thread.id);
     expect(Object.keys(outline.buttons)).toEqual(['Approve', 'Approve with note…', 'Reject', 'Hold']);
     expect(outline.buttons.Approve!.custom_id).toBe('sg:a:1:outline:1');
-    expect(threadLog(fake, thread.id)).toEqual(['✅ outline done in T: Outline: N sections [outline.md]', '✋ Optional review: outline of job 1']);
+    expect(threadLog(fake, thread.id)).toEqual(['✅ outline done in T: Outline: N sections [outline.md]', '✋ Optional review: outline of job 1', '🔔 outline of job 1 needs your decision: <@1200000000000001002>']);
     expect(fake.messagesIn(CHANNEL_ID).map((m) => m.id)).toEqual([root.id]);
 
     // The artifact was uploaded with its real bytes.
@@ -191,6 +191,7 @@ describe('Discord: submit and the job thread', () => {
     expect(threadLog(fake, outline.channel)).toEqual([
       '✅ outline done in T: Outline: N sections [outline.md]',
       '✅ Optional review: outline of job 1 — Auto-approved: nobody objected in time',
+      '🔔 outline of job 1 needs your decision: <@1200000000000001002>',
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Job 1 succeeded in T. 2 artifacts.',
     ]);
@@ -310,10 +311,13 @@ describe('Discord: gate buttons', () => {
     expect(threadLog(fake, threadOf(fake, job)!.id)).toEqual([
       '✅ outline done in T: Outline: N sections [outline.md]',
       '✅ Optional review: outline of job 1 — Auto-approved: nobody objected in time',
+      '🔔 outline of job 1 needs your decision: <@1200000000000001002>',
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Approval needed: script of job 1 — Approved by Bob',
+      '🔔 script of job 1 needs your decision: <@1200000000000001002>',
       '✅ storyboard done in T: Storyboard: N panels [storyboard.svg]',
       '✅ Approval needed: storyboard of job 1 — Approved by Bob, Carol [storyboard-preview.png]',
+      '🔔 storyboard of job 1 needs your decision: <@1200000000000001002> <@&1200000000000000301>',
       '✅ Job 1 succeeded in T. 3 artifacts.',
     ]);
   });
@@ -378,6 +382,7 @@ describe('Discord: reject through the modal, retry, round 2', () => {
     expect(threadLog(fake, round1.channel)).toEqual([
       '✅ outline done in T: Outline: N sections [outline.md]',
       '🚫 Approval needed: outline of job 1 — Rejected by Bob',
+      '🔔 outline of job 1 needs your decision: <@1200000000000001002>',
       '🚫 outline rejected by Bob: Too long: cut it to one minute',
       '🚫 Job 1 rejected in T. "outline" rejected by Bob: Too long: cut it to one minute',
       '🔁 Alice retried the job from outline, with the reason: Too long: cut it to one minute',
@@ -385,6 +390,7 @@ describe('Discord: reject through the modal, retry, round 2', () => {
       '✅ Approval needed: outline of job 1 (round 2) — Approved by Bob',
       // What changed since round 1, in full, right under the round-2 card.
       '📄 The full diff of round 2 since round 1. [outline-round-2.diff]',
+      '🔔 outline of job 1 needs your decision: <@1200000000000001002>',
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Job 1 succeeded in T. 2 artifacts.',
     ]);
@@ -467,10 +473,13 @@ describe('Discord: rate limits and server errors', () => {
     expect(log).toEqual([
       '✅ outline done in T: Outline: N sections [outline.md]',
       '✅ Optional review: outline of job 1 — Auto-approved: nobody objected in time',
+      '🔔 outline of job 1 needs your decision: <@1200000000000001002>',
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Approval needed: script of job 1 — Approved by Bob',
+      '🔔 script of job 1 needs your decision: <@1200000000000001002>',
       '✅ storyboard done in T: Storyboard: N panels [storyboard.svg]',
       '✅ Approval needed: storyboard of job 1 — Approved by Bob, Carol [storyboard-preview.png]',
+      '🔔 storyboard of job 1 needs your decision: <@1200000000000001002> <@&1200000000000000301>',
       '✅ Job 1 succeeded in T. 3 artifacts.',
     ]);
     expect(rootOf(fake, job)!.content).toBe(`✅ Job ${job} · quick: Succeeded in 30s`);
@@ -534,7 +543,7 @@ describe('Discord: command registration', () => {
       expect(commands.map((c) => c.name)).toEqual(['signoff']);
       const signoff = commands[0]!;
       const subcommands = signoff.options as Json[];
-      expect(subcommands.map((o) => o.name)).toEqual(['submit', 'status', 'list', 'cancel', 'retry', 'audit', 'approve', 'reject', 'hold', 'pipelines', 'help']);
+      expect(subcommands.map((o) => o.name)).toEqual(['submit', 'status', 'list', 'cancel', 'retry', 'audit', 'approve', 'reject', 'hold', 'pipelines', 'pending', 'help']);
       expect(subcommands.every((o) => o.type === 1)).toBe(true);
       const submit = (subcommands[0]!.options as Json[]).map((o) => [o.name, o.required ?? false, o.autocomplete ?? false]);
       expect(submit).toEqual([['pipeline', true, true], ['brief', true, false], ['params', false, false]]);

@@ -43,7 +43,7 @@ export interface DiscordHarness {
 }
 
 /** signoff in this process on port 0, connected to the fake Discord (resolves once the bot is ready). */
-export async function startDiscordApp(o: { fake: FakeDiscord; yaml?: string; clock?: Clock; dataDir?: string; log?: Logger }): Promise<DiscordHarness> {
+export async function startDiscordApp(o: { fake: FakeDiscord; yaml?: string; clock?: Clock; dataDir?: string; log?: Logger; expandRoles?: boolean }): Promise<DiscordHarness> {
   const dataDir = o.dataDir ?? tempDir('signoff-discord-e2e-');
   const app = await startApp({
     config: configFrom(o.yaml ?? discordConfigYaml()),
@@ -53,7 +53,7 @@ export async function startDiscordApp(o: { fake: FakeDiscord; yaml?: string; clo
     host: '127.0.0.1',
     port: 0,
     ...(o.clock ? { clock: o.clock, tickSchedule: false as const } : {}),
-    discord: { token: DISCORD_TOKEN, applicationId: APP_ID, apiUrl: o.fake.apiUrl },
+    discord: { token: DISCORD_TOKEN, applicationId: APP_ID, apiUrl: o.fake.apiUrl, ...(o.expandRoles ? { expandRoles: true } : {}) },
   });
   let stopped = false;
   return {

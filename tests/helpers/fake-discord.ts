@@ -1271,6 +1271,7 @@ export class FakeDiscord {
       return notFound();
     }
     if (root === 'users' && a === '@me' && seg.length === 2 && m === 'GET') return { status: 200, body: this.botUser() };
+    if (root === 'users' && a === '@me' && b === 'channels' && seg.length === 3 && m === 'POST') return this.openDm(body);
     if (root === 'applications' && a === '@me' && seg.length === 2 && m === 'GET') {
       return { status: 200, body: { id: APP_ID, name: 'signoff', icon: null, description: '', bot_public: false, bot_require_code_grant: false, flags: 0, bot: this.botUser(), owner: this.userObject(this.user(ALICE_ID)) } };
     }
@@ -1314,6 +1315,19 @@ export class FakeDiscord {
       if (b === 'typing' && seg.length === 3 && m === 'POST') return channel ? { status: 204 } : unknownChannel();
     }
     return notFound();
+  }
+
+  /** `POST /users/@me/channels {recipient_id}`: the DM channel with a user (type 1, no guild), the same one each time. */
+  private openDm(body: Json): Answer {
+    const recipient = typeof body.recipient_id === 'string' ? body.recipient_id : undefined;
+    if (!recipient || !/^\d{1,20}$/.test(recipient)) return discordError(400, 50035, 'Invalid Form Body');
+    const id = `9${recipient.padStart(18, '0')}`;
+    let channel = this.channels.get(id);
+    if (!channel) {
+      channel = { id, type: 1, guild_id: '', name: '', last_message_id: null, recipients: [{ id: recipient, username: `user${recipient.slice(-4)}`, discriminator: '0', global_name: null, avatar: null }] };
+      this.channels.set(id, channel);
+    }
+    return { status: 200, body: clone(channel) };
   }
 
   private guildRoute(call: RestCall, guildId: string, rest: string[]): Answer {

@@ -288,6 +288,9 @@ export class FakeSlack {
   readonly messages = new Map<string, StoredMessage>();
   readonly ephemerals: StoredEphemeral[] = [];
   readonly views: StoredView[] = [];
+  /** Home tabs as last published per user (views.publish), and every publish in order. */
+  readonly homes = new Map<string, Record<string, unknown>>();
+  readonly publishes: { user: string; view: Record<string, unknown> }[] = [];
   /** Complete uploads only (bytes received AND files.completeUploadExternal called), in order. */
   readonly uploads: StoredUpload[] = [];
   /** Every POST to an upload URL, as received. */
@@ -832,6 +835,31 @@ export class FakeSlack {
       case 'views.push':
       case 'views.update':
         return this.openView(method, args);
+      case 'conversations.open': {
+        // One DM channel per user, as Slack: opening it again returns the same channel.
+        const users = str(args.users);
+        if (!users || users.includes(',')) return { ok: false, error: users ? 'not_implemented' : 'users_list_not_supplied' };
+        if (!/^[UW][A-Z0-9]+$/.test(users)) return { ok: false, error: 'user_not_found' };
+        return { ok: true, channel: { id: `D${users}`, is_im: true, user: users } };
+      }
+      case 'views.publish': {
+        const user = str(args.user_id);
+        const view = args.view as Record<string, unknown> | undefined;
+        if (!user) return { ok: false, error: 'invalid_arguments' };
+        if (!view || view.type !== 'home') return { ok: false, error: 'invalid_arguments' };
+        if (Array.isArray(view.blocks) && view.blocks.length > 100) return { ok: false, error: 'invalid_blocks' };
+        this.homes.set(user, view);
+        this.publishes.push({ user, view });
+        return { ok: true, view: { id: this.viewId(), type: 'home', ...view } };
+      }
+      case 'chat.getPermalink': {
+        const channel = str(args.channel);
+        const ts = str(args.message_ts);
+        const m = channel && ts ? this.message(channel, ts) : undefined;
+        if (!m) return { ok: false, error: 'message_not_found' };
+        const thread = m.thread_ts && m.thread_ts !== m.ts ? `?thread_ts=${m.thread_ts}&cid=${channel}` : '';
+        return { ok: true, channel, permalink: `https://${FAKE_IDS.teamDomain}.slack.com/archives/${channel}/p${ts!.replace('.', '')}${thread}` };
+      }
       case 'usergroups.users.list': {
         const members = this.usergroups.get(str(args.usergroup) ?? '');
         if (!members) return { ok: false, error: 'no_such_subteam' };

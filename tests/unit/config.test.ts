@@ -109,6 +109,8 @@ describe('the bundled configuration files', () => {
       min_approvals: 1,
       allow_self_approval: false,
       on_timeout: 'reject',
+      notify: 'mention',
+      escalate_to: [],
     });
     expect(commandOf(stage(config, 'story', 'script')).timeout).toBe(60_000);
   });
@@ -135,7 +137,7 @@ describe('defaults and durations', () => {
     expect(build.retries).toBe(0);
     expect(build.retry_backoff).toBe(2_000);
     expect(commandOf(build)).toEqual({ command: ['make'], env: {}, timeout: 600_000 });
-    expect(build.gate).toEqual({ required: true, approvers: ['editors'], min_approvals: 1, allow_self_approval: false, on_timeout: 'reject' });
+    expect(build.gate).toEqual({ required: true, approvers: ['editors'], min_approvals: 1, allow_self_approval: false, on_timeout: 'reject', notify: 'mention', escalate_to: [] });
   });
 
   it('an http stage gets a 60s timeout and no extra headers by default', () => {

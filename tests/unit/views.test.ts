@@ -110,12 +110,12 @@ describe('notices and the render plan', () => {
     const texts = j.events.map((e) => ({ type: e.type, plan: renderPlan(e), notice: noticeFor(e, j.agg, files) }));
     const byType = (t: string) => texts.find((x) => x.type === t)!;
     expect(byType('stage.started').notice).toBeNull();
-    expect(byType('stage.started').plan).toEqual({ status: true, gate: null, notice: false });
+    expect(byType('stage.started').plan).toEqual({ status: true, gate: null, notice: false, ping: false });
     expect(byType('stage.succeeded').notice).toMatchObject({ text: 'outline done in 2s: Outline: 5 sections', tone: 'good' });
     expect(byType('stage.succeeded').notice!.artifacts.map((a) => a.name)).toEqual(['outline.md']);
     expect(byType('gate.opened').plan.gate).toEqual({ stage: 'outline', round: 1 });
     // An approval shows on its card, not as a notice repeating it.
-    expect(byType('gate.approved')).toMatchObject({ plan: { status: true, gate: { stage: 'outline', round: 1 }, notice: false }, notice: null });
+    expect(byType('gate.approved')).toMatchObject({ plan: { status: true, gate: { stage: 'outline', round: 1 }, notice: false, ping: false }, notice: null });
     expect(byType('job.finished').notice).toMatchObject({ icon: '❌', text: expect.stringContaining('Job 3 failed in 32s. stage "script" failed: exit 3: no space left') });
   });
 
@@ -126,7 +126,7 @@ describe('notices and the render plan', () => {
     j.send({ type: 'vote', actor: actor('dave'), stage: 'outline', vote: 'approve' });
     const refused = j.events.at(-1)!;
     expect(refused.type).toBe('gate.refused');
-    expect(renderPlan(refused)).toEqual({ status: false, gate: null, notice: false });
+    expect(renderPlan(refused)).toEqual({ status: false, gate: null, notice: false, ping: false });
   });
 });
 

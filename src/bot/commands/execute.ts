@@ -10,6 +10,7 @@ import { eventLine } from './audit-line.js';
 import { helpText, type Command } from './parse.js';
 import { jobStatusView } from '../views/job-status.js';
 import type { JobStatusView } from '../views/types.js';
+import { consoleAnchor, pendingFor, pendingText, type PendingItem } from '../views/pending.js';
 
 export interface CommandReply {
   ok: boolean;
@@ -19,6 +20,8 @@ export interface CommandReply {
   status?: JobStatusView;
   /** The surface should open its submit form (a Slack modal, a console dialog). */
   form?: 'submit';
+  /** `/signoff pending`: the gates waiting for the person, for surfaces that add links and buttons. */
+  pending?: PendingItem[];
 }
 
 export function executeCommand(engine: Engine, who: Identity, command: Command, origin: Origin): CommandReply {
@@ -56,6 +59,11 @@ export function executeCommand(engine: Engine, who: Identity, command: Command, 
           .map(([name, p]) => `${name}: ${p.description || 'no description'}\n  stages: ${p.stages.map((s) => (s.gate ? `${s.id} [${s.gate.required ? 'approval' : 'review'}]` : s.id)).join(' → ')}${Object.keys(p.params).length ? `\n  params: ${Object.keys(p.params).join(', ')}` : ''}`)
           .join('\n'),
       };
+    case 'pending': {
+      const items = pendingFor(store, actor);
+      // The console links each card by its anchor; Slack and Discord add their own links.
+      return { ok: true, pending: items, text: pendingText(items, engine.now(), origin.surface === 'console' ? consoleAnchor : undefined) };
+    }
     case 'audit': {
       if (!store.jobs.load(command.job)) return notFound(command.job);
       const events = store.events.forJob(command.job, 0, 500);

@@ -6,7 +6,7 @@
 import { clip, sanitize, TokenCursor } from './tokenize.js';
 
 /** The subcommands a person can type. */
-export type CommandName = 'submit' | 'status' | 'list' | 'cancel' | 'retry' | 'audit' | 'pipelines' | 'help' | 'approve' | 'reject' | 'hold';
+export type CommandName = 'submit' | 'status' | 'list' | 'pending' | 'cancel' | 'retry' | 'audit' | 'pipelines' | 'help' | 'approve' | 'reject' | 'hold';
 
 /** Job states `list` can filter on (the engine's job states). */
 export type ListState = 'queued' | 'running' | 'awaiting_approval' | 'succeeded' | 'failed' | 'rejected' | 'cancelled';
@@ -28,6 +28,7 @@ export type Command =
   | { name: 'reject'; job: number; stage: string; reason: string }
   | { name: 'list'; state?: ListState }
   | { name: 'pipelines' }
+  | { name: 'pending' }
   | { name: 'help'; topic?: string };
 
 /** The outcome of {@link parseCommand}: a command, or a plain-text message for the person. */
@@ -41,6 +42,7 @@ export const USAGE: Record<CommandName, string> = {
   submit: '/signoff submit <pipeline> [key=value …] <brief…>',
   status: '/signoff status <job>',
   list: '/signoff list [state]',
+  pending: '/signoff pending',
   pipelines: '/signoff pipelines',
   approve: '/signoff approve <job> <stage>',
   reject: '/signoff reject <job> <stage> <reason…>',
@@ -56,6 +58,7 @@ const SUMMARY: Record<CommandName, string> = {
   submit: 'start a job of a pipeline, with a brief saying what it should make',
   status: "show a job's state, stages, gates and artifacts",
   list: 'list recent jobs, optionally only those in one state',
+  pending: 'list the gates waiting for your decision, oldest first',
   pipelines: 'list the pipelines you can submit to',
   approve: 'approve the gate after a stage, so the job goes on',
   reject: 'reject the gate after a stage; the reason goes to whoever redoes it',
@@ -215,6 +218,7 @@ function parse(input: string): Command {
       return { name, state };
     }
     case 'pipelines':
+    case 'pending':
       reader.end();
       return { name };
     case 'help': {

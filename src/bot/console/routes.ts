@@ -10,7 +10,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { PACKAGE_DIR } from '../../config/env.js';
 import type { Engine } from '../../orchestrator/engine.js';
-import { groupsOf, type Identity } from '../../orchestrator/policy.js';
+import { actorFor, groupsOf, type Identity } from '../../orchestrator/policy.js';
+import { pendingFor } from '../views/pending.js';
 import { sameSecret } from '../../http/api-token.js';
 import { sendArtifact } from '../../http/send-artifact.js';
 import { streamEvents } from '../../http/sse.js';
@@ -37,6 +38,7 @@ const ASSETS: Record<string, string> = {
   'live.js': 'text/javascript; charset=utf-8',
   'commands.js': 'text/javascript; charset=utf-8',
   'actions.js': 'text/javascript; charset=utf-8',
+  'needs-you.js': 'text/javascript; charset=utf-8',
   'app.css': 'text/css; charset=utf-8',
 };
 
@@ -113,6 +115,13 @@ export function registerConsole(app: FastifyInstance, engine: Engine, token: str
         render: (e) => consoleUpdate(store, e, clock.now()),
         eventName: 'update',
       });
+    });
+
+    // "Needs you": the open gates the person acting may decide now, oldest first.
+    scope.get('/console/api/pending', async (req, reply) => {
+      const who = identity(String((req.query as Record<string, string>).as ?? ''));
+      if (!who) return reply.code(403).send({ ok: false, text: 'Say who is acting: ?as=<console user>.' });
+      return { items: pendingFor(store, actorFor(config.operators, who)) };
     });
 
     scope.post('/console/api/command', async (req, reply) => {

@@ -85,6 +85,7 @@ export function signoffCommand(pipelines: string[]): RESTPostAPIChatInputApplica
       .addIntegerOption(job()).addStringOption(stage).addStringOption(reason(true, 'What should change (handed to the stage when it is redone)'))))
     .addSubcommand(sub('hold', "Stop an optional gate's auto-approval until someone decides", (s) => s.addIntegerOption(job()).addStringOption(stage)))
     .addSubcommand(sub('pipelines', 'List the pipelines you can submit to'))
+    .addSubcommand(sub('pending', 'List the gates waiting for your decision, oldest first'))
     .addSubcommand(sub('help', 'Show the commands, or more about one', (s) => s
       .addStringOption((o) => o.setName('topic').setDescription('A command to explain').addChoices(...(Object.keys(USAGE) as CommandName[]).map((name) => ({ name, value: name }))))))
     .toJSON();
@@ -152,7 +153,8 @@ export function commandFromOptions(subcommand: string, get: OptionReader): Parse
       return typeof state === 'string' ? parseCommand(`list ${state}`) : state;
     }
     case 'pipelines':
-      return parseCommand('pipelines');
+    case 'pending':
+      return parseCommand(name);
     case 'help': {
       const topic = word(get.string('topic'), 'a command', name);
       return typeof topic === 'string' ? parseCommand(`help ${topic}`) : topic;

@@ -28,7 +28,7 @@ function inputOf(i: Interaction): InteractionInput {
   const who = identityOf(i);
   if (i.isChatInputCommand()) {
     const options = { string: (name: string) => i.options.getString(name), integer: (name: string) => i.options.getInteger(name) };
-    return { kind: 'command', id: i.id, who, channel: i.channelId, name: i.commandName, subcommand: i.options.getSubcommand(false), options };
+    return { kind: 'command', id: i.id, who, channel: i.channelId, guild: i.guildId, name: i.commandName, subcommand: i.options.getSubcommand(false), options };
   }
   if (i.isButton()) return { kind: 'button', id: i.id, who, customId: i.customId };
   if (i.isModalSubmit()) {

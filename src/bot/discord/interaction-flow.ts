@@ -14,13 +14,16 @@ import { executeCommand } from '../commands/execute.js';
 import { decidedAlready } from '../decided-already.js';
 import { autocompleteChoices, commandFromOptions, type Choice, type OptionReader } from './commands.js';
 import { noteModal, parseNoteButtonId, parseNoteModalId } from './note-modal.js';
+import { pendingReply } from './reach-render.js';
+import type { Store } from '../../store/store.js';
+import type { PendingItem } from '../views/pending.js';
 import { parseGateCustomId, parseRejectModalId, rejectModal, textReply, type DiscordText } from './render.js';
 
 /** One interaction, as signoff needs it. */
 export type InteractionInput =
   | { kind: 'ping' }
   | { kind: 'autocomplete'; focused: { name: string; value: string }; job: unknown }
-  | { kind: 'command'; id: string; who: Identity; channel: string | null; name: string; subcommand: string | null; options: OptionReader }
+  | { kind: 'command'; id: string; who: Identity; channel: string | null; guild: string | null; name: string; subcommand: string | null; options: OptionReader }
   | { kind: 'button'; id: string; who: Identity; customId: string }
   /** A dialog's submission: the Reject dialog's `reason`, the Approve-with-note dialog's `note`. */
   | { kind: 'modal'; id: string; who: Identity; customId: string; reason: string | null; note: string | null }
@@ -30,13 +33,26 @@ export type InteractionInput =
 export type InteractionAnswer =
   | { kind: 'pong' }
   | { kind: 'choices'; choices: Choice[] }
-  /** A private text answer (a command's result, a refusal). */
-  | { kind: 'private'; message: DiscordText }
+  /** A private answer (a command's result, a refusal; `/signoff pending` carries buttons too). */
+  | { kind: 'private'; message: DiscordText | DiscordPending }
   /** Nothing to say: the gate message is edited through the outbox. */
   | { kind: 'update' }
   | { kind: 'modal'; modal: APIModalInteractionResponseCallbackData }
   /** A replay of an interaction already handled: it changes nothing, and says so. */
   | { kind: 'replayed' };
+
+type DiscordPending = ReturnType<typeof pendingReply>;
+
+/** Jump URLs of the pending gates' cards in this server. */
+function jumpLinks(store: Store, guildId: string | null, items: PendingItem[]): Map<string, string> {
+  const links = new Map<string, string>();
+  if (!guildId) return links;
+  for (const item of items) {
+    const ref = store.outbox.getRef('discord', item.jobId, `gate:${item.stage}:${item.round}`);
+    if (ref) links.set(`${item.jobId}:${item.stage}:${item.round}`, `https://discord.com/channels/${guildId}/${ref.channel}/${ref.messageId}`);
+  }
+  return links;
+}
 
 const privately = (text: string): InteractionAnswer => ({ kind: 'private', message: textReply(text) });
 
@@ -82,8 +98,11 @@ export function carryOut(engine: Engine, input: InteractionInput): InteractionAn
     case 'command': {
       if (input.name !== 'signoff' || !input.subcommand) return privately('That command is not one signoff knows, so nothing changed.');
       const parsed = commandFromOptions(input.subcommand, input.options);
-      const text = parsed.ok ? beforeAck(store, () => executeCommand(engine, input.who, parsed.command, { surface: 'discord', ...(input.channel ? { channel: input.channel } : {}) })).text : parsed.message;
-      return privately(text);
+      if (!parsed.ok) return privately(parsed.message);
+      const reply = beforeAck(store, () => executeCommand(engine, input.who, parsed.command, { surface: 'discord', ...(input.channel ? { channel: input.channel } : {}) }));
+      // "What waits for me" links each card (a jump URL) and carries Approve/Reject buttons.
+      if (reply.pending) return { kind: 'private', message: pendingReply(reply.pending, engine.now(), jumpLinks(store, input.guild, reply.pending)) };
+      return privately(reply.text);
     }
     case 'button': {
       const noteFor = parseNoteButtonId(input.customId);

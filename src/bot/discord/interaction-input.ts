@@ -77,7 +77,7 @@ export function interactionFromPayload(payload: unknown): InteractionInput | und
   switch (payload.type) {
     case APPLICATION_COMMAND: {
       const { subcommand, options } = commandOptions(data);
-      return { kind: 'command', id, who, channel, name: str(data.name) ?? '', subcommand, options: optionReader(options) };
+      return { kind: 'command', id, who, channel, guild: str(payload.guild_id) ?? null, name: str(data.name) ?? '', subcommand, options: optionReader(options) };
     }
     case MESSAGE_COMPONENT:
       return { kind: 'button', id, who, customId: str(data.custom_id) ?? '' };

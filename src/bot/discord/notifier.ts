@@ -22,6 +22,8 @@ import { previewName, previewPath, SvgPreviews } from '../previews/svg-previews.
 import { briefIsCut, gateMessage, noticeMessage, safeAttachmentName, statusMessage } from './render.js';
 import { diffUploadKey, roundDiffFor } from '../round-diff-for.js';
 import type { RoundDiffView } from '../views/round-diff.js';
+import { DiscordReach, type DiscordReachOptions } from './reach.js';
+import type { Gate } from '../../orchestrator/types.js';
 
 const TARGET = 'discord';
 /** Discord error codes retrying will not fix: unknown channel/message, no access, bad form body. */
@@ -35,9 +37,12 @@ type Root = ChatRef & { threadId: string };
 
 export class DiscordNotifier {
   private readonly previews: SvgPreviews;
+  /** Mentions and direct messages (see reach.ts). */
+  private readonly reach: DiscordReach;
 
-  constructor(private readonly o: { rest: REST; store: Store; config: Config; log: Logger }) {
+  constructor(private readonly o: { rest: REST; store: Store; config: Config; log: Logger; roleMembers?: DiscordReachOptions['roleMembers'] }) {
     this.previews = new SvgPreviews({ log: o.log });
+    this.reach = new DiscordReach({ ...o, gateMessage: (agg, gate) => this.dmGateMessage(agg, gate) });
   }
 
   /** Gate messages and notices of `rows`, in order; the root and its thread are made first if missing. */
@@ -50,6 +55,7 @@ export class DiscordNotifier {
       await deliverBatch(rows, {
         gate: (key, at) => this.upsertGate(agg, artifacts, root, key, at),
         notice: (row) => this.postNotice(agg, artifacts, root, row),
+        ping: (row) => this.reach.ping(agg, root.threadId, row),
       });
     } catch (err) {
       throw classify(err);
@@ -83,7 +89,7 @@ export class DiscordNotifier {
     const { store, config, rest } = this.o;
     const existing = store.outbox.getRef(TARGET, agg.job.id, 'root');
     if (existing?.threadId) return existing as Root;
-    const channel = existing?.channel ?? config.channels.discord ?? (agg.job.origin.surface === 'discord' ? agg.job.origin.channel : undefined);
+    const channel = existing?.channel ?? agg.job.def.channels?.discord ?? config.channels.discord ?? (agg.job.origin.surface === 'discord' ? agg.job.origin.channel : undefined);
     if (!channel) throw new PermanentDeliveryError(`job ${agg.job.id} has no Discord channel: set channels.discord in the config`);
     let messageId = existing?.messageId;
     if (!messageId) {
@@ -130,6 +136,7 @@ export class DiscordNotifier {
       this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
     }
     if (diff) await this.postDiff(agg.job.id, diffUploadKey(gate), root, diff);
+    await this.reach.copies(agg, gate);
   }
 
   /** The round's full `.diff` goes into the thread once, under the card; the nonce makes a retried post return the first. */
@@ -154,6 +161,14 @@ export class DiscordNotifier {
     if (!draw) return fs.existsSync(previewPath(svg)) ? { name: previewName(svg), path: previewPath(svg) } : undefined;
     const preview = await this.previews.of(svg);
     return preview ? { name: preview.name, path: preview.path } : undefined;
+  }
+
+  /** The card for a direct message: as in the thread, without the attached image. */
+  private dmGateMessage(agg: JobAggregate, gate: Gate) {
+    const artifacts = this.o.store.artifacts.current(agg.job.id);
+    const card = gateCardView(agg, gate, artifacts);
+    const diff = roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
+    return gateMessage(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 900), ...(diff ? { diff } : {}) });
   }
 
   private async postNotice(agg: JobAggregate, artifacts: Artifact[], root: Root, row: OutboxRow) {

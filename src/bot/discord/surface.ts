@@ -26,7 +26,8 @@ export class DiscordSurface implements ChatSurface {
     private readonly log: Logger,
   ) {
     this.client = new Client({
-      intents: [GatewayIntentBits.Guilds],
+      // Server Members is privileged: asked for only to expand roles for DMs (DISCORD_EXPAND_ROLES).
+      intents: settings.expandRoles ? [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMembers] : [GatewayIntentBits.Guilds],
       rest: {
         ...(settings.apiUrl ? { api: settings.apiUrl } : {}),
         retries: 3,
@@ -41,7 +42,10 @@ export class DiscordSurface implements ChatSurface {
     });
     this.client.on(Events.Error, (err) => log.error({ err }, 'Discord client error'));
     registerHandlers(this.client, engine, log.child({ component: 'discord' }));
-    const notifier = new DiscordNotifier({ rest: this.client.rest, store: engine.store, config: engine.config, log });
+    const notifier = new DiscordNotifier({
+      rest: this.client.rest, store: engine.store, config: engine.config, log,
+      ...(settings.expandRoles ? { roleMembers: (channelId: string, roles: string[]) => this.roleMembers(channelId, roles) } : {}),
+    });
     this.drainer = new OutboxDrainer({ store: engine.store, target: 'discord', deliver: (job, rows) => notifier.deliver(job, rows), editStatus: (job) => notifier.editStatus(job), log, idleMs: 1_000 });
   }
 
@@ -49,6 +53,15 @@ export class DiscordSurface implements ChatSurface {
   httpEndpoints(): Record<string, RawHttpHandler> {
     if (!this.settings.publicKey) return {};
     return { '/discord/interactions': discordInteractionsEndpoint(this.engine, this.settings.publicKey, this.log.child({ component: 'discord' })) };
+  }
+
+  /** Members holding any of `roles` in the guild of a channel (all members fetched over the gateway; needs GuildMembers). */
+  private async roleMembers(channelId: string, roles: string[]): Promise<string[]> {
+    const channel = await this.client.channels.fetch(channelId);
+    const guild = channel && 'guild' in channel ? channel.guild : undefined;
+    if (!guild) return [];
+    const members = await guild.members.fetch({ time: 10_000 });
+    return [...members.values()].filter((m) => !m.user.bot && roles.some((r) => m.roles.cache.has(r))).map((m) => m.id);
   }
 
   async start(): Promise<void> {

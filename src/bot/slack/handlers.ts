@@ -18,10 +18,12 @@ import { readReject, readSubmit, rejectModal, submitModal } from './modals.js';
 import type { SlackIdentities } from './identities.js';
 import { INBOX_KEY } from './inbox.js';
 import { NOTE_CALLBACK_ID, noteModal, readNote } from './note-modal.js';
+import { pendingBlocks } from './reach-blocks.js';
+import type { SlackReach } from './reach.js';
 
 type Context = Record<string, unknown>;
 
-export function registerHandlers(app: App, engine: Engine, identities: SlackIdentities, log: Logger): void {
+export function registerHandlers(app: App, engine: Engine, identities: SlackIdentities, log: Logger, reach?: SlackReach): void {
   const store = engine.store;
   /** True the first time an interaction is seen; Slack retries and replayed payloads are dropped. */
   const firstTime = (key: string, context: Context) =>
@@ -68,6 +70,8 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
     const who = await identities.resolve(command.user_id, command.user_name);
     const reply = settle(context, () => executeCommand(engine, who, parsed.command, { surface: 'slack', channel: command.channel_id }));
     await ack();
+    // "What waits for me" links each card and carries its buttons (clicks work like the card's).
+    if (reply.pending && reach) return void (await respond({ response_type: 'ephemeral', ...pendingBlocks(reply.pending, engine.now(), await reach.links(reply.pending)) }));
     await answer(reply.text);
   });
 
@@ -75,7 +79,11 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
     if (body.type !== 'block_actions' || raw.type !== 'button' || !('action_id' in raw)) return void (await ack());
     const action: ButtonAction = raw;
     if (!firstTime(`action:${body.user.id}:${action.action_ts}`, context)) return void (await ack());
-    const say = (text: string) => respond({ response_type: 'ephemeral', replace_original: false, ...textBlocks(text) });
+    // A click on the Home tab has no response_url: its answer is the refreshed tab.
+    const say = async (text: string) => {
+      if ('response_url' in body && body.response_url) await respond({ response_type: 'ephemeral', replace_original: false, ...textBlocks(text) });
+      else if (reach) await reach.homeOpened(body.user.id);
+    };
     const gate = parseGateValue(action.value ?? '');
     // Approve and Hold are acknowledged after the decision is stored; the rest at once.
     const dialog = action.action_id === 'signoff_gate_reject' || action.action_id === 'signoff_gate_approve_note';

@@ -28,6 +28,11 @@ export class SlackIdentities {
     return { platform: 'slack', user: userId, display: name || userId, usergroups: member.filter((g): g is string => g !== undefined) };
   }
 
+  /** The members of a user group (cached like membership checks; empty when Slack cannot say). */
+  async membersOf(usergroup: string): Promise<string[]> {
+    return [...(await this.members(usergroup))];
+  }
+
   private async members(usergroup: string): Promise<Set<string>> {
     const hit = this.cache.get(usergroup);
     if (hit && hit.until > Date.now()) return hit.users;

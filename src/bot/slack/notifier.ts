@@ -22,6 +22,9 @@ import { ChannelPacer } from './pacer.js';
 import { SlackCardImages, type UploadedFile } from './card-images.js';
 import { diffUploadKey, roundDiffFor } from '../round-diff-for.js';
 import type { RoundDiffView } from '../views/round-diff.js';
+import type { SlackIdentities } from './identities.js';
+import { SlackReach } from './reach.js';
+import type { Gate } from '../../orchestrator/types.js';
 
 type WebClient = App['client'];
 const TARGET = 'slack';
@@ -42,15 +45,25 @@ export interface SlackNotifierOptions {
   config: Config;
   log: Logger;
   postsPerSecond: number;
+  identities: SlackIdentities;
+  clock?: { now(): number };
 }
 
 export class SlackNotifier {
   private readonly pacer: ChannelPacer;
   private readonly images: SlackCardImages;
+  /** Mentions, direct messages and Home tabs (see reach.ts). */
+  readonly reach: SlackReach;
 
   constructor(private readonly o: SlackNotifierOptions) {
     this.pacer = new ChannelPacer(o.postsPerSecond);
     this.images = new SlackCardImages({ store: o.store, log: o.log, pending: PENDING });
+    this.reach = new SlackReach({
+      client: o.client, store: o.store, config: o.config, log: o.log, identities: o.identities,
+      postOnce: (job, key, channel, threadTs, message) => this.postOnce(job, key, channel, threadTs, message),
+      gateMessage: (agg, gate) => this.gateMessage(agg, gate, o.store.artifacts.current(agg.job.id)),
+      now: () => (o.clock ?? Date).now(),
+    });
   }
 
   /** Gate messages and notices of `rows`, in order; the root is posted first if it is missing. */
@@ -64,6 +77,7 @@ export class SlackNotifier {
       await deliverBatch(rows, {
         gate: (key, at) => this.upsertGate(agg, artifacts, root, key, at),
         notice: (row) => this.postNotice(agg, artifacts, root, row),
+        ping: (row) => this.reach.ping(agg, root, row),
       });
       return { statusPosted: posted };
     } catch (err) {
@@ -99,7 +113,7 @@ export class SlackNotifier {
       if (store.outbox.getRef(TARGET, agg.job.id, 'brief')?.messageId === PENDING) await this.uploadBrief(agg, existing);
       return { root: existing, posted: false };
     }
-    const channel = existing?.channel ?? config.channels.slack ?? (agg.job.origin.surface === 'slack' ? agg.job.origin.channel : undefined);
+    const channel = existing?.channel ?? agg.job.def.channels?.slack ?? config.channels.slack ?? (agg.job.origin.surface === 'slack' ? agg.job.origin.channel : undefined);
     if (!channel) throw new PermanentDeliveryError(`job ${agg.job.id} has no Slack channel: set channels.slack in the config`);
     const message = this.status(agg);
     const made = await this.postOnce(agg.job.id, 'root', channel, null, message);
@@ -113,8 +127,7 @@ export class SlackNotifier {
     const gate = agg.gates.find((g) => g.stage === at.stage && g.round === at.round);
     if (!gate) return;
     const card = gateCardView(agg, gate, artifacts);
-    const diff = roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
-    const message = gateBlocks(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 600), ...(diff ? { diff } : {}) });
+    const message = this.gateMessage(agg, gate, artifacts);
     await this.images.sendCard(agg.job.id, card, message, async (withImage) => {
       const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
       if (ref && ref.messageId !== PENDING) {
@@ -126,7 +139,10 @@ export class SlackNotifier {
       if (posted.existed) await this.o.client.chat.update({ channel: root.channel, ts: posted.ts, ...withImage });
     });
     // After the card, on every delivery of it, until the .diff is known to be in the thread.
+    const diff = roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
     if (diff) await this.uploadDiff(agg.job.id, diffUploadKey(gate), root, diff);
+    // Direct-message copies show the card without its picture (the file is shared in the thread).
+    await this.reach.copies(agg, gate, message);
   }
 
   /** The round's full `.diff` goes into the thread once, under the card (see uploadOnce). */
@@ -135,6 +151,13 @@ export class SlackNotifier {
     if (ref && ref.messageId !== PENDING) return;
     const comment = `📄 The full diff of round ${diff.round} since round ${diff.previousRound}.`;
     await this.uploadOnce(job, key, root, comment, [{ content: diff.file.text, filename: diff.file.name, title: diff.file.title }]);
+  }
+
+  /** A gate's card, with the round's diff once there is one. */
+  private gateMessage(agg: JobAggregate, gate: Gate, artifacts: Artifact[]) {
+    const card = gateCardView(agg, gate, artifacts);
+    const diff = roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
+    return gateBlocks(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 600), ...(diff ? { diff } : {}) });
   }
 
   private async postNotice(agg: JobAggregate, artifacts: Artifact[], root: { channel: string; messageId: string }, row: OutboxRow) {

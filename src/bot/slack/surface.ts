@@ -13,6 +13,7 @@ import { OutboxDrainer } from '../outbox-drainer.js';
 import type { ChatSurface, RawHttpHandler } from '../port.js';
 import { boltLogger } from './bolt-logger.js';
 import { registerHandlers } from './handlers.js';
+import { registerHomeTab } from './home-tab.js';
 import { SlackIdentities } from './identities.js';
 import { SlackInbox } from './inbox.js';
 import { slackEventsEndpoint } from './events-endpoint.js';
@@ -50,9 +51,11 @@ export class SlackSurface implements ChatSurface {
       this.inbox = new SlackInbox(this.app, engine.store, settings.signingSecret!, log);
     }
     this.app.error(async (err) => log.error({ err }, 'a Slack handler failed'));
-    registerHandlers(this.app, engine, new SlackIdentities(this.app.client, engine.config.operators, log), log);
+    const identities = new SlackIdentities(this.app.client, engine.config.operators, log);
     const poster = new webApi.WebClient(settings.botToken, { ...clientOptions, retryConfig: { retries: 0 }, logger });
-    const notifier = new SlackNotifier({ client: this.app.client, poster, store: engine.store, config: engine.config, log, postsPerSecond: settings.postsPerSecond });
+    const notifier = new SlackNotifier({ client: this.app.client, poster, store: engine.store, config: engine.config, log, postsPerSecond: settings.postsPerSecond, identities, clock: { now: () => engine.now() } });
+    registerHandlers(this.app, engine, identities, log, notifier.reach);
+    registerHomeTab(this.app, notifier.reach);
     this.drainer = new OutboxDrainer({ store: engine.store, target: 'slack', deliver: (job, rows) => notifier.deliver(job, rows), editStatus: (job) => notifier.editStatus(job), log, idleMs: 1_000 });
   }
 

@@ -42,6 +42,7 @@ export function gateCardView(agg: JobAggregate, gate: Gate, artifacts: Artifact[
     : gate.state === 'held' ? 'Held: it will not auto-approve.'
     : waits?.kind === 'auto_approve' ? `Approves itself in ${formatDuration(waits.at - gate.openedAt)} unless someone decides or holds it.`
     : waits ? `Times out after ${formatDuration(waits.at - gate.openedAt)} (then: ${waits.onTimeout}).` : null;
+  const escalation = open ? escalationHint(gate, def?.gate?.escalate_to ?? []) : null;
   return {
     kind: 'gate.card',
     jobId: agg.job.id,
@@ -53,7 +54,7 @@ export function gateCardView(agg: JobAggregate, gate: Gate, artifacts: Artifact[
     icon: look.icon,
     tone: look.tone,
     title: `${kind}: ${name} of job ${agg.job.id}${roundText}`,
-    text: [rec?.summary ?? `${name} finished`, hint]
+    text: [rec?.summary ?? `${name} finished`, hint, escalation]
       .filter((t): t is string => Boolean(t))
       .map((t) => (/[.!?…]$/.test(t) ? t : `${t}.`))
       .join(' '),
@@ -66,4 +67,11 @@ export function gateCardView(agg: JobAggregate, gate: Gate, artifacts: Artifact[
     artifacts: artifacts.filter((a) => a.stage === gate.stage && a.run === rec?.run).map(artifactRef),
     openedAt: gate.openedAt,
   };
+}
+
+/** What the card says about escalation: who it escalates to and when, or that it did. */
+function escalationHint(gate: Gate, groups: readonly string[]): string | null {
+  if (!groups.length) return null;
+  if (gate.escalatedAt !== null) return `Escalated to ${groups.join(', ')}: they may decide too.`;
+  return gate.escalateAt !== null ? `Escalates to ${groups.join(', ')} after ${formatDuration(gate.escalateAt - gate.openedAt)}.` : null;
 }

@@ -45,6 +45,8 @@ export function noticeFor(event: StoredEvent, agg: JobAggregate, artifacts: Arti
       const left = typeof d.deadline_at === 'number' ? ` It times out in ${formatDuration(d.deadline_at - event.at)}.` : '';
       return make('⏰', 'waiting', `Reminder: ${name} of job ${event.job} still needs a decision from ${((d.approvers as string[]) ?? []).join(' or ')}.${left}`);
     }
+    case 'gate.escalated':
+      return make('📣', 'waiting', `Escalated: ${name} got no decision in ${ms(d.waited_ms)}; ${((d.escalate_to as string[]) ?? []).join(', ')} may decide it now too.`);
     case 'job.cancelled':
       return make('⛔', 'muted', `Cancelled by ${s(d.by)}${d.reason ? `: ${s(d.reason)}` : '.'}`);
     case 'job.retried':

@@ -3,6 +3,7 @@
  * Every surface follows the same plan, so they all show the same thing.
  */
 import type { StoredEvent } from '../../store/store.js';
+import { PING_EVENTS } from './ping.js';
 
 export interface RenderPlan {
   /** Edit the job's status message. */
@@ -11,6 +12,8 @@ export interface RenderPlan {
   gate: { stage: string; round: number } | null;
   /** Post a notice in the thread (see noticeFor). */
   notice: boolean;
+  /** Reach the gate's deciders (see ping.ts): chat surfaces post this instead of the notice. */
+  ping: boolean;
 }
 
 /**
@@ -21,7 +24,7 @@ export interface RenderPlan {
  */
 const NOTICES = new Set([
   'stage.succeeded', 'stage.failed', 'stage.retried', 'stage.recovered', 'gate.rejected',
-  'gate.expired', 'gate.held', 'gate.reminded', 'job.cancelled', 'job.retried', 'job.finished',
+  'gate.expired', 'gate.held', 'gate.reminded', 'gate.escalated', 'job.cancelled', 'job.retried', 'job.finished',
 ]);
 
 export function renderPlan(event: StoredEvent): RenderPlan {
@@ -30,5 +33,6 @@ export function renderPlan(event: StoredEvent): RenderPlan {
     status: event.type !== 'gate.refused' && event.type !== 'artifact.added',
     gate: isGate ? { stage: String(event.data.stage), round: Number(event.data.round) } : null,
     notice: NOTICES.has(event.type),
+    ping: PING_EVENTS.has(event.type),
   };
 }

@@ -307,7 +307,8 @@ export function checkSlackThreads(db: DbSnapshot, posts: Post[], channel: string
       }
       const seq = seqOfKey(key);
       if (seq === undefined) continue;
-      if (seq <= lastSeq) {
+      // A gate's card and the reply mentioning its deciders come from the same event (same seq), card first.
+      if (seq < lastSeq || (seq === lastSeq && !(key.startsWith('notice:') && lastKey.startsWith('gate:')))) {
         outOfOrder += 1;
         violations.push(`job ${job.id}: "${key}" (seq ${seq}) arrived after "${lastKey}" (seq ${lastSeq})`);
       }
@@ -376,7 +377,8 @@ export function checkDiscordThreads(db: DbSnapshot, messages: { id: string; chan
         continue;
       }
       const seq = seqOf(key) ?? 0;
-      if (seq <= last) {
+      // A gate's card and the reply mentioning its deciders come from the same event (same seq), card first.
+      if (seq < last || (seq === last && !(key.startsWith('notice:') && lastKey.startsWith('gate:')))) {
         outOfOrder += 1;
         violations.push(`discord: job ${job.id}: "${key}" (seq ${seq}) arrived after "${lastKey}" (seq ${last})`);
       }

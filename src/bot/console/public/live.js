@@ -6,6 +6,7 @@ import { addItem, addJob, renderStatus } from './render-job.js';
 import { renderGate } from './render-gate.js';
 import { gateKeyOf, state } from './state.js';
 import { renderTimeline } from './timeline.js';
+import { refreshNeedsYou, renderNeedsYou } from './needs-you.js';
 
 export function applyUpdate(u) {
   state.lastEventId = Math.max(state.lastEventId, u.eventId);
@@ -19,6 +20,8 @@ export function applyUpdate(u) {
   if (u.gate) entry.gates[gateKeyOf(u.gate)] = u.gate;
   if (u.item) addItem(entry, u.item);
   if (u.gate) renderGate(entry, gateKeyOf(u.gate));
+  // A gate changed: whether it (or another) waits for the person acting may have changed too.
+  if (u.type.startsWith('gate.')) refreshNeedsYou(); else if (u.gate) renderNeedsYou();
   renderStatus(entry);
   renderTimeline(entry);
 }

@@ -13,6 +13,7 @@ import { wireScrolling, scrollToBottom } from './scroll.js';
 import { FINISHED, state } from './state.js';
 import { renderTimeline } from './timeline.js';
 import { renderUsers } from './users.js';
+import { wireNeedsYou } from './needs-you.js';
 
 function tick() {
   for (const el of document.querySelectorAll('.countdown[data-deadline-at]')) updateCountdown(el);
@@ -45,6 +46,7 @@ async function boot() {
   wireScrolling();
   scrollToBottom();
   connect(applyUpdate);
+  wireNeedsYou();
   setInterval(tick, 1000);
   let resize;
   new ResizeObserver(() => { clearTimeout(resize); resize = setTimeout(() => state.jobs.forEach((e) => renderTimeline(e)), 150); }).observe($('#channel'));

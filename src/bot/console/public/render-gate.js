@@ -17,6 +17,8 @@ export function renderGate(entry, key) {
   if (!g || !card) return;
   card.className = `gate-card tone-${g.tone}`;
   card.dataset.gate = `${g.jobId}:${g.stage}:${g.round}`;
+  // The anchor "/signoff pending" links to.
+  card.id = `job-${g.jobId}-gate-${g.stage}-${g.round}`;
   card.dataset.state = g.state;
   card.dataset.stage = g.stage;
   card.dataset.jobId = g.jobId;

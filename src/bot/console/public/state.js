@@ -10,6 +10,7 @@ export const state = {
   pending: new Map(), // jobId -> updates that arrived while the job was being fetched
   history: [], historyPos: 0, draft: '', // the command box's recall
   source: null, rejecting: null, ticks: 0, stick: true,
+  needsYou: [], // open gates the person acting may decide now (needs-you.js)
 };
 export const FINISHED = new Set(['succeeded', 'failed', 'rejected', 'cancelled']);
 export const OPEN_BARS = new Set(['running', 'retry_wait', 'pending', 'held']);

@@ -3,6 +3,7 @@
  */
 import { $, avatar, h } from './dom.js';
 import { state } from './state.js';
+import { refreshNeedsYou } from './needs-you.js';
 
 export function renderUsers() {
   const sel = $('#acting-as');
@@ -14,6 +15,7 @@ export function renderUsers() {
     state.actingAs = sel.value;
     localStorage.setItem('signoff.actingAs', sel.value);
     renderMe();
+    refreshNeedsYou();
   });
   renderMe();
 }
