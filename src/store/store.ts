@@ -9,6 +9,7 @@ import { artifactStatements } from './artifacts.js';
 import { queryStatements } from './queries.js';
 import { outboxStatements } from './outbox.js';
 import { inboxStatements } from './inbox.js';
+import { externalRunStatements } from './external-runs.js';
 
 export function openStore(file: string) {
   const db = openDatabase(file);
@@ -27,6 +28,7 @@ export function storeOver(db: Db) {
     queries: queryStatements(db),
     outbox: outboxStatements(db),
     inbox: inboxStatements(db),
+    externalRuns: externalRunStatements(db),
     /**
      * Runs `fn` in one IMMEDIATE transaction (writers queue on the file lock, not fail). Called
      * inside another transaction it runs as a savepoint: if `fn` throws, only its own writes are
@@ -69,3 +71,4 @@ export type { Artifact } from './artifacts.js';
 export type { JobSummaryRow } from './queries.js';
 export type { OutboxRow, ChatRef } from './outbox.js';
 export type { InboxItem } from './inbox.js';
+export type { ExternalRun } from './external-runs.js';
