@@ -137,6 +137,11 @@ export class Engine {
     await this.launcher.abortAll();
   }
 
+  /** The engine's clock (the real one, or a test's). */
+  now(): number {
+    return this.clock.now();
+  }
+
   onEvent(listener: (event: StoredEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
