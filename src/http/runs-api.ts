@@ -16,9 +16,11 @@ import { mediaTypeOf } from '../stages/collect-artifacts.js';
 import { sendInvalid } from './errors.js';
 
 const tokenParam = z.object({ token: z.string().max(200) });
-const progressBody = z.strictObject({ message: z.string().trim().min(1).max(2_000) });
-const completeBody = z.strictObject({ summary: z.string().max(2_000).optional(), outputs: z.record(z.string(), z.unknown()).optional() });
-const failBody = z.strictObject({ error: z.string().trim().min(1).max(2_000) });
+/** Text an outside system sends is shown to people: no NUL bytes (they cut text short in C-based tools). */
+const text = (max: number) => z.string().max(max).refine((t) => !t.includes('\0'), 'must not contain NUL bytes');
+const progressBody = z.strictObject({ message: text(2_000).pipe(z.string().trim().min(1)) });
+const completeBody = z.strictObject({ summary: text(2_000).optional(), outputs: z.record(z.string(), z.unknown()).optional() });
+const failBody = z.strictObject({ error: text(2_000).pipe(z.string().trim().min(1)) });
 /** One plain file name: no directories, no `..`, no control characters; at most 128 characters. */
 const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 

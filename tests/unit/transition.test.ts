@@ -144,6 +144,15 @@ describe('retries', () => {
     expect(r.events).toContain('stage.recovered');
     expect(r.effects).toContainEqual({ type: 'runStage', stage: 'draft', run: 2, attempt: 1 });
   });
+
+  it('leaves a stage that waits for an external system waiting when the process restarts', () => {
+    const r = new Run();
+    const events = r.events.length;
+    r.send({ type: 'recover', waiting: ['draft'] });
+    expect(r.stage('draft')).toMatchObject({ state: 'running', run: 1, attempt: 1 });
+    expect(r.events.slice(events)).not.toContain('stage.recovered');
+    expect(r.effects.filter((e) => e.type === 'runStage' && e.run === 2)).toHaveLength(0);
+  });
 });
 
 describe('gates: who may decide', () => {
