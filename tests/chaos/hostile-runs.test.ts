@@ -84,7 +84,7 @@ describe('the report endpoints under hostile input', () => {
     for (const [what, body, headers, status] of cases) {
       const r = await raw('POST', `/api/v1/runs/${runToken}/${what}`, body, headers);
       expect(r.status, `${what} ${body}`).toBe(status);
-      expect((await r.json()).message, `${what} ${body}`).toEqual(expect.any(String));
+      expect(((await r.json()) as { message?: string }).message, `${what} ${body}`).toEqual(expect.any(String));
     }
     expect(fingerprint()).toBe(before);
   });

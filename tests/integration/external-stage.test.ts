@@ -9,6 +9,8 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
+import { jobThread } from '../../src/bot/console/job-thread.js';
+import { redactRunUrl } from '../../src/log.js';
 import { ApiClient, latestGate, type Json } from '../helpers/api-client.js';
 import { FakeClock, configFrom, silentLog, tempDir } from '../helpers/fixtures.js';
 import { NotifyReceiver } from '../helpers/notify-receiver.js';
@@ -112,6 +114,13 @@ describe('an external stage', () => {
     const waiting = await api.waitForJob(job.id, (j) => deployOf(j)?.external?.notify === 'delivered', 'the notification to be delivered');
     expect(deployOf(waiting).external).toMatchObject({ waiting: true, message: 'waiting for an external system', seconds_since_heartbeat: 0 });
 
+    // The console's status block says so, with the time since the last sign of life.
+    clock.advance(30_000);
+    const line = jobThread(app!.store, job.id, clock.now())!.status.stages.find((s) => s.id === 'deploy')!;
+    expect(line.note).toMatch(/^waiting for an external system · last sign of life 30s ago \(\d\d:\d\d:\d\d UTC\)$/);
+    // The configuration the API shows hides the notification's headers (they may be credentials).
+    expect((await api.get('/api/v1/config')).text).not.toContain('ci-secret');
+
     expect((await report(token, 'progress', { message: 'deploying to 3 hosts' })).status).toBe(200);
     expect((await report(token, 'heartbeat')).status).toBe(200);
     const done = await report(token, 'complete', { summary: 'deployed 1.4.2', outputs: { version: '1.4.2' } });
@@ -130,6 +139,7 @@ describe('an external stage', () => {
     expect(JSON.stringify(events)).not.toContain(token);
     expect(logged).not.toContain(token);
     expect(logged).not.toContain(token.slice(4, 20));
+    expect(redactRunUrl(`/api/v1/runs/${token}/complete?x=1`)).toBe('/api/v1/runs/[redacted]/complete?x=1');
   });
 
   it('lets a token act on its own run only: not another job, not a guess, not after the run finished', async () => {
