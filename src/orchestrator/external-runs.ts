@@ -6,10 +6,10 @@
  * A report that ends a run is stored in the same transaction as the guarded update that ends the
  * run, so a report, an expiry and a cancel racing each other decide once.
  */
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { StageDef } from '../config/schema.js';
+import { externalRequest, limitsOf, reportHash, WAITING_MESSAGE, type Limits } from './external-request.js';
 import { collectArtifacts } from '../stages/collect-artifacts.js';
 import { postWithRetries } from '../stages/external-notify.js';
 import { hashRunToken, looksLikeRunToken, mintRunToken } from '../stages/run-token.js';
@@ -34,55 +34,9 @@ export interface ReportAnswer {
   body: { message: string; error?: string; [key: string]: unknown };
 }
 
-interface Limits {
-  timeout: number;
-  heartbeat: number | null;
-  notify?: { url: string; headers: Record<string, string>; cancel_url?: string };
-}
-
-/** A handed-off command stage may wait this long unless its `external.timeout` says otherwise. */
-const HANDOFF_TIMEOUT_MS = 6 * 3_600_000;
 const NOTIFY_ATTEMPTS = 6;
 const PROGRESS_GAP_MS = 500;
-export const WAITING_MESSAGE = 'waiting for an external system';
-
-export function limitsOf(def: StageDef): Limits {
-  if ('external' in def.run && !('command' in def.run)) {
-    const e = def.run.external;
-    return { timeout: e.timeout, heartbeat: e.heartbeat ?? null, ...(e.notify ? { notify: e.notify } : {}) };
-  }
-  const e = 'command' in def.run ? def.run.external : undefined;
-  return { timeout: e?.timeout ?? HANDOFF_TIMEOUT_MS, heartbeat: e?.heartbeat ?? null };
-}
-
-/** The document a notification carries: what a command stage reads on stdin, without paths. */
-export function externalRequest(store: Store, agg: JobAggregate, stage: string): Record<string, unknown> {
-  const { job } = agg;
-  const index = job.def.stages.findIndex((s) => s.id === stage);
-  const rec = agg.stages[index];
-  const before = new Set(job.def.stages.slice(0, index).map((s) => s.id));
-  return {
-    job: job.id,
-    pipeline: job.pipeline,
-    stage,
-    attempt: rec?.attempt ?? 1,
-    brief: job.brief,
-    params: job.params,
-    submitter: job.submitter,
-    // The outside system cannot read signoff's disk: it gets names and sizes (and may download by id with an API token).
-    inputs: store.artifacts.current(job.id).filter((a) => before.has(a.stage)).map((a) => ({ id: a.id, stage: a.stage, name: a.name, size: a.size })),
-    redo_reason: rec?.redoReason ?? null,
-  };
-}
-
-/** A stable hash of a report's body, so the same report sent twice is recognised. */
-function reportHash(kind: string, body: unknown): string {
-  const canonical = (v: unknown): unknown =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]))
-      : Array.isArray(v) ? v.map(canonical) : v;
-  return createHash('sha256').update(`${kind}:${JSON.stringify(canonical(body))}`).digest('hex');
-}
+export { WAITING_MESSAGE };
 
 const gone = (what: string): ReportAnswer => ({ status: 410, body: { error: 'gone', message: `This run is over (${what}); its token opens nothing any more.` } });
 const UNKNOWN: ReportAnswer = { status: 404, body: { error: 'unknown_token', message: 'No run has this token. Check SIGNOFF_RUN_TOKEN (it changes with every run).' } };
