@@ -127,6 +127,11 @@ export class ExternalRuns {
       const a = this.o.store.jobs.load(r.jobId);
       const def = a?.job.def.stages.find((s) => s.id === r.stage);
       if (!a || !def) continue;
+      // A cancel stored just before the crash may not have reached its run: end it now.
+      if (!this.isCurrent(r)) {
+        if (this.safely(() => this.o.store.externalRuns.end(r.id, 'cancelled', this.o.clock.now()))) this.tellCancelled(r, 'cancelled', def);
+        continue;
+      }
       // Only the hash of the first token was kept, so the old token cannot be sent again. It
       // stays valid: a receiver that got the first notification and dedupes on the idempotency
       // key keeps working with it.
@@ -149,6 +154,8 @@ export class ExternalRuns {
       signal: this.aborter.signal,
       log,
       onAttempt: (n) => this.safely(() => this.o.store.externalRuns.setNotify(id, 'pending', done + n)),
+      // A run cancelled or completed meanwhile needs no more notifying.
+      proceed: () => this.o.store.externalRuns.byId(id)?.state === 'waiting',
     });
     if (result.outcome === 'aborted') return;
     if (result.outcome === 'delivered') return this.safely(() => this.o.store.externalRuns.setNotify(id, 'delivered', 0));
