@@ -140,6 +140,10 @@ describe('an external stage', () => {
     expect(logged).not.toContain(token);
     expect(logged).not.toContain(token.slice(4, 20));
     expect(redactRunUrl(`/api/v1/runs/${token}/complete?x=1`)).toBe('/api/v1/runs/[redacted]/complete?x=1');
+    // Any log line of the HTTP server that carries a request has the token blotted out of its URL.
+    app!.server.log.warn({ req: { method: 'POST', url: `/api/v1/runs/${token}/complete` } }, 'a request went wrong');
+    expect(logged).toContain('/api/v1/runs/[redacted]/complete');
+    expect(logged).not.toContain(token);
   });
 
   it('lets a token act on its own run only: not another job, not a guess, not after the run finished', async () => {
