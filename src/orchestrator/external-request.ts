@@ -1,6 +1,6 @@
 /**
  * The stateless parts of external runs: the limits a stage definition sets, the document a
- * notification carries, and the hash that recognises a report sent twice.
+ * notification carries, the hash that recognises a report sent twice, and the answers reports get.
  */
 import { createHash } from 'node:crypto';
 import type { StageDef } from '../config/schema.js';
@@ -55,4 +55,15 @@ export function reportHash(kind: string, body: unknown): string {
       : Array.isArray(v) ? v.map(canonical) : v;
   return createHash('sha256').update(`${kind}:${JSON.stringify(canonical(body))}`).digest('hex');
 }
+
+/** What a report is answered with: an HTTP status and a JSON body. */
+export interface ReportAnswer {
+  status: number;
+  body: { message: string; error?: string; [key: string]: unknown };
+}
+
+/** A token of a run that is over. */
+export const gone = (what: string): ReportAnswer => ({ status: 410, body: { error: 'gone', message: `This run is over (${what}); its token opens nothing any more.` } });
+export const BUSY: ReportAnswer = { status: 503, body: { error: 'busy', message: 'signoff could not store the report just now; nothing changed. Send it again.' } };
+export const UNKNOWN: ReportAnswer = { status: 404, body: { error: 'unknown_token', message: 'No run has this token. Check SIGNOFF_RUN_TOKEN (it changes with every run).' } };
 

@@ -9,7 +9,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { StageDef } from '../config/schema.js';
-import { externalRequest, limitsOf, reportHash, WAITING_MESSAGE, type Limits } from './external-request.js';
+import { BUSY, externalRequest, gone, limitsOf, reportHash, UNKNOWN, WAITING_MESSAGE, type Limits, type ReportAnswer } from './external-request.js';
 import { collectArtifacts } from '../stages/collect-artifacts.js';
 import { postWithRetries } from '../stages/external-notify.js';
 import { hashRunToken, looksLikeRunToken, mintRunToken } from '../stages/run-token.js';
@@ -28,23 +28,15 @@ export interface ExternalRunsOptions {
   notifyBackoffMs?: number;
 }
 
-/** What a report is answered with: an HTTP status and a JSON body. */
-export interface ReportAnswer {
-  status: number;
-  body: { message: string; error?: string; [key: string]: unknown };
-}
-
 const NOTIFY_ATTEMPTS = 6;
 const PROGRESS_GAP_MS = 500;
-export { WAITING_MESSAGE };
-
-const gone = (what: string): ReportAnswer => ({ status: 410, body: { error: 'gone', message: `This run is over (${what}); its token opens nothing any more.` } });
-const UNKNOWN: ReportAnswer = { status: 404, body: { error: 'unknown_token', message: 'No run has this token. Check SIGNOFF_RUN_TOKEN (it changes with every run).' } };
+export { WAITING_MESSAGE, type ReportAnswer };
 
 export class ExternalRuns {
   private aborter = new AbortController();
-  /** Runs whose `complete` is being stored: uploads wait for nothing and are refused. */
+  /** Runs whose `complete` or `fail` is being stored: other reports and uploads are refused meanwhile. */
   private readonly completing = new Set<number>();
+  /** When each waiting run last reported progress (entries go when the run ends or the map grows large). */
   private readonly lastProgress = new Map<number, number>();
   private baseUrl = '';
 
@@ -232,7 +224,7 @@ export class ExternalRuns {
   heartbeat(token: string): ReportAnswer {
     const a = this.authorize(token);
     if ('answer' in a) return a.answer;
-    this.o.store.externalRuns.heartbeat(a.run.id, this.o.clock.now());
+    if (this.safely(() => this.o.store.externalRuns.heartbeat(a.run.id, this.o.clock.now())) === undefined) return BUSY;
     return { status: 200, body: { message: 'Heartbeat recorded.', heartbeat_ms: a.run.heartbeatMs } };
   }
 
@@ -241,9 +233,10 @@ export class ExternalRuns {
     if ('answer' in a) return a.answer;
     const now = this.o.clock.now();
     // Any report is a sign of life.
-    this.o.store.externalRuns.heartbeat(a.run.id, now);
+    if (this.safely(() => this.o.store.externalRuns.heartbeat(a.run.id, now)) === undefined) return BUSY;
     // A chatty reporter cannot flood chat: lines closer together than the gap are dropped.
     if (now - (this.lastProgress.get(a.run.id) ?? 0) >= PROGRESS_GAP_MS) {
+      if (this.lastProgress.size > 10_000) this.lastProgress.clear();
       this.lastProgress.set(a.run.id, now);
       this.o.dispatch(a.run.jobId, { type: 'stage.progress', stage: a.run.stage, run: a.run.run, message: message.slice(0, 300) });
     }
@@ -278,8 +271,11 @@ export class ExternalRuns {
           : { type: 'stage.failed', stage: r.stage, run: r.run, error: report.error.slice(0, 2000), code: 'external' };
       this.completing.delete(r.id);
       const outcome = this.o.commit(r.jobId, input, () => this.isCurrent(r) && this.o.store.externalRuns.end(r.id, report.kind === 'complete' ? 'completed' : 'failed', this.o.clock.now(), hash));
-      if (outcome === 'busy') return { status: 503, body: { error: 'busy', message: 'signoff could not store the report just now; nothing changed. Send it again.' } };
-      if (outcome === 'applied') return { status: 200, body: { message: report.kind === 'complete' ? 'Completed.' : 'Failure recorded.' } };
+      if (outcome === 'busy') return BUSY;
+      if (outcome === 'applied') {
+        this.lastProgress.delete(r.id);
+        return { status: 200, body: { message: report.kind === 'complete' ? 'Completed.' : 'Failure recorded.' } };
+      }
       const now = this.o.store.externalRuns.byId(r.id);
       return (now && again(now)) ?? gone(now?.state ?? 'unknown');
     } finally {
