@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Engine } from '../orchestrator/engine.js';
 import type { ReportAnswer } from '../orchestrator/external-runs.js';
+import { actorFor, mayManage } from '../orchestrator/policy.js';
 import { mediaTypeOf } from '../stages/collect-artifacts.js';
 import { sendInvalid } from './errors.js';
 
@@ -128,5 +129,25 @@ export function registerRunsApi(app: FastifyInstance, engine: Engine, o: RunsApi
       runs.touch(run.id);
       return reply.code(201).send({ message: `Stored ${p.name}; it counts when the run completes.`, name: p.name, size, media_type: mediaTypeOf(p.name), sha256: hash.digest('hex') });
     });
+  });
+}
+
+/**
+ * `POST /api/v1/jobs/:id/stages/:stage/run-token` (API token required): another token for the
+ * stage's waiting run, for the submitter or anyone who may decide one of the pipeline's gates.
+ * This is how an `external` stage without `notify` (or a person's script) gets its token.
+ */
+export function registerRunTokenRoute(api: FastifyInstance, engine: Engine): void {
+  const params = z.object({ id: z.coerce.number().int().positive(), stage: z.string().min(1).max(64) });
+  api.post('/jobs/:id/stages/:stage/run-token', async (req, reply) => {
+    const p = params.safeParse(req.params);
+    if (!p.success) return sendInvalid(reply, p.error);
+    const agg = engine.store.jobs.load(p.data.id);
+    if (!agg) return reply.code(404).send({ error: 'not_found', message: `Job ${p.data.id} does not exist.` });
+    if (!mayManage(agg.job, agg.job.def, actorFor(engine.config.operators, req.identity)))
+      return reply.code(403).send({ error: 'not_authorised', message: `Only the submitter or an approver of this pipeline may hand out job ${p.data.id}'s run tokens.` });
+    const minted = engine.external.mintFor(p.data.id, p.data.stage);
+    if (!minted) return reply.code(409).send({ error: 'not_waiting', message: `Stage "${p.data.stage}" of job ${p.data.id} is not waiting for an external system.` });
+    return reply.code(201).send({ job: p.data.id, stage: p.data.stage, run: minted.run, callback_url: minted.callbackUrl, token: minted.token });
   });
 }

@@ -14,7 +14,7 @@ import type { RawHttpHandler } from '../bot/port.js';
 import { registerApi } from './api.js';
 import { authenticate } from './auth.js';
 import { closeAllStreams } from './sse.js';
-import { registerRunsApi } from './runs-api.js';
+import { registerRunTokenRoute, registerRunsApi } from './runs-api.js';
 import { redactRunUrl } from '../log.js';
 
 export interface ServerOptions {
@@ -111,6 +111,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     async (api) => {
       api.addHook('onRequest', authenticate(o.apiToken, config));
       registerApi(api, o.engine, o.surfaces ?? (() => []));
+      registerRunTokenRoute(api, o.engine);
     },
     { prefix: '/api/v1' },
   );

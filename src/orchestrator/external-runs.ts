@@ -283,6 +283,19 @@ export class ExternalRuns {
     }
   }
 
+  /**
+   * Another token for the run of `stage` that is waiting now, for whoever may manage the job
+   * (an external stage without `notify` reaches its outside system this way). The caller checks
+   * who asks; undefined when that stage has no waiting run.
+   */
+  mintFor(jobId: number, stage: string): { token: string; run: number; callbackUrl: string } | undefined {
+    const r = this.o.store.externalRuns.waitingForJob(jobId).find((w) => w.stage === stage);
+    if (!r || !this.isCurrent(r)) return undefined;
+    const token = mintRunToken();
+    this.o.store.externalRuns.addToken(r.id, hashRunToken(token));
+    return { token, run: r.run, callbackUrl: this.baseUrl };
+  }
+
   /** Runs of a job that are waiting, for the API. */
   waiting(jobId: number): ExternalRun[] {
     return this.o.store.externalRuns.waitingForJob(jobId);

@@ -28,7 +28,13 @@ function yaml(recv: string, extra = '') {
   return `
 operators:
   editors: { console: [alice, bob] }
+  viewers: { console: [dave] }
 pipelines:
+  manual:
+    stages:
+      - id: sign
+        run: { external: { timeout: 2h } }
+        gate: { required: true, approvers: [editors] }
   ci:
     stages:
       - id: build
@@ -269,5 +275,24 @@ describe('a command stage that hands off', () => {
     const plain = fs.readFileSync(`${envFile}.plain`, 'utf8').trim().split('=')[1]!;
     expect(plain).not.toBe(token);
     expect((await report(plain, 'complete', { summary: 'sneaky' })).status).toBe(410);
+  });
+});
+
+describe('an external stage without notify', () => {
+  it('hands its token to someone who may manage the job, through the API, and to no one else', async () => {
+    await boot();
+    const job = await api.submit('sign the release', { pipeline: 'manual', actor: 'console:alice' });
+    await api.waitForJob(job.id, (j) => j.stages[0].external?.waiting === true, 'the wait');
+    const mint = (actor?: string) => api.post(`/api/v1/jobs/${job.id}/stages/sign/run-token`, actor ? { actor } : {});
+    expect((await mint('console:dave')).status).toBe(403);
+    expect((await api.request('POST', `/api/v1/jobs/${job.id}/stages/sign/run-token`, { token: null })).status).toBe(401);
+    expect((await api.post(`/api/v1/jobs/${job.id}/stages/nope/run-token`)).status).toBe(409);
+    const minted = await mint('console:alice');
+    expect(minted.status).toBe(201);
+    expect(minted.body).toMatchObject({ job: job.id, stage: 'sign', run: 1, callback_url: app!.url, token: expect.stringMatching(/^sor_/) });
+    expect((await report(minted.body.token, 'complete', { summary: 'signed by hand' })).status).toBe(200);
+    await api.waitAtGate(job.id, 'sign');
+    expect((await mint()).status).toBe(409);
+    expect(JSON.stringify(await api.events(job.id))).not.toContain(minted.body.token);
   });
 });
