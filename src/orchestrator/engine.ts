@@ -117,7 +117,7 @@ export class Engine {
   start(): void {
     this.stopping = false;
     for (const id of this.store.queries.jobsWithRunningStages()) {
-      const waiting = this.external.waiting(id).map((r) => r.stage);
+      const waiting = this.external.waiting(id).map((r) => ({ stage: r.stage, run: r.run }));
       this.dispatch(id, { type: 'recover', ...(waiting.length ? { waiting } : {}) });
     }
     this.external.resume();

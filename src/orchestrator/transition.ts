@@ -56,11 +56,11 @@ function start(d: Draft): Reply | undefined {
 }
 
 /** After a crash: stages that were running in the dead process run again (at-least-once). */
-function recover(d: Draft, waiting: readonly string[]): Reply | undefined {
+function recover(d: Draft, waiting: readonly { stage: string; run: number }[]): Reply | undefined {
   if (d.job.state !== 'running') return undefined;
   for (const rec of d.agg.stages) {
     // A run handed to an external system lives outside this process: its token and deadlines still hold.
-    if (rec.state !== 'running' || waiting.includes(rec.stage)) continue;
+    if (rec.state !== 'running' || waiting.some((w) => w.stage === rec.stage && w.run === rec.run)) continue;
     d.emit('stage.recovered', { stage: rec.stage, previous_run: rec.run });
     d.startStage(rec.index, rec.attempt);
   }
