@@ -4,7 +4,7 @@
  * its own run's progress, heartbeat, artifacts and outcome. Nothing here logs a URL or a token.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -24,6 +24,8 @@ const completeBody = z.strictObject({ summary: text(2_000).optional(), outputs: 
 const failBody = z.strictObject({ error: text(2_000).pipe(z.string().trim().min(1)) });
 /** One plain file name: no directories, no `..`, no control characters; at most 128 characters. */
 const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Files one run may hold (each up to the size cap), so a token cannot fill the disk with names. */
+export const MAX_FILES_PER_RUN = 200;
 
 export interface RunsApiOptions {
   /** Largest upload kept, in bytes; a larger one is refused and nothing is stored. */
@@ -125,7 +127,12 @@ export function registerRunsApi(app: FastifyInstance, engine: Engine, o: RunsApi
         rmSync(part, { force: true });
         return refuse(410, 'gone', 'The run ended during the upload; nothing was stored.');
       }
-      renameSync(part, path.join(outDir, p.name));
+      const target = path.join(outDir, p.name);
+      if (!existsSync(target) && readdirSync(outDir).length >= MAX_FILES_PER_RUN) {
+        rmSync(part, { force: true });
+        return refuse(409, 'too_many', `A run may hold at most ${MAX_FILES_PER_RUN} files; nothing was stored.`);
+      }
+      renameSync(part, target);
       runs.touch(run.id);
       return reply.code(201).send({ message: `Stored ${p.name}; it counts when the run completes.`, name: p.name, size, media_type: mediaTypeOf(p.name), sha256: hash.digest('hex') });
     });

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
+import { MAX_FILES_PER_RUN } from '../../src/http/runs-api.js';
 import { ApiClient } from '../helpers/api-client.js';
 import { configFrom, silentLog, tempDir } from '../helpers/fixtures.js';
 import { NotifyReceiver } from '../helpers/notify-receiver.js';
@@ -123,6 +124,16 @@ describe('the report endpoints under hostile input', () => {
       expect([400, 404], token).toContain(r.status);
     }
     expect(fingerprint()).toBe(before);
+    // Many names: a run holds at most MAX_FILES_PER_RUN files; the next new name stores nothing.
+    for (let i = 0; i < MAX_FILES_PER_RUN; i++) expect((await raw('PUT', `/api/v1/runs/${runToken}/artifacts/f${i}.txt`, 'x')).status).toBe(201);
+    const full = fingerprint();
+    const more = await raw('PUT', `/api/v1/runs/${runToken}/artifacts/one-more.txt`, 'x');
+    expect(more.status).toBe(409);
+    expect(fingerprint()).toBe(full);
+    // Replacing a file it holds is still fine; then the test clears them for what follows.
+    expect((await raw('PUT', `/api/v1/runs/${runToken}/artifacts/f0.txt`, 'y')).status).toBe(201);
+    const out = path.join(dataDir, 'artifacts', String(jobId), 'deploy', 'run-1', 'out');
+    for (const f of fs.readdirSync(out)) fs.rmSync(path.join(out, f));
     // After all that the run still works as it should.
     expect((await raw('PUT', `/api/v1/runs/${runToken}/artifacts/ok.txt`, 'fine')).status).toBe(201);
     expect((await raw('POST', `/api/v1/runs/${runToken}/complete`, '{"summary":"done"}', { 'content-type': 'application/json' })).status).toBe(200);
