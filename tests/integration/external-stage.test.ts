@@ -152,6 +152,19 @@ describe('an external stage', () => {
     expect(logged).not.toContain(token);
   });
 
+  it('fails the attempt when the notification cannot be delivered after its retries, then notifies the retry', async () => {
+    await boot();
+    receiver!.failFirst = 6;
+    const job = await api.submit('ship', { pipeline: 'ci' });
+    const failed = await api.waitForJob(job.id, (j) => deployOf(j)?.state === 'retry_wait', 'the attempt to fail');
+    expect(deployOf(failed).error).toMatch(/could not notify the external system: .*answered 500/);
+    expect(receiver!.to('/notify')).toHaveLength(6);
+    clock.advance(1_000);
+    app!.engine.tick();
+    await waitFor(() => receiver!.to('/notify').length === 7, 'the retry to be notified');
+    expect(receiver!.to('/notify')[6]!.body).toMatchObject({ run: 2, attempt: 2 });
+  });
+
   it('lets a token act on its own run only: not another job, not a guess, not after the run finished', async () => {
     await boot();
     const a = await submitAndWaitForNotify();
