@@ -30,6 +30,12 @@ export interface AppOptions {
   baseDir?: string;
   clock?: Clock;
   tickSchedule?: string | false;
+  /** Where external systems reach signoff to report runs (default: the listening address). */
+  publicUrl?: string;
+  /** Largest artifact an external system may upload (default 100 MiB). */
+  maxUploadBytes?: number;
+  /** Wait before the second attempt to notify an external system (tests). */
+  notifyBackoffMs?: number;
   /** Connect to Slack with these settings. */
   slack?: SlackSettings;
   /** Connect to Discord with these settings. */
@@ -66,6 +72,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     log: o.log,
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.tickSchedule !== undefined ? { tickSchedule: o.tickSchedule } : {}),
+    ...(o.notifyBackoffMs !== undefined ? { notifyBackoffMs: o.notifyBackoffMs } : {}),
     chatSurfaces: [...(o.slack ? ['slack'] : []), ...(o.discord ? ['discord'] : [])],
   });
   // Each platform library is loaded only when its surface is configured: together they are
@@ -78,12 +85,14 @@ export async function startApp(o: AppOptions): Promise<App> {
   // The server listens before the chat platforms are verified; /healthz says 503 until they are.
   let ready = false;
   const rawPosts = Object.assign({}, ...surfaces.map((s) => s.httpEndpoints?.() ?? {}));
-  const server = await buildServer({ engine, apiToken: o.apiToken, metrics: createMetrics(engine), log: o.log, version: VERSION, surfaces: names, ready: () => ready, rawPosts });
+  const server = await buildServer({ engine, apiToken: o.apiToken, maxUploadBytes: o.maxUploadBytes ?? 100 * 1024 * 1024, metrics: createMetrics(engine), log: o.log, version: VERSION, surfaces: names, ready: () => ready, rawPosts });
   if (consoleOn) registerConsole(server, engine, o.consoleToken!, o.clock);
-  engine.start();
   let address: string;
   try {
     address = await server.listen({ host: o.host, port: o.port });
+    // Runs handed to external systems need the address to report to before any of them starts.
+    engine.external.setBaseUrl(o.publicUrl ?? address.replace('[::1]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1'));
+    engine.start();
     for (const surface of surfaces) await surface.start();
     ready = true;
   } catch (err) {

@@ -17,3 +17,8 @@ export function createLogger(options: { level: string; pretty: boolean }): Logge
     ...(options.pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } } : {}),
   });
 }
+
+/** A URL with the run token of a report path (`/api/v1/runs/<token>/…`) blotted out. */
+export function redactRunUrl(url: string): string {
+  return url.replace(/(\/runs\/)[^/?#]+/g, '$1[redacted]');
+}

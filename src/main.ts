@@ -12,6 +12,7 @@ import { StartupError } from './startup-error.js';
 
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] ?? 'start';
+  if (command === 'run') return (await import('./cli/run-client.js')).runClient(argv.slice(1), process.env);
   if (command === 'help' || command === '--help') {
     process.stdout.write('usage: signoff [start | check-config | discord-register]\n');
     return 0;
@@ -37,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger({ level: env.logLevel, pretty: env.logPretty });
   const token = ensureToken(env.apiToken, env.dataDir);
   const consoleToken = config.console.enabled ? ensureToken(undefined, env.dataDir, 'console-token').token : undefined;
-  const app = await startApp({ config, dataDir: env.dataDir, apiToken: token.token, ...(consoleToken ? { consoleToken } : {}), ...(env.slack ? { slack: env.slack } : {}), ...(env.discord ? { discord: env.discord } : {}), log, host: env.host, port: env.port });
+  const app = await startApp({ config, dataDir: env.dataDir, apiToken: token.token, maxUploadBytes: env.maxUploadBytes, ...(env.publicUrl ? { publicUrl: env.publicUrl } : {}), ...(consoleToken ? { consoleToken } : {}), ...(env.slack ? { slack: env.slack } : {}), ...(env.discord ? { discord: env.discord } : {}), log, host: env.host, port: env.port });
   log.info({ url: app.url, config: env.configPath, data: env.dataDir }, 'signoff is running');
   // Printed, not logged: this is the one place the token is shown, for the person who started signoff.
   if (!env.apiToken) process.stdout.write(`\nAPI token (kept in ${token.file}): ${token.token}\n`);

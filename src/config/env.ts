@@ -16,6 +16,8 @@ const envSchema = z.object({
   SIGNOFF_HOST: z.string().default('127.0.0.1'),
   SIGNOFF_PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   SIGNOFF_API_TOKEN: z.string().min(16, 'SIGNOFF_API_TOKEN must be at least 16 characters').optional(),
+  SIGNOFF_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  SIGNOFF_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).default(100 * 1024 * 1024),
   SIGNOFF_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SIGNOFF_LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
   SLACK_BOT_TOKEN: z.string().regex(/^xoxb-/, 'SLACK_BOT_TOKEN is the bot token, starting with xoxb-').optional(),
@@ -64,6 +66,10 @@ export type Env = {
   host: string;
   port: number;
   apiToken: string | undefined;
+  /** Where external systems reach signoff to report runs; default: where it listens. */
+  publicUrl?: string;
+  /** Largest artifact an external system may upload. */
+  maxUploadBytes: number;
   logLevel: z.infer<typeof envSchema>['SIGNOFF_LOG_LEVEL'];
   logPretty: boolean;
   slack?: SlackSettings;
@@ -94,6 +100,8 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
     host: e.SIGNOFF_HOST,
     port: e.SIGNOFF_PORT,
     apiToken: e.SIGNOFF_API_TOKEN,
+    ...(e.SIGNOFF_PUBLIC_URL ? { publicUrl: e.SIGNOFF_PUBLIC_URL } : {}),
+    maxUploadBytes: e.SIGNOFF_MAX_UPLOAD_BYTES,
     logLevel: e.SIGNOFF_LOG_LEVEL,
     logPretty: e.SIGNOFF_LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : e.SIGNOFF_LOG_PRETTY === 'true',
     ...(e.SLACK_BOT_TOKEN

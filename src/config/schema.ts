@@ -39,6 +39,8 @@ const commandRun = z.strictObject({
   cwd: z.string().optional(),
   env: z.record(z.string(), z.string()).default({}),
   timeout: duration.prefault('10m'),
+  /** Limits of the wait when the program hands off with `::external::` (see external.ts). */
+  external: z.strictObject({ timeout: duration.prefault('6h'), heartbeat: duration.optional() }).optional(),
 });
 const httpRun = z.strictObject({
   http: z.strictObject({
@@ -47,8 +49,22 @@ const httpRun = z.strictObject({
     headers: z.record(z.string(), z.string()).default({}),
   }),
 });
-const run = z.union([builtinRun, commandRun, httpRun], {
-  error: 'a stage runs exactly one of { builtin: NAME }, { command: [...] } or { http: { url } }',
+/** Work done elsewhere (CI, a render farm, a person's script) that reports back with a run token. */
+const externalRun = z.strictObject({
+  external: z.strictObject({
+    notify: z
+      .strictObject({
+        url: z.url({ protocol: /^https?$/ }),
+        headers: z.record(z.string(), z.string()).default({}),
+        cancel_url: z.url({ protocol: /^https?$/ }).optional(),
+      })
+      .optional(),
+    timeout: duration.prefault('6h'),
+    heartbeat: duration.optional(),
+  }),
+});
+const run = z.union([builtinRun, commandRun, httpRun, externalRun], {
+  error: 'a stage runs exactly one of { builtin: NAME }, { command: [...] }, { http: { url } } or { external: { … } }',
 });
 
 const gate = z.strictObject({

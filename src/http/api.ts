@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import type { Engine } from '../orchestrator/engine.js';
 import { JOB_STATES } from '../orchestrator/types.js';
 import { eventJson, jobJson, jobSummaryJson } from './job-json.js';
+import { withExternalWaits } from './external-json.js';
 import { notFound, sendInvalid, sendRefusal } from './errors.js';
 import { sendArtifact, showsInline } from './send-artifact.js';
 import { streamEvents, wantsEventStream } from './sse.js';
@@ -39,6 +40,7 @@ function sanitizedConfig(config: Config): Config {
     for (const s of p.stages) {
       if ('http' in s.run) hide(s.run.http.headers);
       if ('command' in s.run) hide(s.run.env);
+      if ('external' in s.run && !('command' in s.run) && s.run.external.notify) hide(s.run.external.notify.headers);
     }
   return copy;
 }
@@ -49,7 +51,7 @@ export function registerApi(app: FastifyInstance, engine: Engine, surfaces: () =
     const agg = store.jobs.load(id);
     if (!agg) return undefined;
     const position = agg.job.state === 'queued' ? store.queries.queuePosition(id) : null;
-    return jobJson(agg, store.artifacts.current(id), position);
+    return withExternalWaits(jobJson(agg, store.artifacts.current(id), position), engine.external.waiting(id), engine.now());
   };
   const parse = <T>(reply: FastifyReply, schema: z.ZodType<T>, value: unknown): T | undefined => {
     const r = schema.safeParse(value);

@@ -14,6 +14,8 @@ import type { RawHttpHandler } from '../bot/port.js';
 import { registerApi } from './api.js';
 import { authenticate } from './auth.js';
 import { closeAllStreams } from './sse.js';
+import { registerRunTokenRoute, registerRunsApi } from './runs-api.js';
+import { redactRunUrl } from '../log.js';
 
 export interface ServerOptions {
   engine: Engine;
@@ -30,6 +32,8 @@ export interface ServerOptions {
   ready?: () => boolean;
   /** POST paths answered by plain node:http handlers before fastify sees them (chat webhooks). */
   rawPosts?: Record<string, RawHttpHandler>;
+  /** Largest artifact an external system may upload (default 100 MiB). */
+  maxUploadBytes?: number;
 }
 
 type SchemaCompilers = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
@@ -54,7 +58,8 @@ function lazySchemaCompilers(): SchemaCompilers {
 export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   const config = o.engine.config;
   const app = Fastify({
-    loggerInstance: o.log.child({ component: 'http' }) as FastifyBaseLogger,
+    // Run tokens travel in report URLs: any request a log line carries has its URL redacted.
+    loggerInstance: o.log.child({ component: 'http' }, { serializers: { req: (req: { method?: string; url?: string }) => ({ method: req.method, url: redactRunUrl(req.url ?? '') }) } }) as FastifyBaseLogger,
     // Request lines are not logged: URLs can carry an access token, and chat traffic is noisy.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.body_limit_bytes,
@@ -91,7 +96,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
       : status === 500 ? 'Something went wrong inside signoff; the error was logged.' : err.message;
     return reply.code(status).send({ error: status === 500 ? 'internal' : 'bad_request', message });
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `No route ${req.method} ${req.url.split('?')[0]}.` }));
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `No route ${req.method} ${redactRunUrl(req.url.split('?')[0]!)}.` }));
 
   const started = Date.now();
   app.get('/healthz', async (_req, reply) => {
@@ -100,10 +105,13 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     return reply.code(ok ? 200 : 503).send({ ok, ...(ok ? {} : { starting: true }), version: o.version, uptime_s: Math.round((Date.now() - started) / 1000), surfaces: o.surfaces?.() ?? [] });
   });
   app.get('/metrics', async (_req, reply) => reply.header('content-type', o.metrics.contentType).send(await o.metrics.metrics()));
+  // Reports from external systems carry a run token instead of the API token.
+  registerRunsApi(app, o.engine, { maxUploadBytes: o.maxUploadBytes ?? 100 * 1024 * 1024 });
   await app.register(
     async (api) => {
       api.addHook('onRequest', authenticate(o.apiToken, config));
       registerApi(api, o.engine, o.surfaces ?? (() => []));
+      registerRunTokenRoute(api, o.engine);
     },
     { prefix: '/api/v1' },
   );

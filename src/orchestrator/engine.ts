@@ -20,6 +20,7 @@ import { createJob, checkSubmission, type Submission } from './create-job.js';
 import { actorFor, maySubmit, type Identity } from './policy.js';
 import { StageLauncher } from './stage-launcher.js';
 import { ensureRoundDiff } from '../review/ensure-diff.js';
+import { ExternalRuns } from './external-runs.js';
 import type { JobInput, Reply } from './types.js';
 
 export interface Clock {
@@ -39,6 +40,8 @@ export interface EngineOptions {
   chatSurfaces?: string[];
   /** node-cron expression of the timer sweep; `false` to sweep only when `tick()` is called (tests). */
   tickSchedule?: string | false;
+  /** Wait before the second attempt to notify an external system (doubles each time; default 1 s). */
+  notifyBackoffMs?: number;
 }
 
 /** The answer to a submission: the new job's id on success. */
@@ -75,6 +78,8 @@ export class Engine {
   private readonly clock: Clock;
   private readonly listeners = new Set<(event: StoredEvent) => void>();
   private readonly launcher: StageLauncher;
+  /** Runs that wait for an external system: tokens, notifications, their deadlines. */
+  readonly external: ExternalRuns;
   private task: ScheduledTask | undefined;
   private stopping = false;
   private queue: Queued[] = [];
@@ -85,7 +90,19 @@ export class Engine {
     this.config = options.config;
     this.log = options.log;
     this.clock = options.clock ?? { now: () => Date.now() };
+    this.external = new ExternalRuns({
+      store: options.store,
+      log: options.log,
+      clock: this.clock,
+      dataDir: options.dataDir,
+      commit: (jobId, input, guard) => this.applyWith(jobId, input, guard),
+      dispatch: (jobId, input) => {
+        if (!this.stopping) this.dispatch(jobId, input);
+      },
+      ...(options.notifyBackoffMs !== undefined ? { notifyBackoffMs: options.notifyBackoffMs } : {}),
+    });
     this.launcher = new StageLauncher({
+      external: this.external,
       store: options.store,
       dataDir: options.dataDir,
       baseDir: options.baseDir,
@@ -100,7 +117,11 @@ export class Engine {
   /** Recovers stages a dead process left running, fires overdue timers, starts queued jobs, then ticks. */
   start(): void {
     this.stopping = false;
-    for (const id of this.store.queries.jobsWithRunningStages()) this.dispatch(id, { type: 'recover' });
+    for (const id of this.store.queries.jobsWithRunningStages()) {
+      const waiting = this.external.waiting(id).map((r) => ({ stage: r.stage, run: r.run }));
+      this.dispatch(id, { type: 'recover', ...(waiting.length ? { waiting } : {}) });
+    }
+    this.external.resume();
     this.tick();
     const schedule = this.options.tickSchedule ?? '* * * * * *';
     if (schedule) this.task = cron.schedule(schedule, () => this.tick(), { name: 'signoff-timers', noOverlap: true });
@@ -113,6 +134,7 @@ export class Engine {
     this.flush();
     await this.task?.destroy();
     this.task = undefined;
+    this.external.stop();
     await this.launcher.abortAll();
   }
 
@@ -132,6 +154,7 @@ export class Engine {
    */
   tick(): void {
     if (this.stopping) return;
+    this.external.sweep();
     const due = this.store.queries.jobsWithDueTimers(this.clock.now());
     // Reads first: an idle tick opens no write transaction (which would wait on another
     // process's lock, holding up everything else in this process).
@@ -214,6 +237,29 @@ export class Engine {
   }
 
   /**
+   * Applies `input` in its own transaction together with `guard` (a guarded update of the store,
+   * e.g. ending an external run): when `guard` returns false nothing is written. For outcomes that
+   * must be decided once and answered only when stored, like an external system's report.
+   */
+  applyWith(jobId: number, input: JobInput, guard: () => boolean): 'applied' | 'refused' | 'busy' {
+    let committed: Committed[] | undefined;
+    try {
+      committed = this.store.transaction(() => {
+        if (!guard()) return undefined;
+        const c = commitInput(this.store, this.clock, jobId, input);
+        if (!c) return undefined;
+        return startsQueue([c]) ? [c, ...this.startQueued()] : [c];
+      });
+    } catch (err) {
+      this.log.error({ err, jobId, input: input.type }, 'could not apply an input to a job');
+      return 'busy';
+    }
+    if (!committed) return 'refused';
+    this.afterCommit(committed);
+    return 'applied';
+  }
+
+  /**
    * Applies an input from the engine itself (stage outcomes, timers) with the others of this
    * event-loop turn, in one group commit. A stage's outcome must not be lost when the database is
    * busy: it is tried again with backoff (timers fire again by themselves on the next tick).
@@ -288,7 +334,10 @@ export class Engine {
       }
       for (const effect of c.effects) {
         if (effect.type === 'runStage') this.launcher.launch(c.agg, effect.stage, effect.run, effect.attempt);
-        if (effect.type === 'killStage') this.launcher.kill(c.agg.job.id, effect.stage, effect.run);
+        if (effect.type === 'killStage') {
+          this.launcher.kill(c.agg.job.id, effect.stage, effect.run);
+          this.external.cancel(c.agg.job.id, effect.stage, effect.run);
+        }
       }
     }
   }

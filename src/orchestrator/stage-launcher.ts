@@ -12,6 +12,7 @@ import { StageError, type StageContext } from '../stages/types.js';
 import type { Store } from '../store/store.js';
 import type { JobAggregate, JobInput } from './types.js';
 import { approvalNotesBefore } from './approval-notes.js';
+import type { ExternalRuns } from './external-runs.js';
 
 export interface LauncherOptions {
   store: Store;
@@ -20,6 +21,7 @@ export interface LauncherOptions {
   log: Logger;
   clock: { now(): number };
   report(jobId: number, input: JobInput): void;
+  external: ExternalRuns;
 }
 
 /**
@@ -49,6 +51,8 @@ export class StageLauncher {
     const index = job.def.stages.findIndex((s) => s.id === stage);
     const def = job.def.stages[index]!;
     const record = agg.stages[index]!;
+    // An external stage runs elsewhere: it is a token, a notification and deadlines, not a task here.
+    if ('external' in def.run && !('command' in def.run)) return this.o.external.begin(agg, def, run);
     const dir = path.resolve(this.o.dataDir, 'artifacts', String(job.id), stage, `run-${run}`);
     const outputDir = path.join(dir, 'out');
     const logPath = path.join(dir, 'stage.log');
@@ -83,12 +87,22 @@ export class StageLauncher {
       },
       log,
     };
+    // A command stage whose run has an `external:` block may hand its run to an external system
+    // (`::external::`). Only those get a token: least privilege, and no extra writes for the rest.
+    const handoff = 'command' in def.run && def.run.external ? this.o.external.arm(agg, def, run) : undefined;
+    if (handoff) ctx.handoff = { url: handoff.url, token: handoff.token, begin: handoff.handOff };
     const done = (async () => {
       let outcome: JobInput;
       try {
         await freshDirectory(dir, outputDir);
         log.info({ attempt }, 'stage started');
-        const result = await adapterFor(def.run, { baseDir: this.o.baseDir })(ctx);
+        const { wait, ...result } = await adapterFor(def.run, { baseDir: this.o.baseDir })(ctx);
+        // Handed off: the outcome comes with the token; the program's exit says nothing more.
+        if (wait === 'external') {
+          log.info('stage handed off to an external system');
+          return;
+        }
+        if (handoff) this.o.external.disarm(handoff.id);
         const artifacts = await collectArtifacts(stage, run, outputDir, logPath);
         outcome = { type: 'stage.succeeded', stage, run, artifacts, ...result };
         log.info({ artifacts: artifacts.length }, 'stage succeeded');
@@ -96,6 +110,7 @@ export class StageLauncher {
         const code = err instanceof StageError ? err.code : 'crash';
         const message = err instanceof Error ? err.message : String(err);
         outcome = { type: 'stage.failed', stage, run, error: message.slice(0, 2000), code };
+        if (handoff) this.o.external.disarm(handoff.id);
         log.warn({ err, code }, 'stage failed');
       } finally {
         this.inflight.delete(key);

@@ -20,7 +20,7 @@ function apply(d: Draft, input: JobInput): Reply | undefined {
     case 'start':
       return start(d);
     case 'recover':
-      return recover(d);
+      return recover(d, input.waiting ?? []);
     case 'tick':
       fireStageTimers(d);
       fireGateTimers(d);
@@ -56,10 +56,11 @@ function start(d: Draft): Reply | undefined {
 }
 
 /** After a crash: stages that were running in the dead process run again (at-least-once). */
-function recover(d: Draft): Reply | undefined {
+function recover(d: Draft, waiting: readonly { stage: string; run: number }[]): Reply | undefined {
   if (d.job.state !== 'running') return undefined;
   for (const rec of d.agg.stages) {
-    if (rec.state !== 'running') continue;
+    // A run handed to an external system lives outside this process: its token and deadlines still hold.
+    if (rec.state !== 'running' || waiting.some((w) => w.stage === rec.stage && w.run === rec.run)) continue;
     d.emit('stage.recovered', { stage: rec.stage, previous_run: rec.run });
     d.startStage(rec.index, rec.attempt);
   }

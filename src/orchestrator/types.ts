@@ -123,7 +123,8 @@ export interface ArtifactFile {
 /** What can happen to a job: inputs of the transition function. */
 export type JobInput =
   | { type: 'start' }
-  | { type: 'recover' }
+  /** `waiting`: stage runs that wait for an external system; they keep waiting instead of re-running. */
+  | { type: 'recover'; waiting?: { stage: string; run: number }[] }
   | { type: 'tick' }
   | { type: 'stage.progress'; stage: string; run: number; message: string }
   | { type: 'stage.succeeded'; stage: string; run: number; summary?: string; outputs?: Record<string, unknown>; artifacts: ArtifactFile[] }

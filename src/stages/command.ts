@@ -21,6 +21,8 @@ const STDERR_KEEP = 4_096;
 /** A stdout line longer than this is cut: we only need its start (progress) and a summary. */
 const MAX_LINE = 16_384;
 const PROGRESS = '::progress::';
+/** A stdout line that hands the run to an external system (see ctx.handoff). */
+const EXTERNAL = '::external::';
 
 /** The settings of a `command` stage, as parsed by the config schema (timeout in ms). */
 export interface CommandRun {
@@ -53,6 +55,11 @@ export function commandEnv(run: CommandRun, ctx: StageContext): Record<string, s
   }
   if (ctx.redoReason !== undefined) env.SIGNOFF_REDO_REASON = ctx.redoReason;
   if (ctx.approvalNotes?.length) env.SIGNOFF_APPROVAL_NOTES = JSON.stringify(ctx.approvalNotes);
+  // Only for handing the run off: the token opens this run's report endpoints and nothing else.
+  if (ctx.handoff) {
+    env.SIGNOFF_CALLBACK_URL = ctx.handoff.url;
+    env.SIGNOFF_RUN_TOKEN = ctx.handoff.token;
+  }
   return env;
 }
 
@@ -121,7 +128,7 @@ export function commandStage(run: CommandRun, options: { baseDir: string }): Sta
         run.timeout,
       );
 
-      const finish = (error: StageError | undefined, summary?: string) => {
+      const finish = (error: StageError | undefined, summary?: string, handedOffNow = false) => {
         if (settled) return;
         settled = true;
         clearTimeout(timeoutTimer);
@@ -133,7 +140,7 @@ export function commandStage(run: CommandRun, options: { baseDir: string }): Sta
           if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
         }
         // Settle only when the log is flushed, so whoever reads it next sees all of it.
-        const done = () => (error ? reject(error) : resolve({ summary }));
+        const done = () => (error ? reject(error) : resolve(handedOffNow ? { wait: 'external' } : { summary }));
         if (log.closed || log.errored) done();
         else log.end(done);
       };
@@ -142,9 +149,16 @@ export function commandStage(run: CommandRun, options: { baseDir: string }): Sta
       const decoder = new StringDecoder('utf8');
       let partial = '';
       let lastLine = '';
+      let handedOff = false;
       const onLine = (raw: string) => {
         const line = raw.replace(/\r$/, '').trim();
-        if (line.startsWith(PROGRESS)) {
+        if (line === EXTERNAL && ctx.handoff && !handedOff) {
+          try {
+            handedOff = ctx.handoff.begin();
+          } catch (error) {
+            ctx.log.warn({ err: error }, 'could not hand the run off');
+          }
+        } else if (line.startsWith(PROGRESS)) {
           const text = line.slice(PROGRESS.length).trim();
           try {
             if (text) ctx.progress(text);
@@ -204,7 +218,7 @@ export function commandStage(run: CommandRun, options: { baseDir: string }): Sta
         if (signal) return finish(new StageError(`was killed by signal ${signal}${detail}`, 'exit'));
         if (code !== 0) return finish(new StageError(`exited with code ${code}${detail}`, 'exit'));
         const summary = lastLine ? (lastLine.length > 200 ? `${lastLine.slice(0, 199)}…` : lastLine) : 'exit 0';
-        finish(undefined, summary);
+        finish(undefined, summary, handedOff);
       });
     });
   };

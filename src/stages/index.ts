@@ -16,7 +16,11 @@ export function adapterFor(run: StageRun, options: { baseDir: string }): StageAd
     };
   }
   if ('command' in run) return commandStage(run, options);
-  return httpStage(run);
+  if ('http' in run) return httpStage(run);
+  // External stages are started by the engine's external runs, never as an adapter.
+  return async () => {
+    throw new StageError('an external stage has no adapter', 'invalid');
+  };
 }
 
 export { StageError } from './types.js';

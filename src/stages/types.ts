@@ -39,6 +39,11 @@ export interface StageContext {
   /** Report progress (a short line a person can read). */
   progress(message: string): void;
   log: Logger;
+  /**
+   * When the stage may hand its run to an external system: where to report and the run's token
+   * (for a command stage's environment), and `begin`, called when the program prints `::external::`.
+   */
+  handoff?: { url: string; token: string; begin(): boolean };
 }
 
 export interface StageOutcome {
@@ -46,6 +51,8 @@ export interface StageOutcome {
   summary?: string;
   /** Small structured outputs (JSON) kept with the stage. */
   outputs?: Record<string, unknown>;
+  /** `external`: the run was handed off; its outcome arrives later with the run's token. */
+  wait?: 'external';
 }
 
 export type StageAdapter = (ctx: StageContext) => Promise<StageOutcome>;

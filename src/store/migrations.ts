@@ -153,4 +153,29 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX gates_escalate ON gates (escalate_at) WHERE escalate_at IS NOT NULL;
   CREATE INDEX gates_open ON gates (opened_at) WHERE state IN ('pending', 'held');
   `,
+  /* 6: runs that wait for an external system, and their capability tokens (sha256 only) */ `
+  CREATE TABLE external_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    stage TEXT NOT NULL,
+    run INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    waiting_since INTEGER,
+    last_heartbeat_at INTEGER,
+    heartbeat_ms INTEGER,
+    heartbeat_deadline INTEGER,
+    timeout_deadline INTEGER,
+    notify_state TEXT NOT NULL DEFAULT 'none',
+    notify_attempts INTEGER NOT NULL DEFAULT 0,
+    report_hash TEXT,
+    ended_at INTEGER,
+    UNIQUE (job_id, stage, run)
+  );
+  CREATE INDEX external_runs_waiting ON external_runs (job_id) WHERE state = 'waiting';
+  CREATE TABLE external_tokens (
+    hash TEXT PRIMARY KEY,
+    external_run_id INTEGER NOT NULL REFERENCES external_runs (id) ON DELETE CASCADE
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -10,6 +10,7 @@ import { queryStatements } from './queries.js';
 import { outboxStatements } from './outbox.js';
 import { inboxStatements } from './inbox.js';
 import { diffStatements } from './diffs.js';
+import { externalRunStatements } from './external-runs.js';
 
 export function openStore(file: string) {
   const db = openDatabase(file);
@@ -29,6 +30,7 @@ export function storeOver(db: Db) {
     outbox: outboxStatements(db),
     inbox: inboxStatements(db),
     diffs: diffStatements(db),
+    externalRuns: externalRunStatements(db),
     /**
      * Runs `fn` in one IMMEDIATE transaction (writers queue on the file lock, not fail). Called
      * inside another transaction it runs as a savepoint: if `fn` throws, only its own writes are
@@ -72,3 +74,4 @@ export type { JobSummaryRow } from './queries.js';
 export type { OutboxRow, ChatRef } from './outbox.js';
 export type { InboxItem } from './inbox.js';
 export type { StoredDiff } from './diffs.js';
+export type { ExternalRun } from './external-runs.js';

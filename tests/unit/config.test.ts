@@ -315,11 +315,11 @@ pipelines:
     );
   });
 
-  it('a stage run with none of builtin, command or http', () => {
+  it('a stage run with none of builtin, command, http or external', () => {
     expectProblem(withStages('      - id: a\n        run: {}\n'), {
       line: 7,
       path: 'pipelines.demo.stages[0].run',
-      says: /exactly one of \{ builtin: NAME \}, \{ command: \[\.\.\.\] \} or \{ http: \{ url \} \}/,
+      says: /exactly one of \{ builtin: NAME \}, \{ command: \[\.\.\.\] \}, \{ http: \{ url \} \} or \{ external: \{ … \} \}/,
     });
   });
 
@@ -408,5 +408,20 @@ pipelines:
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('external stages', () => {
+  it('parse with their defaults: a 6h timeout, no heartbeat limit, notification headers empty', () => {
+    const config = parseConfig(withStages('      - id: ci\n        run: { external: { notify: { url: "https://ci.example/hooks/signoff" }, heartbeat: 10m } }\n'), 'file.yaml');
+    const run = config.pipelines.demo!.stages[0]!.run as Extract<StageDef['run'], { external: unknown }>;
+    expect(run.external).toEqual({ notify: { url: 'https://ci.example/hooks/signoff', headers: {} }, timeout: 6 * 3_600_000, heartbeat: 600_000 });
+    const handoff = parseConfig(withStages('      - id: ci\n        run: { command: [sh, start-ci.sh], external: { timeout: 2h, heartbeat: 5m } }\n'), 'file.yaml');
+    expect(handoff.pipelines.demo!.stages[0]!.run).toMatchObject({ command: ['sh', 'start-ci.sh'], external: { timeout: 7_200_000, heartbeat: 300_000 } });
+  });
+
+  it('refuse a notification URL that is not http(s), or an unknown key', () => {
+    expect(() => parseConfig(withStages('      - id: ci\n        run: { external: { notify: { url: "ftp://ci.example/x" } } }\n'), 'file.yaml')).toThrow(ConfigError);
+    expect(() => parseConfig(withStages('      - id: ci\n        run: { external: { timeout: 1h, hearbeat: 5m } }\n'), 'file.yaml')).toThrow(ConfigError);
   });
 });

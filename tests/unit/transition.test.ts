@@ -144,6 +144,22 @@ describe('retries', () => {
     expect(r.events).toContain('stage.recovered');
     expect(r.effects).toContainEqual({ type: 'runStage', stage: 'draft', run: 2, attempt: 1 });
   });
+
+  it('leaves a stage that waits for an external system waiting when the process restarts', () => {
+    const r = new Run();
+    const events = r.events.length;
+    r.send({ type: 'recover', waiting: [{ stage: 'draft', run: 1 }] });
+    expect(r.stage('draft')).toMatchObject({ state: 'running', run: 1, attempt: 1 });
+    expect(r.events.slice(events)).not.toContain('stage.recovered');
+    expect(r.effects.filter((e) => e.type === 'runStage' && e.run === 2)).toHaveLength(0);
+  });
+
+  it('re-runs a stage whose waiting external run is an older one (the new run never started)', () => {
+    const r = new Run();
+    r.send({ type: 'recover', waiting: [{ stage: 'draft', run: 0 }] });
+    expect(r.stage('draft')).toMatchObject({ state: 'running', run: 2 });
+    expect(r.events).toContain('stage.recovered');
+  });
 });
 
 describe('gates: who may decide', () => {

@@ -8,6 +8,7 @@ import type { Origin } from '../../orchestrator/types.js';
 import { formatDuration } from '../../config/duration.js';
 import { eventLine } from './audit-line.js';
 import { helpText, type Command } from './parse.js';
+import { withExternalNotes } from '../views/external-note.js';
 import { jobStatusView } from '../views/job-status.js';
 import type { JobStatusView } from '../views/types.js';
 import { consoleAnchor, pendingFor, pendingText, type PendingItem } from '../views/pending.js';
@@ -40,7 +41,7 @@ export function executeCommand(engine: Engine, who: Identity, command: Command, 
     case 'status': {
       const agg = store.jobs.load(command.job);
       if (!agg) return notFound(command.job);
-      const view = jobStatusView(agg, agg.job.state === 'queued' ? store.queries.queuePosition(agg.job.id) : null);
+      const view = withExternalNotes(jobStatusView(agg, agg.job.state === 'queued' ? store.queries.queuePosition(agg.job.id) : null), store.externalRuns.waitingForJob(agg.job.id), engine.now());
       const lines = view.stages.map((s) => `${s.icon} ${s.name}${s.durationMs !== null ? ` (${formatDuration(s.durationMs)})` : ''}${s.note ? ` — ${s.note}` : ''}`);
       return { ok: true, jobId: agg.job.id, status: view, text: [`${view.icon} ${view.title}: ${view.stateLabel}`, `Brief: ${view.brief}`, ...lines, ...(view.error ? [`Error: ${view.error}`] : [])].join('\n') };
     }

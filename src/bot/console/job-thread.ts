@@ -10,6 +10,7 @@ import { noticeFor } from '../views/notice.js';
 import { renderPlan } from '../views/render-plan.js';
 import { timelineView } from '../views/timeline.js';
 import type { GateCardView, JobStatusView, NoticeView, TimelineView } from '../views/types.js';
+import { withExternalNotes } from '../views/external-note.js';
 
 export type ThreadItem = { type: 'notice'; seq: number; notice: NoticeView } | { type: 'gate'; seq: number; key: string };
 
@@ -35,16 +36,16 @@ export interface ConsoleUpdate {
 
 export const gateKey = (stage: string, round: number) => `${stage}#${round}`;
 
-function views(store: Store, agg: JobAggregate) {
+function views(store: Store, agg: JobAggregate, now: number) {
   const artifacts = store.artifacts.current(agg.job.id);
   const position = agg.job.state === 'queued' ? store.queries.queuePosition(agg.job.id) : null;
-  return { artifacts, status: jobStatusView(agg, position) };
+  return { artifacts, status: withExternalNotes(jobStatusView(agg, position), store.externalRuns.waitingForJob(agg.job.id), now) };
 }
 
 export function jobThread(store: Store, jobId: number, now: number): JobThread | undefined {
   const agg = store.jobs.load(jobId);
   if (!agg) return undefined;
-  const { artifacts, status } = views(store, agg);
+  const { artifacts, status } = views(store, agg, now);
   const items: ThreadItem[] = [];
   for (const e of store.events.forJob(jobId, 0, 10_000)) {
     if (e.type === 'gate.opened') items.push({ type: 'gate', seq: e.seq, key: gateKey(String(e.data.stage), Number(e.data.round)) });
@@ -58,7 +59,7 @@ export function jobThread(store: Store, jobId: number, now: number): JobThread |
 export function consoleUpdate(store: Store, event: StoredEvent, now: number): ConsoleUpdate | undefined {
   const agg = store.jobs.load(event.job);
   if (!agg) return undefined;
-  const { artifacts, status } = views(store, agg);
+  const { artifacts, status } = views(store, agg, now);
   const plan = renderPlan(event);
   const gate = plan.gate ? agg.gates.find((g) => g.stage === plan.gate!.stage && g.round === plan.gate!.round) : undefined;
   const notice = plan.notice ? noticeFor(event, agg, artifacts) : null;

@@ -16,6 +16,7 @@ import { deliverBatch } from '../deliver-batch.js';
 import { PermanentDeliveryError } from '../outbox-drainer.js';
 import { gateCardView } from '../views/gate-card.js';
 import { jobStatusView } from '../views/job-status.js';
+import { withExternalNotes } from '../views/external-note.js';
 import { noticeFor } from '../views/notice.js';
 import { textExcerpts } from '../views/excerpts.js';
 import { previewName, previewPath, SvgPreviews } from '../previews/svg-previews.js';
@@ -81,7 +82,7 @@ export class DiscordNotifier {
     // Read again: the batch may have waited on the network, and the queue moves meanwhile.
     const agg = this.o.store.jobs.load(loaded.job.id) ?? loaded;
     const queue = agg.job.state === 'queued' ? this.o.store.queries.queuePosition(agg.job.id) : null;
-    const view = jobStatusView(agg, queue);
+    const view = withExternalNotes(jobStatusView(agg, queue), this.o.store.externalRuns.waitingForJob(agg.job.id), Date.now());
     return { message: statusMessage(view), cut: briefIsCut(view) };
   }
 

@@ -15,6 +15,7 @@ import { deliverBatch } from '../deliver-batch.js';
 import { PermanentDeliveryError, type Delivered } from '../outbox-drainer.js';
 import { gateCardView } from '../views/gate-card.js';
 import { jobStatusView } from '../views/job-status.js';
+import { withExternalNotes } from '../views/external-note.js';
 import { noticeFor } from '../views/notice.js';
 import { textExcerpts } from '../views/excerpts.js';
 import { gateBlocks, noticeBlocks, statusBlocks } from './blocks.js';
@@ -101,7 +102,7 @@ export class SlackNotifier {
     // Read again: the batch may have waited on the network, and the queue moves meanwhile.
     const agg = this.o.store.jobs.load(loaded.job.id) ?? loaded;
     const queue = agg.job.state === 'queued' ? this.o.store.queries.queuePosition(agg.job.id) : null;
-    return statusBlocks(jobStatusView(agg, queue), { submitterMention: true });
+    return statusBlocks(withExternalNotes(jobStatusView(agg, queue), this.o.store.externalRuns.waitingForJob(agg.job.id), Date.now()), { submitterMention: true });
   }
 
   /** The root message; `posted` when it was posted just now, showing the job as it is. */

@@ -22,7 +22,8 @@ function stageLine(agg: JobAggregate, rec: StageRecord, gate: Gate | undefined):
   const state: StageLine['state'] = waiting ? (gate.state === 'held' ? 'held' : 'awaiting_approval') : rec.state;
   const maxAttempts = (def?.retries ?? 0) + 1;
   let note: string | null = null;
-  if (state === 'running' && rec.attempt > 1) note = `attempt ${rec.attempt} of ${maxAttempts}`;
+  if (state === 'running' && def && 'external' in def.run && !('command' in def.run)) note = 'waiting for an external system';
+  else if (state === 'running' && rec.attempt > 1) note = `attempt ${rec.attempt} of ${maxAttempts}`;
   else if (state === 'retry_wait') note = `failed (${clip(rec.error ?? '', 80)}); will retry`;
   else if (state === 'failed') note = clip(rec.error ?? 'failed', 120);
   else if (state === 'awaiting_approval' && gate) note = `waiting for approval (${gate.votes.filter((v) => v.vote === 'approve').length} of ${gate.minApprovals})`;
