@@ -1,14 +1,14 @@
 /**
  * The REST API under /api/v1: jobs, gates, events (JSON polling or SSE), artifacts, config.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import type { Engine } from '../orchestrator/engine.js';
 import { JOB_STATES } from '../orchestrator/types.js';
 import { eventJson, jobJson, jobSummaryJson } from './job-json.js';
 import { withExternalWaits } from './external-json.js';
-import { notFound, sendInvalid, sendRefusal } from './errors.js';
+import { notFound, parseOr400 as parse, sendRefusal } from './errors.js';
 import { sendArtifact, showsInline } from './send-artifact.js';
 import { streamEvents, wantsEventStream } from './sse.js';
 import { registerDiffRoute } from './diff-route.js';
@@ -52,14 +52,6 @@ export function registerApi(app: FastifyInstance, engine: Engine, surfaces: () =
     if (!agg) return undefined;
     const position = agg.job.state === 'queued' ? store.queries.queuePosition(id) : null;
     return withExternalWaits(jobJson(agg, store.artifacts.current(id), position), engine.external.waiting(id), engine.now());
-  };
-  const parse = <T>(reply: FastifyReply, schema: z.ZodType<T>, value: unknown): T | undefined => {
-    const r = schema.safeParse(value);
-    if (!r.success) {
-      sendInvalid(reply, r.error);
-      return undefined;
-    }
-    return r.data;
   };
 
   app.post('/jobs', async (req, reply) => {

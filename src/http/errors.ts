@@ -24,6 +24,14 @@ export function sendInvalid(reply: FastifyReply, error: z.ZodError) {
   return reply.code(400).send({ error: 'invalid', path, message: `${path}: ${issue.message}` });
 }
 
+/** The value as `schema` reads it; undefined after answering 400 with the first problem. */
+export function parseOr400<T>(reply: FastifyReply, schema: z.ZodType<T>, value: unknown): T | undefined {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  sendInvalid(reply, r.error);
+  return undefined;
+}
+
 export function notFound(reply: FastifyReply, what: string) {
   return reply.code(404).send({ error: 'not_found', message: `${what} does not exist.` });
 }

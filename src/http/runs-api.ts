@@ -14,7 +14,7 @@ import type { Engine } from '../orchestrator/engine.js';
 import type { ReportAnswer } from '../orchestrator/external-runs.js';
 import { actorFor, mayManage } from '../orchestrator/policy.js';
 import { mediaTypeOf } from '../stages/collect-artifacts.js';
-import { sendInvalid } from './errors.js';
+import { parseOr400 as parse, sendInvalid } from './errors.js';
 
 const tokenParam = z.object({ token: z.string().max(200) });
 /** Text an outside system sends is shown to people: no NUL bytes (they cut text short in C-based tools). */
@@ -36,14 +36,6 @@ const answer = (reply: FastifyReply, a: ReportAnswer) => reply.code(a.status).se
 
 export function registerRunsApi(app: FastifyInstance, engine: Engine, o: RunsApiOptions): void {
   const runs = engine.external;
-  const parse = <T>(reply: FastifyReply, schema: z.ZodType<T>, value: unknown): T | undefined => {
-    const r = schema.safeParse(value);
-    if (!r.success) {
-      sendInvalid(reply, r.error);
-      return undefined;
-    }
-    return r.data;
-  };
 
   app.post('/api/v1/runs/:token/progress', async (req, reply) => {
     const p = parse(reply, tokenParam, req.params);
