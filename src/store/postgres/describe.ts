@@ -43,3 +43,14 @@ export async function postgresLastEventIds(db: Queryable): Promise<Map<number, n
   const { rows } = await db.query<{ job_id: number; last: number }>('SELECT job_id, MAX(id) AS last FROM events GROUP BY job_id');
   return new Map(rows.map((r) => [r.job_id, r.last]));
 }
+
+/** Names of the indexes signoff created (not those PostgreSQL makes for keys and UNIQUE constraints). */
+export async function postgresIndexes(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT i.indexname AS name FROM pg_indexes i
+     WHERE i.schemaname = current_schema()
+       AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname AND c.connamespace = current_schema()::regnamespace)
+     ORDER BY 1`,
+  );
+  return rows.map((r) => r.name);
+}
