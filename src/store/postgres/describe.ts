@@ -54,3 +54,13 @@ export async function postgresIndexes(db: Queryable): Promise<string[]> {
   );
   return rows.map((r) => r.name);
 }
+
+/** The last id each identity has handed out (null when it never has), for the tables given. */
+export async function postgresIdentityPositions(db: Queryable, tables: readonly string[]): Promise<Map<string, number | null>> {
+  const out = new Map<string, number | null>();
+  for (const t of tables) {
+    const { rows } = await db.query<{ last: number | null }>("SELECT pg_sequence_last_value(pg_get_serial_sequence($1, 'id')) AS last", [t]);
+    out.set(t, rows[0]?.last ?? null);
+  }
+  return out;
+}
