@@ -19,7 +19,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command !== 'start' && command !== 'check-config' && command !== 'discord-register') {
-    process.stderr.write(`signoff: unknown command "${command}"; use "start", "check-config" or "discord-register".\n`);
+    process.stderr.write(`signoff: unknown command "${command}"; use "start", "check-config", "discord-register" or "migrate".\n`);
     return 2;
   }
   loadDotEnv();
