@@ -137,11 +137,4 @@ describe('connecting', () => {
       expect(err!.message).not.toContain('not-the-password-4242');
     }
   });
-
-  it('redacts a URL password however it is written', () => {
-    expect(redactDatabaseUrl('postgres://ann:s3cret@db.example:5432/signoff')).toBe('postgres://ann:***@db.example:5432/signoff');
-    expect(redactDatabaseUrl('postgresql://db.example/signoff?user=ann&password=s3cret')).toBe('postgresql://db.example/signoff?user=ann&password=***');
-    expect(redactDatabaseUrl('postgres://ann:p%40ss@db/signoff')).toBe('postgres://ann:***@db/signoff');
-    expect(redactDatabaseUrl('postgres://ann:s3cret@[bad')).toBe('postgres://ann:***@[bad');
-  });
 });
