@@ -32,7 +32,10 @@ export async function freshDatabase(): Promise<string> {
     await client.connect();
     await client.query(`CREATE DATABASE "${name}"`);
   } catch (err) {
-    throw new Error(`Could not make a test database on ${url.replace(/:[^:@/]*@/, ':***@')}: ${(err as Error).message}. ${HOW_TO_GET_POSTGRES}`, { cause: err });
+    const hint = process.env.SIGNOFF_TEST_DATABASE_URL
+      ? 'SIGNOFF_TEST_DATABASE_URL names this server: start it, fix the URL (its user must be allowed to CREATE DATABASE), or unset it to let the tests start their own.'
+      : HOW_TO_GET_POSTGRES;
+    throw new Error(`Could not make a test database on ${url.replace(/:[^:@/]*@/, ':***@')}: ${(err as Error).message}. ${hint}`, { cause: err });
   } finally {
     await client.end().catch(() => undefined);
   }
