@@ -66,7 +66,8 @@ describe('signoff migrate (child process)', () => {
     expect(refused.out).toContain(`signoff migrate: A signoff is running with the data directory ${data}. Stop it first, then migrate`);
     expect(await tables(url)).toEqual({});
 
-    expect(await running.kill('SIGTERM')).toBe(0);
+    // Killed, not stopped: the copy must read what is still only in SQLite's write-ahead log.
+    await running.kill('SIGKILL');
     // The URL and the directory from the environment, as `signoff start` reads them.
     const copied = await cli(['migrate'], { SIGNOFF_DATABASE_URL: url, SIGNOFF_DATA_DIR: data });
     expect(copied.code, copied.out).toBe(0);
@@ -93,9 +94,11 @@ describe('SIGNOFF_DATABASE_URL at start and in check-config (child process)', ()
   it('start checks the connection, then stops with exit 2 saying running on PostgreSQL is not built yet', async () => {
     const url = await freshDatabase();
     const password = new URL(url).password;
-    const env = { SIGNOFF_DATABASE_URL: url, SIGNOFF_DATA_DIR: dir(), SIGNOFF_PORT: String(await freePort()) };
+    const data = dir();
+    const env = { SIGNOFF_DATABASE_URL: url, SIGNOFF_DATA_DIR: data, SIGNOFF_PORT: String(await freePort()) };
     const r = await cli(['start'], env);
     expect(r.code).toBe(2);
+    expect(fs.readdirSync(data)).toEqual([]);
     expect(r.out).toContain('the PostgreSQL store can be prepared with `signoff migrate --to`, running on it is not built yet');
     expect(r.out).toMatch(/PostgreSQL at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+ answers \(schema version 0\)/);
     expect(r.out).not.toContain(password);

@@ -13,15 +13,15 @@ const CONNECT_TIMEOUT_MS = 5_000;
 
 /**
  * `bigint` columns (ids, epoch milliseconds) as numbers, like SQLite gives them: every value
- * signoff stores is far below 2^53. A larger one fails loudly rather than losing digits.
+ * signoff stores is far below 2^53. A larger one stays a string rather than losing digits (a
+ * parser must not throw: it runs inside pg's socket handler).
  */
 const types = {
   getTypeParser: ((oid: number, format?: string) => {
     if (oid === pg.types.builtins.INT8)
       return (text: string) => {
         const n = Number(text);
-        if (!Number.isSafeInteger(n)) throw new StoreError(`A bigint value ${text} is too large for signoff.`, 'pg_bigint');
-        return n;
+        return Number.isSafeInteger(n) ? n : text;
       };
     return pg.types.getTypeParser(oid, format as 'text');
   }) as typeof pg.types.getTypeParser,
