@@ -87,6 +87,8 @@ async function migrate(dataDir: string, url: string, out: (s: string) => void): 
     const width = Math.max(...report.rows.map((r) => r.table.length));
     out(`Copied ${source.file} into ${target.where} in ${ms} ms (schema version ${applied.at(-1) ?? target.version}):\n`);
     for (const { table, count } of report.rows) out(`  ${table.padEnd(width)}  ${count}\n`);
+    for (const { table, count } of report.nulReplaced)
+      out(`Note: ${count} text value${count === 1 ? '' : 's'} in ${table} held NUL characters, which PostgreSQL cannot store; each became U+FFFD (\uFFFD).\n`);
     out(`Checked: the rows of every table, and the last event id of each of ${report.jobsChecked} jobs.\n`);
     out(`Artifact files stay in ${path.join(dataDir, 'artifacts')} (their metadata was copied).\n`);
     out('Running signoff on PostgreSQL is not built yet: until it is, keep running signoff on this data directory.\n');

@@ -26,7 +26,7 @@ submitters: [editors, directors]`)
   broken:
     stages:
       - id: boom
-        run: { command: ["sh", "-c", "echo the tool is missing >&2; exit 3"] }
+        run: { command: ["sh", "-c", "printf 'the tool is missing\\\\000 (a NUL byte)\\\\n' >&2; exit 3"] }
 ${redoPipelines()}
 `);
 

@@ -20,6 +20,8 @@ const MAX_PARAMS = 60_000;
 export interface CopyReport {
   /** Rows copied, per table, in copy order. */
   rows: { table: string; count: number }[];
+  /** Text values that held NUL characters, per table (see `withoutNul`). */
+  nulReplaced: { table: string; count: number }[];
   /** Jobs whose last event id was checked. */
   jobsChecked: number;
 }
@@ -53,14 +55,15 @@ export async function copyFromSqlite(source: SqliteExport, pool: pg.Pool, where:
     await client.query('SELECT pg_advisory_xact_lock($1)', [COPY_LOCK]);
     const notEmpty = await whyNotEmpty(client, where);
     if (notEmpty) throw new StoreError(notEmpty, 'target_not_empty');
-    const report: CopyReport = { rows: [], jobsChecked: 0 };
+    const report: CopyReport = { rows: [], nulReplaced: [], jobsChecked: 0 };
     for (const table of SIGNOFF_TABLES.filter((t) => sourceTables.includes(t))) {
       const columns = source.columns(table).map((c) => c.name);
       const target = (await postgresColumns(client, table)).map((c) => c.name);
       if (columns.join(',') !== target.join(','))
         throw new StoreError(`The table ${table} has columns (${columns.join(', ')}) in SQLite but (${target.join(', ')}) in ${where}; both must be at the same schema version.`, 'schema_mismatch');
-      const count = await copyTable(client, table, columns, source.rows(table));
+      const { count, nul } = await copyTable(client, table, columns, source.rows(table));
       report.rows.push({ table, count });
+      if (nul > 0) report.nulReplaced.push({ table, count: nul });
     }
     await resetIdentities(client, source.highestIds());
     report.jobsChecked = await check(client, source, report);
@@ -74,12 +77,25 @@ export async function copyFromSqlite(source: SqliteExport, pool: pg.Pool, where:
   }
 }
 
-/** Inserts rows in multi-row statements; returns how many. */
-async function copyTable(client: pg.PoolClient, table: string, columns: string[], rows: Iterable<Record<string, unknown>>): Promise<number> {
+/** PostgreSQL's text cannot hold NUL (U+0000), which SQLite's can (a command's stderr, say). */
+const NUL = /\u0000/g;
+
+/**
+ * A value as PostgreSQL can store it: NUL characters in text become U+FFFD (the replacement
+ * character), so one stray byte in a stage's error output does not stop a whole copy.
+ */
+export function withoutNul(value: unknown): { value: unknown; replaced: boolean } {
+  if (typeof value !== 'string' || !value.includes('\u0000')) return { value, replaced: false };
+  return { value: value.replace(NUL, '\uFFFD'), replaced: true };
+}
+
+/** Inserts rows in multi-row statements; returns how many, and how many values lost a NUL. */
+async function copyTable(client: pg.PoolClient, table: string, columns: string[], rows: Iterable<Record<string, unknown>>): Promise<{ count: number; nul: number }> {
   const perStatement = Math.max(1, Math.min(1_000, Math.floor(MAX_PARAMS / columns.length)));
   const head = `INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) VALUES `;
   let batch: unknown[][] = [];
   let count = 0;
+  let nul = 0;
   const flush = async () => {
     if (batch.length === 0) return;
     const values = batch.map((_, r) => `(${columns.map((__, c) => `$${r * columns.length + c + 1}`).join(', ')})`).join(', ');
@@ -88,11 +104,17 @@ async function copyTable(client: pg.PoolClient, table: string, columns: string[]
     batch = [];
   };
   for (const row of rows) {
-    batch.push(columns.map((c) => row[c] ?? null));
+    batch.push(
+      columns.map((c) => {
+        const v = withoutNul(row[c] ?? null);
+        if (v.replaced) nul++;
+        return v.value;
+      }),
+    );
     if (batch.length >= perStatement) await flush();
   }
   await flush();
-  return count;
+  return { count, nul };
 }
 
 /** Moves each identity past the highest id SQLite used, so new rows never take an old id. */
