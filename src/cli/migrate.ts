@@ -56,7 +56,8 @@ export async function runMigrate(argv: string[], out: (s: string) => void = (s) 
       err(`signoff migrate: ${e.message}\n`);
       return 2;
     }
-    err(`signoff migrate: unexpected failure, nothing was copied: ${(e as Error).stack ?? String(e)}\n`);
+    // The copy is one transaction: whatever failed, no row reached the target (its schema may have).
+    err(`signoff migrate: unexpected failure, no rows were copied: ${(e as Error).message ?? String(e)}\n${(e as Error).stack ?? ''}\n`);
     return 1;
   }
 }

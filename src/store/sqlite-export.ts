@@ -15,6 +15,7 @@ export interface ColumnInfo {
   notNull: boolean;
 }
 
+/** A SQLite data directory's database, opened read-only for a copy. */
 export interface SqliteExport {
   file: string;
   db: Db;

@@ -27,6 +27,7 @@ const types = {
   }) as typeof pg.types.getTypeParser,
 };
 
+/** An open PostgreSQL store: its pool and what the connection check found. */
 export interface Postgres {
   pool: pg.Pool;
   /** The URL with its password blotted out, for messages and logs. */

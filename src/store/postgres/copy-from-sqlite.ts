@@ -17,6 +17,7 @@ const COPY_LOCK = 7_246_183_502;
 /** PostgreSQL takes at most 65,535 parameters per statement. */
 const MAX_PARAMS = 60_000;
 
+/** What a copy did, for the person who ran it. */
 export interface CopyReport {
   /** Rows copied, per table, in copy order. */
   rows: { table: string; count: number }[];
@@ -61,7 +62,9 @@ export async function copyFromSqlite(source: SqliteExport, pool: pg.Pool, where:
       const target = (await postgresColumns(client, table)).map((c) => c.name);
       if (columns.join(',') !== target.join(','))
         throw new StoreError(`The table ${table} has columns (${columns.join(', ')}) in SQLite but (${target.join(', ')}) in ${where}; both must be at the same schema version.`, 'schema_mismatch');
-      const { count, nul } = await copyTable(client, table, columns, source.rows(table));
+      const { count, nul } = await copyTable(client, table, columns, source.rows(table)).catch((err: Error) => {
+        throw new Error(`copying the table ${table} failed: ${err.message}`, { cause: err });
+      });
       report.rows.push({ table, count });
       if (nul > 0) report.nulReplaced.push({ table, count: nul });
     }
