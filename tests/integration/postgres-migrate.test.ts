@@ -17,6 +17,7 @@ import { createPool } from '../../src/store/postgres/connect.js';
 import { IDENTITY_TABLES, withoutNul } from '../../src/store/postgres/copy-from-sqlite.js';
 import { postgresCount, postgresIdentityPositions, postgresRows, postgresTables } from '../../src/store/postgres/describe.js';
 import { SIGNOFF_TABLES } from '../../src/store/postgres/migrations.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import { everyStateDataDir, type EveryStateDir } from '../helpers/every-state-data-dir.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { freshDatabase } from '../helpers/postgres.js';
@@ -118,6 +119,24 @@ describe('signoff migrate --to (in process)', () => {
       db.close();
     }
     console.info(`migrate: ${Object.values(source.jobs).length} jobs copied in ${ms} ms`);
+  });
+
+  it('brings a data directory from an older signoff up to date first, as start would, then copies it', async () => {
+    const dir = tempDir('signoff-migrate-old-');
+    dirs.push(dir);
+    const old = new Database(sqliteFileIn(dir));
+    old.exec(MIGRATIONS[0]!);
+    old.pragma('user_version = 1');
+    old.close();
+    const url = await freshDatabase();
+    const r = await migrate('--to', url, '--data-dir', dir);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(new RegExp(`\\(schema version ${MIGRATIONS.length}\\):\\n  jobs +0\\n`));
+    const after = new Database(sqliteFileIn(dir), { readonly: true });
+    expect(after.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    after.close();
+    expect(Object.keys(await contents(pool(url))).sort()).toEqual(['schema_version', ...SIGNOFF_TABLES].sort());
   });
 
   it('refuses a target that already holds signoff data, and leaves it as it was', async () => {
