@@ -8,6 +8,8 @@ export const REDACT_PATHS = [
   'token', '*.token', 'apiToken', '*.apiToken', 'secret', '*.secret', 'signingSecret', '*.signingSecret',
   'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization', 'req.headers.cookie',
   'req.query.access_token', 'botToken', 'appToken', '*.botToken', '*.appToken', 'password', '*.password',
+  // A PostgreSQL URL carries its password; signoff logs it only redacted, and these catch a slip.
+  'databaseUrl', '*.databaseUrl', 'connectionString', '*.connectionString',
 ];
 
 export function createLogger(options: { level: string; pretty: boolean }): Logger {

@@ -13,12 +13,13 @@ import { StartupError } from './startup-error.js';
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] ?? 'start';
   if (command === 'run') return (await import('./cli/run-client.js')).runClient(argv.slice(1), process.env);
+  if (command === 'migrate') return (await import('./cli/migrate.js')).runMigrate(argv.slice(1));
   if (command === 'help' || command === '--help') {
-    process.stdout.write('usage: signoff [start | check-config | discord-register]\n');
+    process.stdout.write('usage: signoff [start | check-config | discord-register | migrate --to postgres://…]\n');
     return 0;
   }
   if (command !== 'start' && command !== 'check-config' && command !== 'discord-register') {
-    process.stderr.write(`signoff: unknown command "${command}"; use "start", "check-config" or "discord-register".\n`);
+    process.stderr.write(`signoff: unknown command "${command}"; use "start", "check-config", "discord-register" or "migrate".\n`);
     return 2;
   }
   loadDotEnv();
@@ -27,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'check-config') {
     const pipelines = Object.entries(config.pipelines).map(([n, p]) => `${n} (${p.stages.length} stages)`);
     process.stdout.write(`${env.configPath}: OK. Pipelines: ${pipelines.join(', ')}.\n`);
-    return 0;
+    return (await import('./cli/store-status.js')).printStoreStatus(env);
   }
   if (command === 'discord-register') {
     if (!env.discord) throw new Error('Set DISCORD_TOKEN and DISCORD_APPLICATION_ID (and DISCORD_GUILD_ID for one server) to register the command.');
@@ -36,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ level: env.logLevel, pretty: env.logPretty });
+  if (env.databaseUrl) await (await import('./cli/store-status.js')).refuseStartOnPostgres({ ...env, databaseUrl: env.databaseUrl }, log);
   const token = ensureToken(env.apiToken, env.dataDir);
   const consoleToken = config.console.enabled ? ensureToken(undefined, env.dataDir, 'console-token').token : undefined;
   const app = await startApp({ config, dataDir: env.dataDir, apiToken: token.token, maxUploadBytes: env.maxUploadBytes, ...(env.publicUrl ? { publicUrl: env.publicUrl } : {}), ...(consoleToken ? { consoleToken } : {}), ...(env.slack ? { slack: env.slack } : {}), ...(env.discord ? { discord: env.discord } : {}), log, host: env.host, port: env.port });

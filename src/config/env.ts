@@ -13,6 +13,8 @@ export const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.u
 const envSchema = z.object({
   SIGNOFF_CONFIG: z.string().optional(),
   SIGNOFF_DATA_DIR: z.string().default('data'),
+  // The message never repeats the value: it may hold a password.
+  SIGNOFF_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/[^\s]+$/, { error: 'SIGNOFF_DATABASE_URL is a PostgreSQL URL: postgres://user:password@host:5432/database' }).optional(),
   SIGNOFF_HOST: z.string().default('127.0.0.1'),
   SIGNOFF_PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   SIGNOFF_API_TOKEN: z.string().min(16, 'SIGNOFF_API_TOKEN must be at least 16 characters').optional(),
@@ -63,6 +65,8 @@ export interface DiscordSettings {
 export type Env = {
   configPath: string;
   dataDir: string;
+  /** PostgreSQL instead of the data directory's SQLite file, when set (contains a password: never log it). */
+  databaseUrl?: string;
   host: string;
   port: number;
   apiToken: string | undefined;
@@ -97,6 +101,7 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
   return {
     configPath: e.SIGNOFF_CONFIG ?? path.join(PACKAGE_DIR, 'conf', 'signoff.yaml'),
     dataDir: path.resolve(e.SIGNOFF_DATA_DIR),
+    ...(e.SIGNOFF_DATABASE_URL ? { databaseUrl: e.SIGNOFF_DATABASE_URL } : {}),
     host: e.SIGNOFF_HOST,
     port: e.SIGNOFF_PORT,
     apiToken: e.SIGNOFF_API_TOKEN,
