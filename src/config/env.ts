@@ -6,13 +6,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { configPlace, dataDirPlace } from './places.js';
 
 /** The package's own directory, where the bundled `conf/signoff.yaml` lives. */
 export const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const envSchema = z.object({
   SIGNOFF_CONFIG: z.string().optional(),
-  SIGNOFF_DATA_DIR: z.string().default('data'),
+  SIGNOFF_DATA_DIR: z.string().optional(),
   SIGNOFF_HOST: z.string().default('127.0.0.1'),
   SIGNOFF_PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   SIGNOFF_API_TOKEN: z.string().min(16, 'SIGNOFF_API_TOKEN must be at least 16 characters').optional(),
@@ -51,7 +52,10 @@ export interface DiscordSettings {
 
 export type Env = {
   configPath: string;
+  /** Where configPath came from (a flag, the environment, the current directory, the bundled demo). */
+  configFrom: string;
   dataDir: string;
+  dataDirFrom: string;
   host: string;
   port: number;
   apiToken: string | undefined;
@@ -66,7 +70,13 @@ export function loadDotEnv(file = '.env'): void {
   if (fs.existsSync(file)) process.loadEnvFile(file);
 }
 
-export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
+/** Command-line flags that override the environment. */
+export interface Flags {
+  config?: string | undefined;
+  dataDir?: string | undefined;
+}
+
+export function readEnv(source: NodeJS.ProcessEnv = process.env, flags: Flags = {}, cwd: string = process.cwd()): Env {
   const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== '')));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
@@ -77,9 +87,13 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
     throw new Error('The environment is not valid:\n  SLACK_BOT_TOKEN is set, but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode at /slack/events); set one of them.');
   if (e.DISCORD_TOKEN && !e.DISCORD_APPLICATION_ID)
     throw new Error('The environment is not valid:\n  DISCORD_TOKEN is set but DISCORD_APPLICATION_ID is not; copy it from the Developer Portal (General Information).');
+  const config = configPlace({ flag: flags.config, env: e.SIGNOFF_CONFIG, cwd, bundled: path.join(PACKAGE_DIR, 'conf', 'signoff.yaml') });
+  const data = dataDirPlace({ flag: flags.dataDir, env: e.SIGNOFF_DATA_DIR, cwd });
   return {
-    configPath: e.SIGNOFF_CONFIG ?? path.join(PACKAGE_DIR, 'conf', 'signoff.yaml'),
-    dataDir: path.resolve(e.SIGNOFF_DATA_DIR),
+    configPath: config.path,
+    configFrom: config.from,
+    dataDir: data.path,
+    dataDirFrom: data.from,
     host: e.SIGNOFF_HOST,
     port: e.SIGNOFF_PORT,
     apiToken: e.SIGNOFF_API_TOKEN,
