@@ -2,7 +2,8 @@
  * The one place the browser tests find a Chromium, so that `npm ci && npm test` passes on a
  * machine where nobody installed a browser by hand. In order:
  *   1. `SIGNOFF_CHROMIUM` (or `CHROMIUM_PATH`) when set: that binary and nothing else, so a
- *      typo is an error rather than a silent fallback;
+ *      typo is an error rather than a silent fallback; `SIGNOFF_CHROMIUM=npm` skips straight
+ *      to 3 (CI uses it to prove the npm browser on a machine that has a system one);
  *   2. a system Chrome or Chromium (Debian's `/usr/bin/chromium`, one on PATH, macOS apps);
  *   3. the Chromium that the dev dependency `@sparticuz/chromium` carries inside its npm
  *      package (Linux x64), unpacked to the temp directory on first use.
@@ -83,6 +84,11 @@ async function fromNpm(): Promise<FoundChromium | string> {
 
 /** Finds a Chromium as the module comment says, or throws an error saying what to install. */
 export async function findChromium(env: NodeJS.ProcessEnv = process.env): Promise<FoundChromium> {
+  if (env.SIGNOFF_CHROMIUM === 'npm') {
+    const npm = await fromNpm();
+    if (typeof npm === 'string') throw new Error(`SIGNOFF_CHROMIUM=npm, but ${npm}. ${INSTALL_HINT}`);
+    return npm;
+  }
   for (const name of ['SIGNOFF_CHROMIUM', 'CHROMIUM_PATH'] as const) {
     const file = env[name];
     if (!file) continue;
