@@ -43,7 +43,7 @@ function lockFor(file: string, ms: number): { locked: Promise<number>; released:
         out += d;
         if (out.includes(word)) resolve(Date.now());
       });
-      proc.on('exit', (code) => (out.includes(word) ? resolve(Date.now()) : reject(new Error(`the locker exited (${code}) before "${word}"`))));
+      proc.on('close', (code) => (out.includes(word) ? resolve(Date.now()) : reject(new Error(`the locker exited (${code}) before "${word}"`))));
     });
   return { locked: seen('locked'), released: seen('released') };
 }
