@@ -20,7 +20,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const { command } = args;
   if (command === 'help' || command === 'version' || command === 'init') {
-    process.stdout.write(command === 'help' ? USAGE : command === 'version' ? `signoff ${packageVersion()}\n` : init(args.dir ?? '.').text);
+    const text = { help: () => USAGE, version: () => `signoff ${packageVersion()}\n`, init: () => init(args.dir ?? '.').text }[command];
+    process.stdout.write(text());
     return 0;
   }
   loadDotEnv();
