@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { Database } from '../src/store/sqlite.js';
 import { FakeSlack } from '../tests/helpers/fake-slack.js';
 import { slackSignature } from '../tests/helpers/slack-signing.js';
 import { waitFor } from '../tests/helpers/wait.js';

@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { Database } from '../src/store/sqlite.js';
 import { MIGRATIONS } from '../src/store/migrations.js';
 import { renderPlan } from '../src/bot/views/render-plan.js';
 import { FakeSlack } from '../tests/helpers/fake-slack.js';

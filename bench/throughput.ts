@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import Database from 'better-sqlite3';
+import { Database } from '../src/store/sqlite.js';
 import { builtinStages } from '../src/stages/builtin/index.js';
 import { parseConfig } from '../src/config/load.js';
 import { Engine } from '../src/orchestrator/engine.js';

@@ -1,6 +1,6 @@
 /**
- * The composition root: read the environment and the config, then start (or only check).
- * `signoff [start]` runs the server; `signoff check-config` validates the config and exits.
+ * The composition root: read the command line, the environment and the config, then start (or
+ * only check). `signoff --help` lists the commands; `init` lives in src/cli/init.ts.
  */
 import { ConfigError, loadConfig } from './config/load.js';
 import { loadDotEnv, readEnv } from './config/env.js';
@@ -9,21 +9,29 @@ import { ensureToken } from './http/api-token.js';
 import { StoreError } from './store/store.js';
 import { startApp } from './app.js';
 import { StartupError } from './startup-error.js';
+import { USAGE, packageVersion, parseArgs } from './cli/args.js';
+import { init } from './cli/init.js';
 
 async function main(argv: string[]): Promise<number> {
-  const command = argv[0] ?? 'start';
-  if (command === 'run') return (await import('./cli/run-client.js')).runClient(argv.slice(1), process.env);
-  if (command === 'migrate') return (await import('./cli/migrate.js')).runMigrate(argv.slice(1));
-  if (command === 'help' || command === '--help') {
-    process.stdout.write('usage: signoff [start | check-config | discord-register | migrate --to postgres://…]\n');
-    return 0;
-  }
-  if (command !== 'start' && command !== 'check-config' && command !== 'discord-register') {
-    process.stderr.write(`signoff: unknown command "${command}"; use "start", "check-config", "discord-register" or "migrate".\n`);
+  // `run` (a script reporting back) and `migrate` read their own options.
+  if (argv[0] === 'run') return (await import('./cli/run-client.js')).runClient(argv.slice(1), process.env);
+  if (argv[0] === 'migrate') return (await import('./cli/migrate.js')).runMigrate(argv.slice(1));
+  const args = parseArgs(argv);
+  if (args instanceof Error) {
+    process.stderr.write(`signoff: ${args.message}\n`);
     return 2;
   }
+  const { command } = args;
+  if (command === 'help' || command === 'version' || command === 'init') {
+    const text = { help: () => USAGE, version: () => `signoff ${packageVersion()}\n`, init: () => init(args.dir ?? '.').text }[command];
+    process.stdout.write(text());
+    return 0;
+  }
   loadDotEnv();
-  const env = readEnv();
+  const env = readEnv(process.env, { config: args.config, dataDir: args.dataDir });
+  // Said before anything is read, so a wrong file is noticed even when it fails to load.
+  process.stdout.write(`Config: ${env.configPath}  (from ${env.configFrom})\n`);
+  if (command === 'start') process.stdout.write(`Data:   ${env.dataDir}  (from ${env.dataDirFrom})\n`);
   const config = loadConfig(env.configPath);
   if (command === 'check-config') {
     const pipelines = Object.entries(config.pipelines).map(([n, p]) => `${n} (${p.stages.length} stages)`);

@@ -6,13 +6,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { configPlace, dataDirPlace } from './places.js';
 
 /** The package's own directory, where the bundled `conf/signoff.yaml` lives. */
 export const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const envSchema = z.object({
   SIGNOFF_CONFIG: z.string().optional(),
-  SIGNOFF_DATA_DIR: z.string().default('data'),
+  SIGNOFF_DATA_DIR: z.string().optional(),
   // The message never repeats the value: it may hold a password.
   SIGNOFF_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/[^\s]+$/, { error: 'SIGNOFF_DATABASE_URL is a PostgreSQL URL: postgres://user:password@host:5432/database' }).optional(),
   SIGNOFF_HOST: z.string().default('127.0.0.1'),
@@ -64,9 +65,12 @@ export interface DiscordSettings {
 
 export type Env = {
   configPath: string;
+  /** Where configPath came from (a flag, the environment, the current directory, the bundled demo). */
+  configFrom: string;
   dataDir: string;
   /** PostgreSQL instead of the data directory's SQLite file, when set (contains a password: never log it). */
   databaseUrl?: string;
+  dataDirFrom: string;
   host: string;
   port: number;
   apiToken: string | undefined;
@@ -85,7 +89,13 @@ export function loadDotEnv(file = '.env'): void {
   if (fs.existsSync(file)) process.loadEnvFile(file);
 }
 
-export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
+/** Command-line flags that override the environment. */
+export interface Flags {
+  config?: string | undefined;
+  dataDir?: string | undefined;
+}
+
+export function readEnv(source: NodeJS.ProcessEnv = process.env, flags: Flags = {}, cwd: string = process.cwd()): Env {
   const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== '')));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
@@ -98,9 +108,13 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
     throw new Error('The environment is not valid:\n  DISCORD_TOKEN is set but DISCORD_APPLICATION_ID is not; copy it from the Developer Portal (General Information).');
   if (e.DISCORD_PUBLIC_KEY && !e.DISCORD_TOKEN)
     throw new Error('The environment is not valid:\n  DISCORD_PUBLIC_KEY is set but DISCORD_TOKEN is not; the interactions endpoint needs the bot token to post and edit messages.');
+  const config = configPlace({ flag: flags.config, env: e.SIGNOFF_CONFIG, cwd, bundled: path.join(PACKAGE_DIR, 'conf', 'signoff.yaml') });
+  const data = dataDirPlace({ flag: flags.dataDir, env: e.SIGNOFF_DATA_DIR, cwd });
   return {
-    configPath: e.SIGNOFF_CONFIG ?? path.join(PACKAGE_DIR, 'conf', 'signoff.yaml'),
-    dataDir: path.resolve(e.SIGNOFF_DATA_DIR),
+    configPath: config.path,
+    configFrom: config.from,
+    dataDir: data.path,
+    dataDirFrom: data.from,
     ...(e.SIGNOFF_DATABASE_URL ? { databaseUrl: e.SIGNOFF_DATABASE_URL } : {}),
     host: e.SIGNOFF_HOST,
     port: e.SIGNOFF_PORT,

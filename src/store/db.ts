@@ -4,10 +4,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { Database, type SqliteDb } from './sqlite.js';
 import { MIGRATIONS } from './migrations.js';
 
-export type Db = Database.Database;
+export type Db = SqliteDb;
 
 /** How long a write waits for a lock another process holds before it fails with SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5_000;

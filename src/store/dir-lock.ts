@@ -6,7 +6,7 @@
  * never waits for a stale lock to time out.
  */
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { Database, type SqliteDb } from './sqlite.js';
 import { StoreError, writableDir } from './db.js';
 
 export interface DirLock {
@@ -24,7 +24,7 @@ export async function lockDataDir(dir: string, waitMs = 3_000): Promise<DirLock>
   const file = path.join(dir, 'signoff.lock');
   const deadline = Date.now() + waitMs;
   for (;;) {
-    let db: Database.Database | undefined;
+    let db: SqliteDb | undefined;
     try {
       db = new Database(file, { timeout: 0 });
       db.pragma('locking_mode = EXCLUSIVE');

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { Database } from './sqlite.js';
 import { openDatabase, StoreError, type Db } from './db.js';
 import { MIGRATIONS } from './migrations.js';
 

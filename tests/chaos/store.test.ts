@@ -8,10 +8,9 @@
  * mount namespace (`unshare -m`, or `unshare -rm` when not root), so nothing leaks to the host.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { Database, SQLITE_DRIVER_PATH } from '../../src/store/sqlite.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { openStore } from '../../src/store/store.js';
@@ -25,7 +24,7 @@ import { startSlackChild } from './lib/slack-child.js';
 import { ALICE_ID, BOB_ID, CHANNEL_ID, FakeDiscord } from '../helpers/fake-discord.js';
 import { discordConfigYaml, postedGate, startDiscordApp } from '../helpers/discord-harness.js';
 
-const BETTER_SQLITE3 = createRequire(import.meta.url).resolve('better-sqlite3');
+const BETTER_SQLITE3 = SQLITE_DRIVER_PATH;
 
 /** Holds `BEGIN EXCLUSIVE` on `file` for `ms`, from another process. */
 function lockFor(file: string, ms: number): { locked: Promise<number>; released: Promise<number> } {
@@ -44,7 +43,7 @@ function lockFor(file: string, ms: number): { locked: Promise<number>; released:
         out += d;
         if (out.includes(word)) resolve(Date.now());
       });
-      proc.on('exit', (code) => (out.includes(word) ? resolve(Date.now()) : reject(new Error(`the locker exited (${code}) before "${word}"`))));
+      proc.on('close', (code) => (out.includes(word) ? resolve(Date.now()) : reject(new Error(`the locker exited (${code}) before "${word}"`))));
     });
   return { locked: seen('locked'), released: seen('released') };
 }

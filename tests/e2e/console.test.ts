@@ -1,13 +1,14 @@
 /**
- * The console in real headless Chromium (Debian's chromium, driven by playwright-core) against
+ * The console in real headless Chromium (found by tests/helpers/browser.ts, driven by playwright-core) against
  * signoff running as a real process: a person submits from the command box, watches the job,
  * is refused as a non-approver, approves, rejects with a reason, retries, sees optional gates
  * approve themselves, and ends with the artifacts listed. A screenshot is saved.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from '../helpers/browser.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { REPO, startSignoff, writeConfig, type SignoffProcess } from '../helpers/signoff-process.js';
 import { waitFor } from '../helpers/wait.js';
@@ -48,10 +49,7 @@ beforeAll(async () => {
   const dir = tempDir('signoff-console-');
   signoff = await startSignoff({ configPath: writeConfig(dir, CONFIG), dataDir: path.join(dir, 'data') });
   const consoleUrl = await waitFor(() => /Console: (\S+)/.exec(signoff.output())?.[1], 'the console URL on stdout');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('pageerror', (err) => pageErrors.push(String(err)));
   page.on('console', (msg) => {

@@ -495,7 +495,8 @@ function register(env: Record<string, string>): Promise<{ code: number | null; o
     proc.stdout.on('data', (d) => (out += d));
     proc.stderr.on('data', (d) => (out += d));
     proc.on('error', reject);
-    proc.on('exit', (code) => resolve({ code, out }));
+    // 'close', not 'exit': the last output may still be in the pipe when the process is gone.
+    proc.on('close', (code) => resolve({ code, out }));
   });
 }
 
@@ -535,7 +536,7 @@ describe('Discord: command registration', () => {
       };
       const first = await register(env);
       expect(first, first.out).toMatchObject({ code: 0 });
-      expect(first.out).toBe(`Registered /signoff in guild ${GUILD_ID}.\n`);
+      expect(first.out).toBe(`Config: ${env.SIGNOFF_CONFIG}  (from SIGNOFF_CONFIG)\nRegistered /signoff in guild ${GUILD_ID}.\n`);
       const puts = fake.callsTo('PUT', `/applications/${APP_ID}/guilds/${GUILD_ID}/commands`);
       expect(puts).toHaveLength(1);
       expect(puts[0]!.authorization).toBe(`Bot ${DISCORD_TOKEN}`);

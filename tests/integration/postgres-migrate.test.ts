@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { Database, type SqliteDb } from '../../src/store/sqlite.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runMigrate } from '../../src/cli/migrate.js';
@@ -51,7 +51,7 @@ async function migrate(...argv: string[]): Promise<{ code: number; out: string; 
 }
 
 /** The primary key's columns of a table (from SQLite, which the copy follows). */
-function keyOf(db: Database.Database, table: string): string[] {
+function keyOf(db: SqliteDb, table: string): string[] {
   return (db.pragma(`table_info(${table})`) as { name: string; pk: number }[]).filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
 }
 

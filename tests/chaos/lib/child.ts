@@ -52,7 +52,8 @@ export class SignoffChild {
     proc.stdout?.on('data', take);
     proc.stderr?.on('data', take);
     this.exited = new Promise((resolve) =>
-      proc.on('exit', (code, signal) => {
+      // 'close', not 'exit': the last output may still be in the pipe when the process is gone.
+      proc.on('close', (code, signal) => {
         this.exit = { code, signal };
         log?.end();
         resolve(this.exit);
