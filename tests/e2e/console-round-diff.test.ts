@@ -3,11 +3,12 @@
  * (a command stage whose output depends on SIGNOFF_REDO_REASON): the round-2 card shows what
  * changed since the rejected round, with the changed words highlighted and the image before and
  * after; an approver types a note next to Approve and it shows, as plain text, on the card.
- * The browser is launched as in console.test.ts.
+ * The browser is found by tests/helpers/browser.ts, as for console.test.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/fixtures.js';
 import { redoPipelines } from '../helpers/redo-pipeline.js';
@@ -31,10 +32,7 @@ beforeAll(async () => {
   const dir = tempDir('signoff-console-diff-');
   signoff = await startSignoff({ configPath: writeConfig(dir, CONFIG), dataDir: path.join(dir, 'data') });
   const consoleUrl = await waitFor(() => /Console: (\S+)/.exec(signoff.output())?.[1], 'the console URL on stdout');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('pageerror', (err) => pageErrors.push(String(err)));
   page.on('console', (msg) => {

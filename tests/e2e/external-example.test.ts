@@ -6,7 +6,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchBrowser } from '../helpers/browser.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Json } from '../helpers/api-client.js';
 import { tempDir } from '../helpers/fixtures.js';
@@ -30,11 +31,7 @@ describe('examples/external-ci.yaml', () => {
     expect(yaml).toContain('DEMO_STEP_SECONDS: "1"');
     p = await startSignoff({ configPath: writeConfig(dir, yaml), dataDir: path.join(dir, 'data'), env: { TMPDIR: dir } });
     const consoleUrl = await waitFor(() => /Console: (\S+)/.exec(p!.output())?.[1], 'the console URL on stdout');
-    if (!fs.existsSync('/usr/bin/chromium')) throw new Error('this test needs Chromium at /usr/bin/chromium (apt-get install chromium)');
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchBrowser();
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     await page.goto(consoleUrl);
     await page.locator('#connection[data-state="open"]').waitFor();
