@@ -114,6 +114,21 @@ describe('the gate card mentions its deciders', () => {
     expect(cardReachFor(mention, gateOf(mention), config.operators)).toMatchObject({ dm: null, mention: { groups: ['editors'] } });
   });
 
+  it('Slack: a card already at 50 blocks stays at 50, keeping its header, the mention line and its buttons', () => {
+    const j = atGate();
+    const plain = gateBlocks(gateCardView(j.agg, gateOf(j.agg), []));
+    const actions = plain.blocks.at(-1)!;
+    expect(actions.type).toBe('actions');
+    const filler = Array.from({ length: SLACK_LIMITS.blocks - 2 }, (_, i) => ({ type: 'section' as const, text: { type: 'mrkdwn' as const, text: `part ${i}` } }));
+    const full = { text: plain.text, blocks: [plain.blocks[0]!, ...filler, actions] };
+    const card = slackCard(full, cardReachFor(j.agg, gateOf(j.agg), config.operators));
+    expect(card.blocks).toHaveLength(SLACK_LIMITS.blocks);
+    expect(card.blocks[0]).toEqual(plain.blocks[0]);
+    expect(card.blocks[1]).toMatchObject({ text: { text: '🔔 Waiting for <@U0BOB> <!subteam^S0ED>' } });
+    expect(card.blocks.at(-1)).toEqual(actions);
+    expect(card.blocks.at(-2)).toEqual(filler.at(-2));
+  });
+
   it('many deciders: whole mentions within the limits, and only the ids shown are allowed to ping', () => {
     const big = configFrom(`
 operators:
