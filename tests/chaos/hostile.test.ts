@@ -205,12 +205,16 @@ describe('briefs made to ping, to overflow, or to break encodings', () => {
     expect(messages.length).toBeGreaterThanOrEqual(4);
     for (const m of messages) {
       for (const text of textsOf(m)) {
-        // The one reply that mentions the gate's deciders is our own words and the configured
-        // editors (alice only when she did not submit); nothing of the brief is in it.
-        if (text.startsWith('🔔 ')) expect(text).toMatch(/^🔔 draft of job \d+ needs your decision:( <@U0ALICE>)? <@U0BOB>$/);
+        // The card's line and notification text that mention the gate's deciders are our own words
+        // and the configured editors (alice only when she did not submit); nothing of the brief is in them.
+        if (text.startsWith('🔔 ')) expect(text).toMatch(/^🔔 Waiting for( <@U0ALICE>)? <@U0BOB>$/);
+        else if (text.startsWith('✋ Approval needed: ')) expect(text).toMatch(/^✋ Approval needed: draft of job \d+( — waiting for( <@U0ALICE>)? <@U0BOB>)?$/);
         else expect(liveMarkup(text, mentionsOk), text.slice(0, 200)).toEqual([]);
       }
     }
+    // Both open cards mention their deciders, in a block and in the notification text.
+    expect(messages.flatMap(textsOf).filter((t) => t.startsWith('🔔 Waiting for '))).toHaveLength(2);
+    expect(messages.flatMap(textsOf).filter((t) => / — waiting for (<@U0ALICE> )?<@U0BOB>$/.test(t))).toHaveLength(2);
     // The typed markup is shown, escaped.
     expect(messages.flatMap(textsOf).join('\n')).toContain('&lt;!channel&gt;');
   });

@@ -7,7 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ALICE_ID, APPROVER_ROLE_ID, BOB_ID, CAROL_ID, CHANNEL_ID, FakeDiscord, GUILD_ID, OTHER_CHANNEL_ID, type Json } from '../helpers/fake-discord.js';
-import { buttonsOf, deferredAnswer, performed, rootOf, startDiscordApp, waitForGate, type DiscordHarness } from '../helpers/discord-harness.js';
+import { buttonsOf, deferredAnswer, gatePosts, performed, rootOf, startDiscordApp, waitForGate, type DiscordHarness } from '../helpers/discord-harness.js';
 import { chatTestConfig, FakeClock } from '../helpers/fixtures.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -82,15 +82,21 @@ describe('reaching the deciders on Discord', () => {
     expect(rootOf(fake, job, OTHER_CHANNEL_ID)).toBeDefined();
     const thread = threadIn(card.channel_id);
 
-    const ping = await waitFor(() => messagePosts().find((c) => String((c.body as Json).content).startsWith('🔔')), 'the mention reply');
-    const body = ping.body as Json;
-    expect(ping.path).toBe(`/channels/${thread.id}/messages`);
-    expect(body.content).toBe(`🔔 build of job ${job} needs your decision: <@${BOB_ID}> <@&${APPROVER_ROLE_ID}>`);
+    // The card itself pings the deciders as it is posted (Alice submitted: Bob and the role).
+    const [ping] = gatePosts(fake, job, 'build');
+    const body = ping!.body as Json;
+    expect(ping!.path).toBe(`/channels/${thread.id}/messages`);
+    expect(body.content).toBe(`✋ Approval needed: build of job ${job} — waiting for <@${BOB_ID}> <@&${APPROVER_ROLE_ID}>`);
     expect(body.allowed_mentions).toEqual({ parse: [], users: [BOB_ID], roles: [APPROVER_ROLE_ID] });
-    // Everything else signoff sent pings nobody, whatever the brief says.
+    await waitFor(() => app().store.outbox.pendingForJob('discord', job).length === 0, 'the outbox to drain');
+    // No reply of its own in the thread: the card carries the mentions.
+    expect(fake.messagesIn(thread.id).map((m) => m.id).filter((id) => id !== card.id).map((id) => fake.messages.get(id)!.content)).toEqual([expect.stringMatching(/^✅ build done/)]);
+    // Everything else signoff sent pings nobody, whatever the brief says (an edit of the open card keeps its exact mentions).
+    const cardEdit = `/channels/${thread.id}/messages/${card.id}`;
     for (const c of fake.calls.filter((x) => performed(x) && (x.method === 'POST' || x.method === 'PATCH') && /\/messages/.test(x.path) && x !== ping)) {
       const mentions = (c.body as Json | undefined)?.allowed_mentions as Json | undefined;
-      if (mentions) expect({ users: [], roles: [], ...mentions }, `${c.method} ${c.path}`).toMatchObject({ parse: [], users: [], roles: [] });
+      if (mentions && c.path === cardEdit && 'users' in mentions) expect(mentions).toEqual(body.allowed_mentions);
+      else if (mentions) expect({ users: [], roles: [], ...mentions }, `${c.method} ${c.path}`).toMatchObject({ parse: [], users: [], roles: [] });
     }
     const rootText = JSON.stringify(rootOf(fake, job, OTHER_CHANNEL_ID)!.embeds);
     expect(rootText).not.toContain(`<@${BOB_ID}>`);
@@ -102,7 +108,9 @@ describe('reaching the deciders on Discord', () => {
     const dmChannel = String((await waitFor(() => fake.channels.get(`9${BOB_ID.padStart(18, '0')}`), 'the DM channel')).id);
     expect(bobDm).toBeDefined();
     const dm = await waitFor(() => fake.messagesIn(dmChannel)[0], "the card in Bob's DMs");
-    expect(dm.content).toBe(card.content);
+    // The same card, without the thread's mentions.
+    expect(dm.content).toBe(`✋ Approval needed: build of job ${job}`);
+    expect(dm.embeds).toEqual(fake.messages.get(card.id)!.embeds);
     expect(Object.keys(buttonsOf(dm))).toEqual(['Approve', 'Approve with note…', 'Reject']);
     const dmPost = messagePosts().find((c) => c.path === `/channels/${dmChannel}/messages`)!;
     expect((dmPost.body as Json).allowed_mentions).toEqual({ parse: [] });
@@ -115,6 +123,10 @@ describe('reaching the deciders on Discord', () => {
       await waitFor(() => fake.messages.get(id)!.components.length === 0 && fake.messages.get(id)!.content.includes('Approved by'), `copy ${id} to show the outcome`);
     }
     expect(fake.messagesIn(dmChannel)).toHaveLength(1);
+    // Decided, the thread's card says its outcome, no longer whom it waits for, and pings nobody.
+    expect(fake.messages.get(card.id)!.content).toBe(`✅ Approval needed: build of job ${job} — Approved by Bob`);
+    const lastEdit = fake.callsTo('PATCH', new RegExp(`^/channels/${thread.id}/messages/${card.id}$`)).filter(performed).at(-1)!;
+    expect((lastEdit.body as Json).allowed_mentions).toEqual({ parse: [] });
   });
 
   it('escalates on time to the escalation group (ping and DM), who may then decide; /signoff pending lists it with a jump link', async () => {
@@ -152,12 +164,13 @@ describe('reaching the deciders on Discord', () => {
     fake.setMember(ALICE_ID, [APPROVER_ROLE_ID]);
     h = await startDiscordApp({ fake, clock, yaml: YAML.replace('notify: both', 'notify: dm'), expandRoles: true });
     const job = await submit('Release 4.0');
-    await waitForGate(fake, job, 'build');
+    const card = await waitForGate(fake, job, 'build');
     await waitFor(() => dmChannelOf(CAROL_ID), "Carol's DM (she holds the approvers role)");
     await waitFor(() => dmChannelOf(BOB_ID), "Bob's DM (listed)");
     await waitFor(() => app().store.outbox.pendingForJob('discord', job).length === 0, 'the outbox to drain');
     expect(dmChannelOf(ALICE_ID)).toBeUndefined();
-    // notify: dm with the roles expanded: nobody is pinged in the thread.
+    // notify: dm with the roles expanded: nobody is pinged in the thread, neither by the card nor by a reply.
+    expect(gatePosts(fake, job, 'build').filter((c) => c.path === `/channels/${card.channel_id}/messages`).map((c) => [(c.body as Json).content, (c.body as Json).allowed_mentions])).toEqual([[`✋ Approval needed: build of job ${job}`, { parse: [] }]]);
     expect(messagePosts().some((c) => String((c.body as Json).content).startsWith('🔔'))).toBe(false);
   });
 });

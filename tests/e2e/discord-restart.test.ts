@@ -59,6 +59,9 @@ describe('Discord across a crash', () => {
     const thread = threadOf(fake, 1)!;
     expect(gate.channel).toBe(thread.id);
     expect(Object.keys(gate.buttons)).toEqual(['Approve', 'Approve with note…', 'Reject']);
+    // The card itself pinged the decider when it was posted (no separate reply).
+    expect(gate.body.content).toBe('✋ Approval needed: outline of job 1 — waiting for <@1200000000000001002>');
+    expect(gate.body.allowed_mentions).toEqual({ parse: [], users: ['1200000000000001002'], roles: [] });
     await waitFor(() => rootOf(fake!, 1)!.content === '✋ Job 1 · gated: Awaiting approval of outline', 'the root to show the gate');
 
     await signoff.kill('SIGKILL');
@@ -105,7 +108,6 @@ describe('Discord across a crash', () => {
     expect(threadLog(fake, thread.id)).toEqual([
       '✅ outline done in T: Outline: N sections [outline.md]',
       '✅ Approval needed: outline of job 1 — Approved by Bob',
-      '🔔 outline of job 1 needs your decision: <@1200000000000001002>',
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Job 1 succeeded in T. 2 artifacts.',
     ]);

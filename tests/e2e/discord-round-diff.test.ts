@@ -55,7 +55,9 @@ describe('a redo reviewed on Discord', () => {
     expect(field.value).toContain('+ The end. <!here> @\u200beveryone **bold**');
     expect(field.value.length).toBeLessThanOrEqual(1024);
     expect(visibleText(round2.body)).toContain('**Redo asked for:** make the ending shorter');
-    expect(round2.body.allowed_mentions).toEqual({ parse: [] });
+    // Only the card's own mention of its decider (Alice submitted) may ping; nothing from the diff.
+    expect(round2.body.allowed_mentions).toEqual({ parse: [], users: [BOB_ID], roles: [] });
+    expect(round2.body.content).toBe(`✋ Approval needed: write of job ${job} (round 2) — waiting for <@${BOB_ID}>`);
 
     // The full diff is attached once in the job's thread.
     const thread = threadOf(fake, job)!;

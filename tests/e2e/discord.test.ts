@@ -150,7 +150,10 @@ describe('Discord: submit and the job thread', () => {
     expect(outline.channel).toBe(thread.id);
     expect(Object.keys(outline.buttons)).toEqual(['Approve', 'Approve with note…', 'Reject', 'Hold']);
     expect(outline.buttons.Approve!.custom_id).toBe('sg:a:1:outline:1');
-    expect(threadLog(fake, thread.id)).toEqual(['✅ outline done in T: Outline: N sections [outline.md]', '✋ Optional review: outline of job 1', '🔔 outline of job 1 needs your decision: <@1200000000000001002>']);
+    // The card itself mentions the decider (Alice submitted, so only Bob), pinging exactly him; no reply of its own.
+    expect(threadLog(fake, thread.id)).toEqual(['✅ outline done in T: Outline: N sections [outline.md]', '✋ Optional review: outline of job 1 — waiting for <@1200000000000001002>']);
+    expect(outline.body.content).toBe('✋ Optional review: outline of job 1 — waiting for <@1200000000000001002>');
+    expect(outline.body.allowed_mentions).toEqual({ parse: [], users: ['1200000000000001002'], roles: [] });
     expect(fake.messagesIn(CHANNEL_ID).map((m) => m.id)).toEqual([root.id]);
 
     // The artifact was uploaded with its real bytes.
@@ -191,7 +194,6 @@ describe('Discord: submit and the job thread', () => {
     expect(threadLog(fake, outline.channel)).toEqual([
       '✅ outline done in T: Outline: N sections [outline.md]',
       '✅ Optional review: outline of job 1 — Auto-approved: nobody objected in time',
-      '🔔 outline of job 1 needs your decision: <@1200000000000001002>',
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Job 1 succeeded in T. 2 artifacts.',
     ]);
@@ -311,13 +313,10 @@ describe('Discord: gate buttons', () => {
     expect(threadLog(fake, threadOf(fake, job)!.id)).toEqual([
       '✅ outline done in T: Outline: N sections [outline.md]',
       '✅ Optional review: outline of job 1 — Auto-approved: nobody objected in time',
-      '🔔 outline of job 1 needs your decision: <@1200000000000001002>',
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Approval needed: script of job 1 — Approved by Bob',
-      '🔔 script of job 1 needs your decision: <@1200000000000001002>',
       '✅ storyboard done in T: Storyboard: N panels [storyboard.svg]',
       '✅ Approval needed: storyboard of job 1 — Approved by Bob, Carol [storyboard-preview.png]',
-      '🔔 storyboard of job 1 needs your decision: <@1200000000000001002> <@&1200000000000000301>',
       '✅ Job 1 succeeded in T. 3 artifacts.',
     ]);
   });
@@ -382,7 +381,6 @@ describe('Discord: reject through the modal, retry, round 2', () => {
     expect(threadLog(fake, round1.channel)).toEqual([
       '✅ outline done in T: Outline: N sections [outline.md]',
       '🚫 Approval needed: outline of job 1 — Rejected by Bob',
-      '🔔 outline of job 1 needs your decision: <@1200000000000001002>',
       '🚫 outline rejected by Bob: Too long: cut it to one minute',
       '🚫 Job 1 rejected in T. "outline" rejected by Bob: Too long: cut it to one minute',
       '🔁 Alice retried the job from outline, with the reason: Too long: cut it to one minute',
@@ -390,7 +388,6 @@ describe('Discord: reject through the modal, retry, round 2', () => {
       '✅ Approval needed: outline of job 1 (round 2) — Approved by Bob',
       // What changed since round 1, in full, right under the round-2 card.
       '📄 The full diff of round 2 since round 1. [outline-round-2.diff]',
-      '🔔 outline of job 1 needs your decision: <@1200000000000001002>',
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Job 1 succeeded in T. 2 artifacts.',
     ]);
@@ -426,6 +423,13 @@ describe('Discord: user text never pings', () => {
     for (const { call, body } of bodies) {
       expect(body.allowed_mentions, call).toMatchObject({ parse: [] });
       expect(visibleText(body), call).not.toMatch(rawMention);
+    }
+    // Only the open gate's card may ping, and only its decider (Alice submitted): exactly Bob.
+    const pinging = bodies.filter(({ body }) => ['users', 'roles'].some((k) => k in (body.allowed_mentions as Json)));
+    expect(pinging.length).toBeGreaterThan(0);
+    for (const { call, body } of pinging) {
+      expect(body.allowed_mentions, call).toEqual({ parse: [], users: [BOB_ID], roles: [] });
+      expect(body.content, call).toBe(`✋ Approval needed: outline of job ${job} — waiting for <@${BOB_ID}>`);
     }
     // The texts are still there, made inert (a zero-width space after the @), and what users see now is clean too.
     expect(bodies.some(({ body }) => visibleText(body).includes('@\u200beveryone'))).toBe(true);
@@ -473,13 +477,10 @@ describe('Discord: rate limits and server errors', () => {
     expect(log).toEqual([
       '✅ outline done in T: Outline: N sections [outline.md]',
       '✅ Optional review: outline of job 1 — Auto-approved: nobody objected in time',
-      '🔔 outline of job 1 needs your decision: <@1200000000000001002>',
       '✅ script done in T: Script: N scenes, N words [script.md]',
       '✅ Approval needed: script of job 1 — Approved by Bob',
-      '🔔 script of job 1 needs your decision: <@1200000000000001002>',
       '✅ storyboard done in T: Storyboard: N panels [storyboard.svg]',
       '✅ Approval needed: storyboard of job 1 — Approved by Bob, Carol [storyboard-preview.png]',
-      '🔔 storyboard of job 1 needs your decision: <@1200000000000001002> <@&1200000000000000301>',
       '✅ Job 1 succeeded in T. 3 artifacts.',
     ]);
     expect(rootOf(fake, job)!.content).toBe(`✅ Job ${job} · quick: Succeeded in 30s`);

@@ -144,11 +144,10 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     expect(blockText(root.message.blocks)).toContain('Awaiting approval of outline');
 
     // The outline artifact was uploaded into the thread, with its real bytes.
-    // The deciders are mentioned next to the card (alice submitted the job, so only bob).
+    // The card itself mentions the deciders (alice submitted the job, so only bob); no reply of its own.
     expect(thread(1)).toEqual([
       'upload ✅ outline done in 0ms: Outline: N sections [outline: outline.md]',
-      'card gate:1:outline:1',
-      'notice 🔔 outline of job 1 needs your decision: <@U0BOB>',
+      'card gate:1:outline:1 — waiting for <@U0BOB>',
     ]);
     const [artifact] = h.app.store.artifacts.current(1);
     const upload = fake.uploads.find((u) => u.filename === 'outline.md')!;
@@ -171,14 +170,11 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     expect(blockText(rootOf(fake, 1)!.message.blocks)).toMatch(/Succeeded in/);
     expect(thread(1)).toEqual([
       'upload ✅ outline done in 0ms: Outline: N sections [outline: outline.md]',
-      'card gate:1:outline:1',
-      'notice 🔔 outline of job 1 needs your decision: <@U0BOB>',
+      'card gate:1:outline:1 — waiting for <@U0BOB>',
       'upload ✅ script done in 0ms: Script: N scenes, N words [script: script.md]',
-      'card gate:1:script:1',
-      'notice 🔔 script of job 1 needs your decision: <@U0BOB>',
+      'card gate:1:script:1 — waiting for <@U0BOB>',
       'upload ✅ storyboard done in 0ms: Storyboard: N panels [storyboard: storyboard.svg, storyboard: storyboard.svg (preview)]',
-      'card gate:1:storyboard:1',
-      'notice 🔔 storyboard of job 1 needs your decision: <@U0BOB> <!subteam^S0DIR>',
+      'card gate:1:storyboard:1 — waiting for <@U0BOB> <!subteam^S0DIR>',
       'notice ✅ Job 1 succeeded in 30s. 3 artifacts.',
     ]);
     for (const m of fake.messageList()) expect(m.ts === root.message.ts || m.thread_ts === root.message.ts).toBe(true);
@@ -358,8 +354,7 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     expect(now.text).toMatch(/Auto-approved/);
     expect(gate(job, 'outline')).toMatchObject({ decidedBy: 'timer' });
     // The card is the record of the approval: no notice in the thread repeats it.
-    // (The lines mentioning each gate's deciders are not about the approval.)
-    expect(threadLog(fake, CHANNEL, rootOf(fake, job)!.message.ts).filter((line) => line.startsWith('notice') && !line.startsWith('notice 🔔'))).toEqual([]);
+    expect(threadLog(fake, CHANNEL, rootOf(fake, job)!.message.ts).filter((line) => line.startsWith('notice'))).toEqual([]);
   });
 
   it('security: forged and stale requests are refused, replays apply once, tampered buttons are refused, user text pings no one', async () => {
@@ -469,17 +464,15 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     for (const stage of ['outline', 'script', 'storyboard']) expect(gateCards(fake, job, stage)).toHaveLength(1);
     expect(thread(job)).toEqual([
       'upload ✅ outline done in 0ms: Outline: N sections [outline: outline.md]',
-      'card gate:1:outline:1',
-      'notice 🔔 outline of job 1 needs your decision: <@U0BOB>',
+      'card gate:1:outline:1 — waiting for <@U0BOB>',
       'upload ✅ script done in 0ms: Script: N scenes, N words [script: script.md]',
-      'card gate:1:script:1',
-      'notice 🔔 script of job 1 needs your decision: <@U0BOB>',
+      'card gate:1:script:1 — waiting for <@U0BOB>',
       'upload ✅ storyboard done in 0ms: Storyboard: N panels [storyboard: storyboard.svg, storyboard: storyboard.svg (preview)]',
-      'card gate:1:storyboard:1',
-      'notice 🔔 storyboard of job 1 needs your decision: <@U0BOB> <!subteam^S0DIR>',
+      'card gate:1:storyboard:1 — waiting for <@U0BOB> <!subteam^S0DIR>',
       'notice ✅ Job 1 succeeded in 30s. 3 artifacts.',
     ]);
-    expect(fake.messageList()).toHaveLength(1 + 3 + 3 + 1);
+    // The root, three cards (each mentioning its deciders itself) and the closing summary.
+    expect(fake.messageList()).toHaveLength(1 + 3 + 1);
 
     // The final state of every message.
     expect(blockText(root[0]!.message.blocks)).toMatch(/Succeeded in/);
@@ -487,6 +480,8 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     expect(blockText(cardNow(job, 'script').blocks)).toContain('*Approved by u0bob*');
     expect(blockText(cardNow(job, 'storyboard').blocks)).toContain('*Approved by u0bob, u0carol*');
     for (const stage of ['outline', 'script', 'storyboard']) expect(actionsBlock(cardNow(job, stage).blocks)).toBeUndefined();
+    // Decided, each card shows its outcome and no longer says whom it waited for.
+    for (const stage of ['outline', 'script', 'storyboard']) expect(`${cardNow(job, stage).text}\n${blockText(cardNow(job, stage).blocks)}`).not.toMatch(/[Ww]aiting for|<@|<!subteam/);
     expect((await h.job(job)).state).toBe('succeeded');
   });
 
@@ -510,17 +505,16 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
       expect(rootsOf(fake, job)).toHaveLength(1);
       expect(thread(job)).toEqual([
         'upload ✅ outline done in 0ms: Outline: N sections [outline: outline.md]',
-        `card gate:${job}:outline:1`,
-        // Each submitter is left out; the other editor is mentioned.
-        `notice 🔔 outline of job ${job} needs your decision: <@${job === a.job ? BOB : ALICE}>`,
+        // Each submitter is left out; the other editor is mentioned on the card.
+        `card gate:${job}:outline:1 — waiting for <@${job === a.job ? BOB : ALICE}>`,
         'upload ✅ script done in 0ms: Script: N scenes, N words [script: script.md]',
         `notice ✅ Job ${job} succeeded in 30s. 2 artifacts.`,
       ]);
     }
-    // Eight messages in one channel (roots, cards, mention replies, ends): three at once (the burst), then under one a second.
+    // Six messages in one channel (roots, cards, ends): three at once (the burst), then under one a second.
     const times = fake.callsTo('chat.postMessage').filter((c) => !c.fault).map((c) => c.at);
-    expect(times).toHaveLength(8);
-    expect(fake.messageList(CHANNEL)).toHaveLength(8);
-    expect(times[7]! - times[0]!).toBeGreaterThanOrEqual(5_000);
+    expect(times).toHaveLength(6);
+    expect(fake.messageList(CHANNEL)).toHaveLength(6);
+    expect(times[5]! - times[0]!).toBeGreaterThanOrEqual(3_000);
   });
 });

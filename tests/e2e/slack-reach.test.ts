@@ -112,28 +112,33 @@ const shown = (m: StoredMessage) => `${m.text ?? ''}\n${blockText(m.blocks)}`;
 const pings = (text: string) => (text.match(/<[@!][^>]*>/g) ?? []).filter((t) => !t.startsWith('<!date^'));
 
 describe('reaching the deciders on Slack', () => {
-  it('mentions exactly the deciders (not the submitter) in the thread and in the notification text; typed text pings no one', async () => {
+  it('the card mentions exactly the deciders (not the submitter) in its blocks and its notification text; no separate reply; typed text pings no one', async () => {
     await start();
     const job = await submit('review', HOSTILE);
     const card = await waitForGateCard(fake, job, 'draft');
     const root = rootOf(fake, job)!.message;
     // No per-pipeline channel: the global one, not where the command was typed.
     expect(root.channel).toBe(JOBS);
-    const ping = await waitFor(() => threadOf(JOBS, root.ts).find((m) => m.text?.startsWith('🔔')), 'the mention reply');
-    expect(pings(ping.text!)).toEqual(['<@U0BOB>', '<!subteam^S0DIR>']);
-    expect(pings(blockText(ping.blocks))).toEqual(['<@U0BOB>', '<!subteam^S0DIR>']);
-    expect((ping.blocks as { text: { type: string } }[])[0]!.text.type).toBe('mrkdwn');
-    expect(ping.text).not.toContain(ALICE);
+    // The card as posted (posting is what notifies): a line under its header, the same mentions in `text`.
+    const posted = card.call.args as { text: string; blocks: { type: string; text?: { type: string; text: string } }[] };
+    expect(posted.text).toBe(`✋ Approval needed: draft of job ${job} — waiting for <@U0BOB> <!subteam^S0DIR>`);
+    expect(posted.blocks[1]).toEqual({ type: 'section', text: { type: 'mrkdwn', text: '🔔 Waiting for <@U0BOB> <!subteam^S0DIR>', verbatim: true } });
+    expect(pings(blockText(posted.blocks))).toEqual(['<@U0BOB>', '<!subteam^S0DIR>']);
+    expect(shown(card.message)).not.toContain(ALICE);
 
     // A rejection reason as hostile as the brief: the card and the notice stay inert too.
     expect((await command(BOB, `reject ${job} draft ${HOSTILE}`)).text).toContain('Rejected');
     await waitFor(() => threadOf(JOBS, root.ts).some((m) => m.text?.includes('rejected by')), 'the rejection notice');
     await waitFor(() => !actionsBlock(fake.message(JOBS, card.message.ts)!.blocks), 'the card to show the outcome');
+    await waitFor(() => h.app.store.outbox.pendingForJob('slack', job).length === 0, 'the outbox to drain');
+    // The opening posted no reply of its own: the card, then the rejection's notice.
+    expect(threadOf(JOBS, root.ts).filter((m) => m.text?.startsWith('🔔'))).toEqual([]);
     for (const m of fake.messageList()) {
-      if (m.ts === ping.ts) continue;
-      // The job's root names its submitter (as before); nothing else mentions anyone.
+      // The job's root names its submitter (as before); nothing else mentions anyone, and the
+      // decided card no longer says whom it waited for.
       expect(pings(shown(m)), `message ${m.ts}: ${shown(m).slice(0, 200)}`).toEqual(m.ts === root.ts ? ['<@U0ALICE>'] : []);
     }
+    expect(shown(fake.message(JOBS, card.message.ts)!)).not.toMatch(/[Ww]aiting for/);
     expect(blockText(root.blocks)).toContain('&lt;!channel&gt; &lt;@U0BOB&gt; &lt;!subteam^S0DIR&gt; @everyone');
   });
 
@@ -150,8 +155,11 @@ describe('reaching the deciders on Slack', () => {
     const carolDm = await waitFor(() => dms(CAROL)[0], 'the card in Carol\'s DMs (via her user group)');
     expect(dms(ALICE)).toEqual([]);
     expect(Object.keys(buttons(bobDm.blocks))).toEqual(['Approve', 'Approve with note…', 'Reject']);
-    // The same card as in the thread, as inert: nothing typed by a person pings from a DM either.
-    expect(blockText(bobDm.blocks)).toBe(blockText(card.message.blocks));
+    // The same card as in the thread without its mention line, as inert: nothing typed by a person pings from a DM either.
+    const threadBlocks = card.call.args.blocks as unknown[];
+    expect(threadBlocks[1]).toEqual({ type: 'section', text: { type: 'mrkdwn', text: '🔔 Waiting for <@U0BOB> <!subteam^S0DIR>', verbatim: true } });
+    expect(bobDm.blocks).toEqual([threadBlocks[0], ...threadBlocks.slice(2)]);
+    expect(bobDm.text).toBe(`✋ Approval needed: build of job ${job}`);
     for (const m of [bobDm, carolDm]) expect(pings(shown(m))).toEqual([]);
     expect(fake.callsTo('conversations.open').map((c) => c.args.users).sort()).toEqual([BOB, CAROL]);
 
@@ -185,8 +193,7 @@ describe('reaching the deciders on Slack', () => {
     // Opening Bob's DM is slow, so the answer of the post after it (his card) can be lost on purpose.
     fake.failNext('conversations.open', { hangMs: 1_500 }, 1);
     const job = await submit('deploy', 'Release 3.0');
-    const root = await waitFor(() => rootOf(fake, job)?.message, 'the root');
-    await waitFor(() => threadOf(DEPLOY, root.ts).some((m) => m.text?.startsWith('🔔')), 'the mention reply');
+    await waitForGateCard(fake, job, 'build');
     fake.failNext('chat.postMessage', { lose: true }, 1);
     await waitFor(() => dms(CAROL).length === 1, "Carol's DM");
     await waitFor(() => h.app.store.outbox.pendingForJob('slack', job).length === 0, 'the outbox to drain');

@@ -92,10 +92,9 @@ describe('Slack across a crash', () => {
     expect(rootsOf(fake, 1)).toHaveLength(1);
     expect(gateCards(fake, 1, 'outline')).toHaveLength(1);
     const after = fake.calls.slice(callsBeforeRestart);
-    // (The reply mentioning the deciders follows the card: it may be sent before the kill or after
-    // the restart, once either way.)
-    expect(after.filter((c) => c.method === 'chat.postMessage' && !String(c.args.text).startsWith('🔔')).map((c) => String(c.args.text).replace(/in \d+(ms|s)/, 'in T'))).toEqual(['✅ Job 1 succeeded in T. 2 artifacts.']);
-    expect(fake.messageList().filter((m) => m.text?.startsWith('🔔'))).toHaveLength(1);
+    // (The card itself mentions the deciders: no reply of its own to send before or after the kill.)
+    expect(after.filter((c) => c.method === 'chat.postMessage').map((c) => String(c.args.text).replace(/in \d+(ms|s)/, 'in T'))).toEqual(['✅ Job 1 succeeded in T. 2 artifacts.']);
+    expect(fake.messageList().filter((m) => m.text?.startsWith('🔔'))).toHaveLength(0);
     const edited = new Set(after.filter((c) => c.method === 'chat.update').map((c) => c.args.ts));
     expect(edited).toEqual(new Set([root.message.ts, card.ts]));
 
@@ -105,11 +104,11 @@ describe('Slack across a crash', () => {
     expect(blockText(fake.message(CHANNEL, root.message.ts)!.blocks)).toMatch(/Succeeded in/);
     expect(threadLog(fake, CHANNEL, root.message.ts).map((line) => line.replace(/\d+ (sections|scenes|words)/g, 'N $1').replace(/in \d+(ms|s)/g, 'in T'))).toEqual([
       'upload ✅ outline done in T: Outline: N sections [outline: outline.md]',
-      'card gate:1:outline:1',
-      'notice 🔔 outline of job 1 needs your decision: <@U0BOB>',
+      'card gate:1:outline:1 — waiting for <@U0BOB>',
       'upload ✅ script done in T: Script: N scenes, N words [script: script.md]',
       'notice ✅ Job 1 succeeded in T. 2 artifacts.',
     ]);
-    expect(fake.messageList()).toHaveLength(4);
+    // The root, the card and the closing summary (the files are uploads).
+    expect(fake.messageList()).toHaveLength(3);
   });
 });

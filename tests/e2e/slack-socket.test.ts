@@ -92,7 +92,7 @@ describe('Slack over Socket Mode', () => {
     expect(root.message).toMatchObject({ channel: CHANNEL, thread_ts: undefined });
     expect(blockText(root.message.blocks)).toContain('Awaiting approval of outline');
     expect(card.message.thread_ts).toBe(root.message.ts);
-    expect(threadLog(fake, CHANNEL, root.message.ts)).toEqual([expect.stringMatching(/^upload ✅ outline done .*\[outline: outline\.md\]$/), 'card gate:1:outline:1', expect.stringMatching(/^notice 🔔 outline of job 1 needs your decision: <@U0/)]);
+    expect(threadLog(fake, CHANNEL, root.message.ts)).toEqual([expect.stringMatching(/^upload ✅ outline done .*\[outline: outline\.md\]$/), expect.stringMatching(/^card gate:1:outline:1 — waiting for <@U0[A-Z]+>$/)]);
     expect(fake.uploads.map((u) => [u.filename, u.channel, u.threadTs])).toEqual([['outline.md', CHANNEL, root.message.ts]]);
   });
 

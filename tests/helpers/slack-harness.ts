@@ -230,7 +230,7 @@ export function responsesTo(fake: FakeSlack, responseUrl: string): { text: strin
 
 /**
  * What a Slack user sees appear in a job's thread, in the order it was sent: `card <block_id>` for
- * a gate card, `upload <initial comment> [files]` for files with their comment, `notice <text>`
+ * a gate card (then ` — waiting for <mentions>` when it mentions its deciders), `upload <initial comment> [files]` for files with their comment, `notice <text>`
  * for any other reply.
  */
 export function threadLog(fake: FakeSlack, channel: string, rootTs: string): string[] {
@@ -243,7 +243,8 @@ export function threadLog(fake: FakeSlack, channel: string, rootTs: string): str
       const m = messages[made++];
       if (!m || m.channel !== channel || m.thread_ts !== rootTs) continue;
       const actions = actionsBlock(blocksOf(call.args));
-      out.push(actions ? `card ${actions.block_id}` : `notice ${String(call.args.text)}`);
+      // A card shows whom it waits for (the mentions its posting notified), if anyone.
+      out.push(actions ? `card ${actions.block_id}${/ — waiting for .*$/.exec(String(call.args.text))?.[0] ?? ''}` : `notice ${String(call.args.text)}`);
     } else if (call.method === 'files.completeUploadExternal' && call.args.channel_id === channel && call.args.thread_ts === rootTs) {
       const files = (call.args.files as { title?: string }[]).map((f) => f.title).join(', ');
       out.push(`upload ${String(call.args.initial_comment)} [${files}]`);

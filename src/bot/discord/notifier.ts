@@ -24,6 +24,8 @@ import { briefIsCut, gateMessage, noticeMessage, safeAttachmentName, statusMessa
 import { diffUploadKey, roundDiffFor } from '../round-diff-for.js';
 import type { RoundDiffView } from '../views/round-diff.js';
 import { DiscordReach, type DiscordReachOptions } from './reach.js';
+import { cardWithMentions } from './reach-render.js';
+import { cardReachFor } from '../views/ping.js';
 import type { Gate } from '../../orchestrator/types.js';
 
 const TARGET = 'discord';
@@ -128,7 +130,9 @@ export class DiscordNotifier {
     // The card's picture is attached when the card is posted; an edit keeps the attachment.
     const image = await this.cardImage(reviewed, ref === undefined);
     const imageName = image ? safeAttachmentName(image.name) : undefined;
-    const message = gateMessage(card, { excerpts: textExcerpts(reviewed, 900), ...(imageName ? { imageName } : {}), ...(diff ? { diff } : {}) });
+    // The thread's card names whom it waits for: posting it is what notifies them (see ping.ts).
+    const reach = cardReachFor(agg, gate, this.o.config.operators);
+    const message = cardWithMentions(gateMessage(card, { excerpts: textExcerpts(reviewed, 900), ...(imageName ? { imageName } : {}), ...(diff ? { diff } : {}) }), reach, this.o.roleMembers !== undefined);
     if (ref) {
       await this.o.rest.patch(Routes.channelMessage(ref.channel, ref.messageId), { body: message });
     } else {

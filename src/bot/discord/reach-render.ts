@@ -1,14 +1,14 @@
 /**
- * Discord renderings for reaching deciders: the mention reply of a gate (mentions only in
- * `content`, with `allowed_mentions` naming exactly those users and roles, never parsed, so
- * nothing else in the message can ping), a reminder's DM, and the `/signoff pending` answer with
- * jump links and buttons. Pure.
+ * Discord renderings for reaching deciders: the mentions on an open gate's card and in the reply
+ * of a reminder or escalation (mentions only in `content`, with `allowed_mentions` naming exactly
+ * those users and roles, never parsed, so nothing else in the message can ping), a reminder's DM,
+ * and the `/signoff pending` answer with jump links and buttons. Pure.
  */
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle, type APIActionRowComponent, type APIButtonComponent } from 'discord.js';
 import type { Deciders } from '../../orchestrator/deciders.js';
 import { pendingLine, type PendingItem } from '../views/pending.js';
-import type { PingView } from '../views/ping.js';
-import { cutText, discordEscape, gateCustomId, type NoMentions } from './render.js';
+import type { CardReach, PingView } from '../views/ping.js';
+import { cutText, discordEscape, gateCustomId, type DiscordGateMessage, type NoMentions } from './render.js';
 
 const SNOWFLAKE_RE = /^\d{1,20}$/;
 /** Discord takes at most 100 ids in each of allowed_mentions.users and .roles. */
@@ -30,15 +30,54 @@ export function discordMentions(d: Pick<Deciders, 'discord'>): { markup: string[
 }
 
 /**
- * The thread reply of a ping. With `notify: dm`, roles are still pinged in the thread unless
+ * Whom a message in the thread mentions. With `notify: dm`, roles are still mentioned unless
  * `rolesDmed` (DISCORD_EXPAND_ROLES): who is in a role is not known without the privileged
  * members intent, so by default their members cannot be DMed.
  */
+function inThread(mention: Deciders | null, dm: Deciders | null, rolesDmed: boolean): Pick<Deciders, 'discord'> | null {
+  return mention ?? (dm && !rolesDmed ? { discord: { users: [], roles: dm.discord.roles } } : null);
+}
+
+/**
+ * The mentions of `who` that fit in `max` characters (whole ones, users first), and
+ * allowed_mentions naming exactly those: an id cut from the text is not allowed either.
+ */
+function fitMentions(who: Pick<Deciders, 'discord'> | null, max: number): { markup: string; allowed: ExactMentions } {
+  const { allowed } = who ? discordMentions(who) : { allowed: { parse: [] as [], users: [], roles: [] } };
+  const fit: ExactMentions = { parse: [], users: [], roles: [] };
+  let markup = '';
+  const tokens = [...allowed.users.map((id) => ({ id, kind: 'users' as const, text: `<@${id}>` })), ...allowed.roles.map((id) => ({ id, kind: 'roles' as const, text: `<@&${id}>` }))];
+  for (const t of tokens) {
+    if (markup.length + t.text.length + 1 > max) break;
+    markup = markup ? `${markup} ${t.text}` : t.text;
+    fit[t.kind].push(t.id);
+  }
+  return { markup, allowed: fit };
+}
+
+/**
+ * The thread's gate card with whom it waits for, in `content` (where Discord pings from) with
+ * exactly those users and roles allowed, so posting the card is what notifies them. The card's
+ * other text stays escaped and embeds never ping. `reach` null (decided, or nobody to reach):
+ * the card as it is, whose content then says the outcome, so the edit drops the mentions.
+ */
+export function cardWithMentions(card: DiscordGateMessage, reach: CardReach | null, rolesDmed = false): Omit<DiscordGateMessage, 'allowed_mentions'> & { allowed_mentions: NoMentions | ExactMentions } {
+  const head = cutText(card.content, CONTENT / 2);
+  const { markup, allowed } = fitMentions(reach ? inThread(reach.mention, reach.dm, rolesDmed) : null, CONTENT - head.length - 20);
+  if (!markup) return card;
+  return { ...card, content: `${head} — waiting for ${markup}`, allowed_mentions: allowed };
+}
+
+/**
+ * The thread reply of a reminder or an escalation, mentioning whom it reaches. Null when there is
+ * nothing to post: a gate opening (its card carries the mentions), or nobody to mention and the
+ * ping is not news itself.
+ */
 export function pingMessage(ping: PingView, rolesDmed = false): DiscordPing | null {
-  const who = ping.mention ?? (ping.dm && !rolesDmed ? { discord: { users: [], roles: ping.dm.discord.roles } } : null);
-  const { markup, allowed } = who ? discordMentions(who) : { markup: [], allowed: { parse: [] as [], users: [], roles: [] } };
-  if (!markup.length && !ping.always) return null;
-  const tail = markup.length ? ` ${markup.join(' ')}` : '';
+  if (!ping.thread) return null;
+  const { markup, allowed } = fitMentions(inThread(ping.mention, ping.dm, rolesDmed), CONTENT / 2);
+  if (!markup && !ping.always) return null;
+  const tail = markup ? ` ${markup}` : '';
   return { content: `${ping.icon} ${cutText(discordEscape(ping.text), CONTENT - tail.length - 4)}${tail}`, allowed_mentions: allowed };
 }
 

@@ -1,5 +1,6 @@
 /**
- * Reaching a gate's deciders on Discord: the mention reply in the job's thread, a copy of the
+ * Reaching a gate's deciders on Discord: the mention reply of a reminder or escalation in the
+ * job's thread (an opening gate's card carries its own mentions, see notifier.ts), a copy of the
  * card by direct message to each listed user (`notify: dm | both`), and those copies edited with
  * the thread's card. Roles are pinged in the thread but not expanded for DMs: knowing a role's
  * members needs the privileged Server Members intent, which signoff asks for only when
@@ -40,7 +41,7 @@ export interface DiscordReachOptions {
 export class DiscordReach {
   constructor(private readonly o: DiscordReachOptions) {}
 
-  /** The mention reply of a gate event (keyed like a notice: one per event), then its DMs. */
+  /** The mention reply of a reminder or escalation (keyed like a notice: one per event), then the event's DMs. */
   async ping(agg: JobAggregate, threadId: string, row: OutboxRow): Promise<void> {
     const ping = pingFor(row.event, agg, this.o.config.operators);
     if (!ping) return;

@@ -25,6 +25,8 @@ import { diffUploadKey, roundDiffFor } from '../round-diff-for.js';
 import type { RoundDiffView } from '../views/round-diff.js';
 import type { SlackIdentities } from './identities.js';
 import { SlackReach } from './reach.js';
+import { cardWithMentions } from './reach-blocks.js';
+import { cardReachFor } from '../views/ping.js';
 import type { Gate } from '../../orchestrator/types.js';
 
 type WebClient = App['client'];
@@ -129,7 +131,9 @@ export class SlackNotifier {
     if (!gate) return;
     const card = gateCardView(agg, gate, artifacts);
     const message = this.gateMessage(agg, gate, artifacts);
-    await this.images.sendCard(agg.job.id, card, message, async (withImage) => {
+    // The thread's card names whom it waits for: posting it is what notifies them (see ping.ts).
+    const inThread = cardWithMentions(message, cardReachFor(agg, gate, this.o.config.operators));
+    await this.images.sendCard(agg.job.id, card, inThread, async (withImage) => {
       const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
       if (ref && ref.messageId !== PENDING) {
         await this.o.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...withImage });

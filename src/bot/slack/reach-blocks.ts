@@ -1,15 +1,15 @@
 /**
- * Slack renderings for reaching deciders: the mention reply of a gate (mentions in mrkdwn and in
- * the top-level `text`, which is what mobile notifications show), the `/signoff pending` list
- * and the App Home tab. Pure. Only ids from the configuration become mentions, and only after
+ * Slack renderings for reaching deciders: the mentions on an open gate's card and in the reply
+ * of a reminder or escalation (in mrkdwn and in the top-level `text`, which is what mobile
+ * notifications show), the `/signoff pending` list and the App Home tab. Pure. Only ids from the configuration become mentions, and only after
  * checking their shape; every other text is escaped.
  */
 import type { types } from '@slack/bolt';
 import type { Deciders } from '../../orchestrator/deciders.js';
 import type { PendingItem } from '../views/pending.js';
 import { pendingLine } from '../views/pending.js';
-import type { PingView } from '../views/ping.js';
-import { GATE_ACTION_IDS, gateValue, type SlackMessage } from './blocks.js';
+import type { CardReach, PingView } from '../views/ping.js';
+import { GATE_ACTION_IDS, gateValue, SLACK_LIMITS, type SlackMessage } from './blocks.js';
 import { cut, escapeMrkdwn } from './mrkdwn.js';
 
 type KnownBlock = types.KnownBlock;
@@ -28,11 +28,40 @@ export function slackMentions(d: Deciders): string[] {
   ];
 }
 
+/** Mentions joined with spaces, as many whole ones as fit in `max` characters, and how many were left out. */
+function fitMentions(mentions: string[], max: number): { markup: string; left: number } {
+  let markup = '';
+  for (const [i, m] of mentions.entries()) {
+    if (markup.length + m.length + 1 > max) return { markup, left: mentions.length - i };
+    markup = markup ? `${markup} ${m}` : m;
+  }
+  return { markup, left: 0 };
+}
+
 /**
- * The thread reply of a ping: its text with the mentions after it, in the section and in `text`
- * alike. Null when there is nothing to post (nobody to mention, and the ping is not news itself).
+ * The thread's gate card with whom it waits for: a line under its header and the same mentions
+ * in `text`, so posting the card is what notifies them (`notify: mention | both`; a DM-only gate
+ * mentions nobody in the thread). `reach` null (decided, or nobody to reach): the card as it is,
+ * so the edit to the outcome drops the line. DM copies never get it (they are sent as they are).
+ */
+export function cardWithMentions(card: SlackMessage, reach: CardReach | null): SlackMessage {
+  const mentions = reach?.mention ? slackMentions(reach.mention) : [];
+  if (!mentions.length) return card;
+  const { markup, left } = fitMentions(mentions, SLACK_LIMITS.sectionText - 100);
+  const line = `🔔 Waiting for ${markup}${left ? ` and ${left} more` : ''}`;
+  const blocks: KnownBlock[] = [...card.blocks.slice(0, 1), { type: 'section', text: { type: 'mrkdwn', text: line, verbatim: true } }, ...card.blocks.slice(1)];
+  // Within Slack's block limit: the line takes the place of the last block that is not the buttons.
+  if (blocks.length > SLACK_LIMITS.blocks) blocks.splice(blocks.findLastIndex((b) => b.type !== 'actions'), 1);
+  return { text: `${card.text} — waiting for ${markup}${left ? ` and ${left} more` : ''}`, blocks };
+}
+
+/**
+ * The thread reply of a reminder or an escalation: its text with the mentions after it, in the
+ * section and in `text` alike. Null when there is nothing to post (a gate opening, whose card
+ * carries the mentions; or nobody to mention, and the ping is not news itself).
  */
 export function pingBlocks(ping: PingView): SlackMessage | null {
+  if (!ping.thread) return null;
   const mentions = ping.mention ? slackMentions(ping.mention) : [];
   if (!mentions.length && !ping.always) return null;
   const line = `${ping.icon} ${escapeMrkdwn(ping.text)}${mentions.length ? ` ${mentions.join(' ')}` : ''}`;

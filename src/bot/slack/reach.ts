@@ -1,5 +1,6 @@
 /**
- * Reaching a gate's deciders on Slack: the mention reply in the job's thread, a copy of the card
+ * Reaching a gate's deciders on Slack: the mention reply of a reminder or escalation in the job's
+ * thread (an opening gate's card carries its own mentions, see notifier.ts), a copy of the card
  * by direct message (`notify: dm | both`), the copies kept in step with the thread's card, and
  * each decider's App Home tab listing what waits for them.
  *
@@ -50,7 +51,7 @@ export class SlackReach {
 
   constructor(private readonly o: SlackReachOptions) {}
 
-  /** The mention reply of a gate event (keyed like a notice: one per event), then its DMs. */
+  /** The mention reply of a reminder or escalation (keyed like a notice: one per event), then the event's DMs. */
   async ping(agg: JobAggregate, root: { channel: string; messageId: string }, row: OutboxRow): Promise<void> {
     const ping = pingFor(row.event, agg, this.o.config.operators);
     if (!ping) return;

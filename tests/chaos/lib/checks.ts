@@ -307,8 +307,9 @@ export function checkSlackThreads(db: DbSnapshot, posts: Post[], channel: string
       }
       const seq = seqOfKey(key);
       if (seq === undefined) continue;
-      // A gate's card and the reply mentioning its deciders come from the same event (same seq), card first.
-      if (seq < lastSeq || (seq === lastSeq && !(key.startsWith('notice:') && lastKey.startsWith('gate:')))) {
+      // Each message comes from a later event than the one before it. A gate's card mentions its
+      // deciders itself, so nothing else in the thread shares its event (a reply would be a second post).
+      if (seq <= lastSeq) {
         outOfOrder += 1;
         violations.push(`job ${job.id}: "${key}" (seq ${seq}) arrived after "${lastKey}" (seq ${lastSeq})`);
       }
@@ -377,8 +378,8 @@ export function checkDiscordThreads(db: DbSnapshot, messages: { id: string; chan
         continue;
       }
       const seq = seqOf(key) ?? 0;
-      // A gate's card and the reply mentioning its deciders come from the same event (same seq), card first.
-      if (seq < last || (seq === last && !(key.startsWith('notice:') && lastKey.startsWith('gate:')))) {
+      // Each message comes from a later event than the one before it (a gate's card mentions its deciders itself).
+      if (seq <= last) {
         outOfOrder += 1;
         violations.push(`discord: job ${job.id}: "${key}" (seq ${seq}) arrived after "${lastKey}" (seq ${last})`);
       }
