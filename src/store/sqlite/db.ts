@@ -5,20 +5,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { MIGRATIONS } from './migrations.js';
+import { MIGRATIONS } from '../migrations.js';
+import { StoreError } from '../errors.js';
 
 export type Db = Database.Database;
 
 /** How long a write waits for a lock another process holds before it fails with SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5_000;
 
-/** A store error people can act on: it says what failed and what to do. */
-export class StoreError extends Error {
-  constructor(message: string, readonly code: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StoreError';
-  }
-}
+export { StoreError };
 
 /** Makes the data directory if needed; throws a StoreError people can act on when it cannot be written. */
 export function writableDir(dir: string): void {
