@@ -77,7 +77,7 @@ describe('group commit', () => {
     expect((await store.jobs.load(refused))).toEqual(before);
     const fresh = openStore(file);
     try {
-      expect(fresh.jobs.load(refused)).toEqual((await store.jobs.load(refused)));
+      expect(await fresh.jobs.load(refused)).toEqual((await store.jobs.load(refused)));
     } finally {
       fresh.close();
     }
