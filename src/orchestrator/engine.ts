@@ -14,7 +14,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { Decider, Guard, Store, StoredEvent, Work } from '../store/store.js';
+import type { Applied, Decider, Guard, Store, StoredEvent, Work } from '../store/store.js';
 import { transitionDecider, type Committed } from './commit-input.js';
 import { createJob, checkSubmission, type Submission } from './create-job.js';
 import { actorFor, maySubmit, type Identity } from './policy.js';
@@ -203,17 +203,17 @@ export class Engine {
       // A pipeline's own channels take the place of the global ones.
       (s) => s === sub.origin.surface || Boolean(def.channels?.[s as keyof Config['channels']] ?? this.config.channels[s as keyof Config['channels']]),
     );
-    let id: number;
+    let applied: Applied;
     try {
       const created = createJob({ id: 0, pipeline: sub.pipeline, def, brief: checked.brief, params: checked.params, submitter: actor.id, origin: sub.origin, targets }, now);
       // The new job (or another queued one) starts in the same commit when there is room.
-      const applied = await this.storeFor(opts).apply({ create: { ...created, at: now }, items: [], atomic: true, ...inboxDone(opts), ...this.startQueued(() => true) }, this.decider);
-      id = applied.created!.agg.job.id;
-      await this.afterCommit(applied.committed, applied.startError);
+      applied = await this.storeFor(opts).apply({ create: { ...created, at: now }, items: [], atomic: true, ...inboxDone(opts), ...this.startQueued(() => true) }, this.decider);
     } catch (err) {
       this.log.error({ err }, 'could not store a submission');
       return refuse('busy', 'signoff could not save the job just now; nothing was created. Try again in a moment.');
     }
+    await this.afterCommit(applied.committed, applied.startError);
+    const id = applied.created!.agg.job.id;
     const job = (await this.store.jobs.load(id))!.job;
     const where = job.state === 'queued' ? `queued at position ${await this.store.queries.queuePosition(job.id)}` : 'started';
     return { ok: true, jobId: job.id, message: `Job ${job.id} (${sub.pipeline}) ${where}.` };
@@ -230,18 +230,18 @@ export class Engine {
           : action.type === 'cancel'
             ? { type: 'cancel', actor, ...(action.reason !== undefined ? { reason: action.reason } : {}) }
             : { type: 'retry', actor };
-    let committed: Committed | undefined;
+    let applied: Applied;
     try {
       // A cancel or a decision that ends the job frees a place: the next queued job starts in the same commit.
-      const applied = await this.storeFor(opts).apply({ items: [{ jobId, input }], atomic: true, ...inboxDone(opts), ...this.startQueued(startsQueue) }, this.decider);
-      const item = applied.items[0]!;
-      if (!item.ok) throw item.error;
-      committed = item.committed;
-      await this.afterCommit(applied.committed, applied.startError);
+      // (`atomic`: an input that fails makes `apply` reject, so the item below succeeded.)
+      applied = await this.storeFor(opts).apply({ items: [{ jobId, input }], atomic: true, ...inboxDone(opts), ...this.startQueued(startsQueue) }, this.decider);
     } catch (err) {
       this.log.error({ err, jobId, action: action.type }, 'could not apply an action to a job');
       return { ok: false, code: 'busy', message: BUSY_MESSAGE };
     }
+    const item = applied.items[0];
+    const committed = item?.ok ? item.committed : undefined;
+    await this.afterCommit(applied.committed, applied.startError);
     if (!committed) return { ok: false, code: 'not_found', message: `There is no job ${jobId}. /signoff list shows recent jobs.` };
     return committed.reply ?? { ok: true, message: 'Nothing changed.' };
   }
@@ -252,16 +252,17 @@ export class Engine {
    * must be decided once and answered only when stored, like an external system's report.
    */
   async applyWith(jobId: number, input: JobInput, guard: Guard): Promise<'applied' | 'refused' | 'busy'> {
+    let applied: Applied;
     try {
-      const applied = await this.store.apply({ guard, items: [{ jobId, input }], atomic: true, ...this.startQueued(startsQueue) }, this.decider);
-      const item = applied.items[0];
-      if (applied.refused || !item?.ok || !item.committed) return 'refused';
-      await this.afterCommit(applied.committed, applied.startError);
-      return 'applied';
+      applied = await this.store.apply({ guard, items: [{ jobId, input }], atomic: true, ...this.startQueued(startsQueue) }, this.decider);
     } catch (err) {
       this.log.error({ err, jobId, input: input.type }, 'could not apply an input to a job');
       return 'busy';
     }
+    const item = applied.items[0];
+    if (applied.refused || !item?.ok || !item.committed) return 'refused';
+    await this.afterCommit(applied.committed, applied.startError);
+    return 'applied';
   }
 
   /**
@@ -297,21 +298,20 @@ export class Engine {
   }
 
   private async commitGroup(batch: Queued[], pump: boolean): Promise<void> {
-    let failed: { item: Queued; err: unknown }[] = [];
+    let applied: Applied;
     try {
-      const work: Work<JobInput> = { items: batch, ...this.startQueued((done) => pump || startsQueue(done)) };
-      const applied = await this.store.apply(work, this.decider);
-      applied.items.forEach((r, i) => {
-        if (!r.ok) failed.push({ item: batch[i]!, err: r.error });
-      });
-      await this.afterCommit(applied.committed, applied.startError);
+      applied = await this.store.apply({ items: batch, ...this.startQueued((done) => pump || startsQueue(done)) }, this.decider);
     } catch (err) {
       // Nothing of the group was stored. Stage outcomes are tried again; timers and starts come
       // round again with the next tick.
-      failed = batch.map((item) => ({ item, err }));
+      for (const item of batch) this.failed(item, err);
       if (batch.length === 0) this.log.warn({ err }, 'could not start queued jobs just now');
+      return;
     }
-    for (const { item, err } of failed) this.failed(item, err);
+    await this.afterCommit(applied.committed, applied.startError);
+    applied.items.forEach((r, i) => {
+      if (!r.ok) this.failed(batch[i]!, r.error);
+    });
   }
 
   private failed({ jobId, input, attempt }: Queued, err: unknown): void {
