@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Database } from '../src/store/sqlite.js';
+import { Database } from '../src/store/sqlite/driver.js';
 import { FakeSlack } from '../tests/helpers/fake-slack.js';
 import { slackSignature } from '../tests/helpers/slack-signing.js';
 import { waitFor } from '../tests/helpers/wait.js';
@@ -55,11 +55,11 @@ async function prepare(log: (m: string) => void): Promise<void> {
   const dir = benchDir('ack-template');
   fs.writeFileSync(path.join(dir, 'signoff.yaml'), YAML);
   const local = localEngine({ dataDir: dir, yaml: YAML, chatSurfaces: ['slack'] });
-  local.engine.start();
+  await local.engine.start();
   const opened = eventsSeen(local.engine, 'gate.opened', GATES);
   const t0 = Date.now();
   for (let i = 0; i < GATES; i++) {
-    const r = local.engine.submit({ platform: 'api', user: 'api' }, { pipeline: 'review', brief: `Bench job ${i}: a short film about bees and their keepers`, origin: { surface: 'api' } });
+    const r = await local.engine.submit({ platform: 'api', user: 'api' }, { pipeline: 'review', brief: `Bench job ${i}: a short film about bees and their keepers`, origin: { surface: 'api' } });
     if (!r.ok) throw new Error(`submit failed: ${r.message}`);
   }
   await opened;

@@ -103,16 +103,16 @@ async function scenario(ctx: RunContext, name: string, pipeline: string, JOBS: n
     engine.onEvent((e) => {
       if (e.type !== 'gate.opened' || !e.data.required) return;
       const stage = String(e.data.stage);
-      setTimeout(() => {
+      setTimeout(async () => {
         for (const user of DECIDERS[stage] ?? []) {
-          const r = engine.act({ platform: 'slack', user, display: user.toLowerCase() }, e.job, { type: 'approve', stage, round: Number(e.data.round) });
+          const r = await engine.act({ platform: 'slack', user, display: user.toLowerCase() }, e.job, { type: 'approve', stage, round: Number(e.data.round) });
           if (!r.ok) ctx.log(`chat: approval refused: ${r.message}`);
         }
       }, 200);
     });
     const t0 = performance.now();
     for (let i = 0; i < JOBS; i++) {
-      const r = engine.submit({ platform: 'slack', user: ALICE, display: 'alice' }, { pipeline, brief: `Film ${i + 1}: how bees find flowers, for children`, origin: { surface: 'slack', channel: CHANNEL } });
+      const r = await engine.submit({ platform: 'slack', user: ALICE, display: 'alice' }, { pipeline, brief: `Film ${i + 1}: how bees find flowers, for children`, origin: { surface: 'slack', channel: CHANNEL } });
       if (!r.ok) throw new Error(r.message);
     }
     const finished = () => (store.db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE state = 'succeeded'").get() as { n: number }).n;
@@ -125,7 +125,7 @@ async function scenario(ctx: RunContext, name: string, pipeline: string, JOBS: n
     const outboxRows = (store.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE target = 'slack'").get() as { n: number }).n;
     const failedRows = (store.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE target = 'slack' AND attempts > 0").get() as { n: number }).n;
     const dropped = (store.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE target = 'slack' AND last_error LIKE 'dropped:%'").get() as { n: number }).n;
-    const lost = missingMessages(app, fake, ctx.log);
+    const lost = await missingMessages(app, fake, ctx.log);
 
     const api = fake.calls.filter((c) => c.method !== 'auth.test');
     const byMethod = (m: string) => api.filter((c) => c.method === m).length;
@@ -162,7 +162,7 @@ async function scenario(ctx: RunContext, name: string, pipeline: string, JOBS: n
  * one card per gate (decided: its buttons gone) and one thread reply per notice event (a message,
  * or an upload of files with the notice as its comment).
  */
-function missingMessages(app: App, fake: FakeSlack, log: (m: string) => void): number {
+async function missingMessages(app: App, fake: FakeSlack, log: (m: string) => void): Promise<number> {
   const { store } = app;
   // Completed uploads per thread: the fake records each files.completeUploadExternal call.
   const uploadsIn = new Map<string, number>();
@@ -177,19 +177,19 @@ function missingMessages(app: App, fake: FakeSlack, log: (m: string) => void): n
     if (missing <= 5) log(`  missing: ${what}`);
   };
   for (const { id } of store.db.prepare('SELECT id FROM jobs').all() as { id: number }[]) {
-    const root = store.outbox.getRef('slack', id, 'root');
+    const root = (await store.outbox.getRef('slack', id, 'root'));
     const rootMessage = root && fake.message(root.channel, root.messageId);
     if (!rootMessage || !/Succeeded/.test(JSON.stringify(rootMessage.blocks))) miss(`job ${id}: root message (or it does not show the job succeeded)`);
-    const agg = store.jobs.load(id)!;
+    const agg = (await store.jobs.load(id))!;
     for (const gate of agg.gates) {
-      const ref = store.outbox.getRef('slack', id, `gate:${gate.stage}:${gate.round}`);
+      const ref = (await store.outbox.getRef('slack', id, `gate:${gate.stage}:${gate.round}`));
       const card = ref && fake.message(ref.channel, ref.messageId);
       if (!card || JSON.stringify(card.blocks).includes('"type":"actions"')) miss(`job ${id}: ${gate.stage} card${card ? ' still has its buttons' : ''}`);
     }
     let uploadNotices = 0;
-    for (const e of store.events.forJob(id)) {
+    for (const e of await store.events.forJob(id)) {
       if (!NOTICE_TYPES.has(e.type) || !renderPlan(e).notice) continue;
-      const ref = store.outbox.getRef('slack', id, `notice:${e.seq}`);
+      const ref = (await store.outbox.getRef('slack', id, `notice:${e.seq}`));
       if (!ref) miss(`job ${id}: ${e.type} notice (seq ${e.seq}) never made`);
       else if (!fake.message(ref.channel, ref.messageId)) uploadNotices++;
     }

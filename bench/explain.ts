@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Database } from '../src/store/sqlite.js';
+import { Database } from '../src/store/sqlite/driver.js';
 import { benchDir } from './lib/engine.js';
 import { tracedStore } from './lib/sql-trace.js';
 

@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Database } from '../src/store/sqlite.js';
+import { Database } from '../src/store/sqlite/driver.js';
 import { MIGRATIONS } from '../src/store/migrations.js';
 import { renderPlan } from '../src/bot/views/render-plan.js';
 import { FakeSlack } from '../tests/helpers/fake-slack.js';
@@ -46,7 +46,7 @@ async function buildTemplate(dir: string): Promise<void> {
   const clock = new FakeClock(Date.now() - 100 * 86_400_000);
   const local = localEngine({ dataDir: dir, yaml, clock, chatSurfaces: ['slack'] });
   const { engine, store } = local;
-  engine.start();
+  await engine.start();
   const finished = eventsSeen(engine, 'job.finished', TEMPLATE_JOBS);
   // Required gates are decided by the console users of the demo config (alice submits).
   const deciders: Record<string, string[]> = { script: ['bob'], storyboard: ['bob', 'carol'], assets: ['carol'] };
@@ -54,19 +54,19 @@ async function buildTemplate(dir: string): Promise<void> {
     if (e.type !== 'gate.opened') return;
     const stage = String(e.data.stage);
     setImmediate(() => {
-      if (e.data.required) for (const user of deciders[stage] ?? []) engine.act({ platform: 'console', user }, e.job, { type: 'approve', stage });
+      if (e.data.required) for (const user of deciders[stage] ?? []) void engine.act({ platform: 'console', user }, e.job, { type: 'approve', stage });
     });
   });
   for (let i = 0; i < TEMPLATE_JOBS; i++) {
     // alice submits every 15 s (the demo config allows 5 jobs a minute per person).
     clock.advance(15_000);
-    const r = engine.submit({ platform: 'console', user: 'alice' }, { pipeline: 'demo', brief: `Film ${i + 1}: a two-minute film about bees, hives and the people who keep them`, origin: { surface: 'slack', channel: CHANNEL } });
+    const r = await engine.submit({ platform: 'console', user: 'alice' }, { pipeline: 'demo', brief: `Film ${i + 1}: a two-minute film about bees, hives and the people who keep them`, origin: { surface: 'slack', channel: CHANNEL } });
     if (!r.ok) throw new Error(r.message);
   }
   // Optional gates auto-approve as the fake clock passes their deadlines.
   const ticking = setInterval(() => {
     clock.advance(61_000);
-    engine.tick();
+    void engine.tick();
   }, 20);
   await finished;
   clearInterval(ticking);

@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Database } from '../src/store/sqlite.js';
+import { Database } from '../src/store/sqlite/driver.js';
 import { builtinStages } from '../src/stages/builtin/index.js';
 import { parseConfig } from '../src/config/load.js';
 import { Engine } from '../src/orchestrator/engine.js';
@@ -105,18 +105,18 @@ export async function engineRun(dir: string, builtin: string, o: { jobs?: number
     }
   });
   const idle = () => (running === 0 ? Promise.resolve() : new Promise<void>((r) => (wake = r)));
-  engine.start();
+  await engine.start();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < jobs; i++) {
-    const r = engine.submit({ platform: 'api', user: 'api' }, { pipeline: 'six', brief: `Throughput job ${i}: bees, hives and honey`, origin: { surface: 'api' } });
+    const r = await engine.submit({ platform: 'api', user: 'api' }, { pipeline: 'six', brief: `Throughput job ${i}: bees, hives and honey`, origin: { surface: 'api' } });
     if (!r.ok) throw new Error(r.message);
   }
   while (finished < jobs) {
     await idle();
     if (finished >= jobs) break;
     clock.advance(AUTO_MS + 1);
-    engine.tick();
+    await engine.tick();
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(c0);

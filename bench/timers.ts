@@ -15,7 +15,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Database } from '../src/store/sqlite.js';
+import { Database } from '../src/store/sqlite/driver.js';
 import { waitFor } from '../tests/helpers/wait.js';
 import { benchDir } from './lib/engine.js';
 import { fmt, type Figure, type RunContext, type Sample } from './lib/figure.js';

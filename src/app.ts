@@ -8,8 +8,8 @@ import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
 import { PACKAGE_DIR } from './config/env.js';
-import { openStore, type Store } from './store/store.js';
-import { lockDataDir } from './store/dir-lock.js';
+import { openStore, type SqliteStore } from './store/store.js';
+import { lockDataDir } from './store/sqlite/dir-lock.js';
 import { Engine, type Clock } from './orchestrator/engine.js';
 import { buildServer } from './http/server.js';
 import { createMetrics } from './http/metrics.js';
@@ -44,7 +44,7 @@ export interface AppOptions {
 
 export interface App {
   engine: Engine;
-  store: Store;
+  store: SqliteStore;
   server: FastifyInstance;
   /** The base URL once listening, e.g. http://127.0.0.1:3000 */
   url: string;
@@ -57,7 +57,7 @@ export const VERSION: string = JSON.parse(fs.readFileSync(path.join(PACKAGE_DIR,
 
 export async function startApp(o: AppOptions): Promise<App> {
   const lock = await lockDataDir(o.dataDir);
-  let store: Store;
+  let store: SqliteStore;
   try {
     store = openStore(path.join(o.dataDir, 'signoff.db'));
   } catch (err) {
@@ -92,7 +92,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     address = await server.listen({ host: o.host, port: o.port });
     // Runs handed to external systems need the address to report to before any of them starts.
     engine.external.setBaseUrl(o.publicUrl ?? address.replace('[::1]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1'));
-    engine.start();
+    await engine.start();
     for (const surface of surfaces) await surface.start();
     ready = true;
   } catch (err) {

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { Engine, type Clock } from '../../src/orchestrator/engine.js';
-import { openStore, type Store } from '../../src/store/store.js';
+import { openStore, type SqliteStore } from '../../src/store/store.js';
 
 export const silentLog = pino({ level: 'silent' });
 
@@ -19,7 +19,7 @@ export function benchDir(prefix: string): string {
 
 export interface LocalEngine {
   engine: Engine;
-  store: Store;
+  store: SqliteStore;
   config: Config;
   dataDir: string;
   stop(): Promise<void>;

@@ -5,8 +5,9 @@
  * tracing wraps the bench's own Database instance; signoff's code is not changed.
  */
 import { performance } from 'node:perf_hooks';
-import { openDatabase, type Db } from '../../src/store/db.js';
-import { storeOver, type Store } from '../../src/store/store.js';
+import { openDatabase, type Db } from '../../src/store/sqlite/db.js';
+import { sqliteStatements } from '../../src/store/sqlite/statements.js';
+import { SqliteStore } from '../../src/store/sqlite/store.js';
 
 export interface StatementStats {
   sql: string;
@@ -29,7 +30,7 @@ export interface Trace {
   prepared: string[];
 }
 
-export function tracedStore(file: string, o: { timing: boolean }): { store: Store; trace: Trace; db: Db } {
+export function tracedStore(file: string, o: { timing: boolean }): { store: SqliteStore; trace: Trace; db: Db } {
   const db = openDatabase(file);
   const trace: Trace = { statements: new Map(), transactions: 0, writingTransactions: 0, transactionMs: 0, beginCommitMs: 0, statementMsInTransactions: 0, prepared: [] };
   let depth = 0;
@@ -58,9 +59,10 @@ export function tracedStore(file: string, o: { timing: boolean }): { store: Stor
     }
     return stmt;
   }) as Db['prepare'];
-  const store = storeOver(db);
-  const transaction = store.transaction;
-  store.transaction = <T>(fn: () => T): T => {
+  // The unit of work calls the statements' transaction(): wrapping it times every transaction.
+  const sync = sqliteStatements(db);
+  const transaction = sync.transaction;
+  sync.transaction = <T>(fn: () => T): T => {
     const outer = depth === 0;
     if (outer) {
       trace.transactions++;
@@ -94,5 +96,5 @@ export function tracedStore(file: string, o: { timing: boolean }): { store: Stor
       }
     }
   };
-  return { store, trace, db };
+  return { store: new SqliteStore(sync), trace, db };
 }

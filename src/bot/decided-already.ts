@@ -5,7 +5,7 @@
 import type { Engine } from '../orchestrator/engine.js';
 import { decidedMessage } from '../orchestrator/gates.js';
 
-export function decidedAlready(engine: Engine, ref: { job: number; stage: string; round: number }): string | undefined {
-  const gate = engine.store.jobs.load(ref.job)?.gates.find((g) => g.stage === ref.stage && g.round === ref.round);
+export async function decidedAlready(engine: Engine, ref: { job: number; stage: string; round: number }): Promise<string | undefined> {
+  const gate = (await engine.store.jobs.loadShared(ref.job))?.gates.find((g) => g.stage === ref.stage && g.round === ref.round);
   return gate && gate.state !== 'pending' && gate.state !== 'held' ? decidedMessage(gate) : undefined;
 }

@@ -119,7 +119,7 @@ export class OutboxDrainer {
 
   /** Delivers every job that is due now; resolves when the round is done. */
   async round(): Promise<void> {
-    const jobs = this.o.store.outbox.dueJobs(this.o.target, this.now(), 100);
+    const jobs = await this.o.store.outbox.dueJobs(this.o.target, this.now(), 100);
     const width = this.o.concurrency ?? 4;
     for (let i = 0; i < jobs.length && !this.stopped; i += width) {
       await Promise.all(jobs.slice(i, i + width).map((job) => this.deliverJob(job)));
@@ -129,7 +129,7 @@ export class OutboxDrainer {
   }
 
   private async deliverJob(job: number): Promise<void> {
-    const rows = this.o.store.outbox.pendingForJob(this.o.target, job);
+    const rows = await this.o.store.outbox.pendingForJob(this.o.target, job);
     if (!rows.length) {
       this.waiting.delete(job);
       return;
@@ -150,7 +150,7 @@ export class OutboxDrainer {
         } else kept = statusRows.at(-1);
       }
       const done = rows.filter((r) => r !== kept);
-      this.o.store.outbox.markDelivered(done.map((r) => r.id), this.now());
+      await this.o.store.outbox.markDelivered(done.map((r) => r.id), this.now());
       for (const r of done) this.partsDone.delete(r.id);
       if (kept) this.waiting.set(job, this.edited.get(job)! + this.interval);
       else this.waiting.delete(job);
@@ -160,14 +160,23 @@ export class OutboxDrainer {
       const permanent = err instanceof PermanentDeliveryError;
       if (permanent && first.attempts + 1 >= (this.o.maxPermanentAttempts ?? 5)) {
         this.o.log.error({ err, job, target: this.o.target, event: first.event.type }, 'dropping a chat notification that keeps failing');
-        this.o.store.outbox.markDropped(first.id, message, this.now());
+        await this.safely(() => this.o.store.outbox.markDropped(first.id, message, this.now()));
         this.partsDone.delete(first.id);
         return;
       }
       const retryAfter = retryAfterMs(err);
       const backoff = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(first.attempts, 12));
       this.o.log.warn({ err, job, target: this.o.target, attempts: first.attempts + 1 }, 'chat delivery failed; will retry');
-      this.o.store.outbox.markFailed(first.id, message, this.now() + Math.max(retryAfter ?? 0, backoff));
+      await this.safely(() => this.o.store.outbox.markFailed(first.id, message, this.now() + Math.max(retryAfter ?? 0, backoff)));
+    }
+  }
+
+  /** A write about a failed delivery that cannot be stored now: the row stays due, and is tried again. */
+  private async safely(write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (err) {
+      this.o.log.warn({ err, target: this.o.target }, 'could not record a chat delivery failure');
     }
   }
 }

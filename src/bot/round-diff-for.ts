@@ -9,10 +9,10 @@ import { ensureRoundDiff } from '../review/ensure-diff.js';
 import type { Store } from '../store/store.js';
 import { roundDiffView, type RoundDiffView } from './views/round-diff.js';
 
-export function roundDiffFor(store: Store, job: number, gate: Gate, log: Logger, now = Date.now()): RoundDiffView | undefined {
+export async function roundDiffFor(store: Store, job: number, gate: Gate, log: Logger, now = Date.now()): Promise<RoundDiffView | undefined> {
   if (gate.round < 2) return undefined;
   try {
-    const diff = ensureRoundDiff(store, job, gate.stage, gate.round, now);
+    const diff = await ensureRoundDiff(store, job, gate.stage, gate.round, now);
     return diff && roundDiffView(diff);
   } catch (err) {
     log.warn({ err, jobId: job, stage: gate.stage, round: gate.round }, 'could not read the round diff; the card goes out without it');

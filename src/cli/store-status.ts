@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Env } from '../config/env.js';
 import { StartupError } from '../startup-error.js';
-import { StoreError } from '../store/db.js';
+import { StoreError } from '../store/errors.js';
 import { openPostgres } from '../store/postgres/connect.js';
 import { PG_MIGRATIONS } from '../store/postgres/migrations.js';
 import { redactDatabaseUrl } from '../store/postgres/redact.js';

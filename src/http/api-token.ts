@@ -6,7 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { StoreError } from '../store/db.js';
+import { StoreError } from '../store/errors.js';
 
 export function ensureToken(fromEnv: string | undefined, dataDir: string, name = 'api-token'): { token: string; generated: boolean; file?: string } {
   if (fromEnv) return { token: fromEnv, generated: false };

@@ -47,47 +47,48 @@ function sanitizedConfig(config: Config): Config {
 
 export function registerApi(app: FastifyInstance, engine: Engine, surfaces: () => string[]) {
   const { store } = engine;
-  const view = (id: number) => {
-    const agg = store.jobs.load(id);
+  const view = async (id: number) => {
+    const agg = await store.jobs.load(id);
     if (!agg) return undefined;
-    const position = agg.job.state === 'queued' ? store.queries.queuePosition(id) : null;
-    return withExternalWaits(jobJson(agg, store.artifacts.current(id), position), engine.external.waiting(id), engine.now());
+    const position = agg.job.state === 'queued' ? await store.queries.queuePosition(id) : null;
+    return withExternalWaits(jobJson(agg, await store.artifacts.current(id), position), await engine.external.waiting(id), engine.now());
   };
 
   app.post('/jobs', async (req, reply) => {
     const body = parse(reply, jobBody, req.body);
     if (!body) return reply;
     const origin = req.identity.platform === 'console' ? 'console' : 'api';
-    const result = engine.submit(req.identity, { ...body, origin: { surface: origin } });
+    const result = await engine.submit(req.identity, { ...body, origin: { surface: origin } });
     if (!result.ok) return sendRefusal(reply, result);
-    return reply.code(201).send({ message: result.message, job: view(result.jobId) });
+    return reply.code(201).send({ message: result.message, job: await view(result.jobId) });
   });
 
   app.get('/jobs', async (req, reply) => {
     const q = parse(reply, listQuery, req.query);
     if (!q) return reply;
-    const rows = store.queries.list(q);
-    return { jobs: rows.map((r) => jobSummaryJson(r, r.state === 'queued' ? store.queries.queuePosition(r.id) : null)) };
+    const jobs = [];
+    for (const r of await store.queries.list(q)) jobs.push(jobSummaryJson(r, r.state === 'queued' ? await store.queries.queuePosition(r.id) : null));
+    return { jobs };
   });
 
   app.get('/jobs/:id', async (req, reply) => {
     const p = parse(reply, idParam, req.params);
     if (!p) return reply;
-    return view(p.id) ?? notFound(reply, `Job ${p.id}`);
+    return (await view(p.id)) ?? notFound(reply, `Job ${p.id}`);
   });
 
   app.get('/jobs/:id/events', async (req, reply) => {
     const p = parse(reply, idParam, req.params);
     const q = p && parse(reply, afterQuery, req.query);
     if (!p || !q) return reply;
-    if (!store.jobs.load(p.id)) return notFound(reply, `Job ${p.id}`);
+    if (!(await store.jobs.loadShared(p.id))) return notFound(reply, `Job ${p.id}`);
     if (wantsEventStream(req))
       return streamEvents(engine, req, reply, q.after, {
         fetch: (after, limit) => store.events.forJob(p.id, after, limit),
         matches: (e) => e.job === p.id,
         position: (e) => e.seq,
       });
-    return { events: store.events.forJob(p.id, q.after, q.limit).map(eventJson) };
+    return { events: (await store.events.forJob(p.id, q.after, q.limit)).map(eventJson) };
   });
 
   app.get('/events', async (req, reply) => {
@@ -95,7 +96,7 @@ export function registerApi(app: FastifyInstance, engine: Engine, surfaces: () =
     if (!q) return reply;
     if (wantsEventStream(req))
       return streamEvents(engine, req, reply, q.after, { fetch: (after, limit) => store.events.since(after, limit), matches: () => true, position: (e) => e.id });
-    return { events: store.events.since(q.after, q.limit).map(eventJson) };
+    return { events: (await store.events.since(q.after, q.limit)).map(eventJson) };
   });
 
   app.post('/jobs/:id/gates/:stage/:action', async (req, reply) => {
@@ -105,24 +106,24 @@ export function registerApi(app: FastifyInstance, engine: Engine, surfaces: () =
     if (body?.note !== undefined && p.action !== 'approve')
       return reply.code(400).send({ error: 'invalid', path: 'note', message: 'note: only an approval takes a note; a rejection takes a reason.' });
     const reason = p.action === 'approve' ? body?.note ?? body?.reason : body?.reason;
-    const r = engine.act(req.identity, p.id, { type: p.action, stage: p.stage, ...(reason !== undefined ? { reason } : {}) });
+    const r = await engine.act(req.identity, p.id, { type: p.action, stage: p.stage, ...(reason !== undefined ? { reason } : {}) });
     if (!r.ok) return sendRefusal(reply, r);
-    return { message: r.message, job: view(p.id) };
+    return { message: r.message, job: await view(p.id) };
   });
 
   app.post('/jobs/:id/:action', async (req, reply) => {
     const p = parse(reply, jobActionParams, req.params);
     const body = p && parse(reply, reasonBody, req.body ?? undefined);
     if (!p || reply.sent) return reply;
-    const r = engine.act(req.identity, p.id, p.action === 'cancel' ? { type: 'cancel', ...(body?.reason ? { reason: body.reason } : {}) } : { type: 'retry' });
+    const r = await engine.act(req.identity, p.id, p.action === 'cancel' ? { type: 'cancel', ...(body?.reason ? { reason: body.reason } : {}) } : { type: 'retry' });
     if (!r.ok) return sendRefusal(reply, r);
-    return { message: r.message, job: view(p.id) };
+    return { message: r.message, job: await view(p.id) };
   });
 
   app.get('/artifacts/:id', async (req, reply) => {
     const p = parse(reply, idParam, req.params);
     if (!p) return reply;
-    const a = store.artifacts.byId(p.id);
+    const a = await store.artifacts.byId(p.id);
     if (!a) return notFound(reply, `Artifact ${p.id}`);
     return sendArtifact(reply, a, showsInline(a.mediaType) ? 'inline' : 'attachment');
   });

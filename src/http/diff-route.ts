@@ -37,15 +37,15 @@ export function diffJson(job: number, d: RoundDiff, urlOf: (artifactId: number) 
 }
 
 /** Finds (computing if need be) the diff a request names; a reason when there is none. */
-export function lookupDiff(engine: Engine, job: number, stage: string, round: number | undefined, now: number): { diff: RoundDiff } | { missing: string } {
-  const agg = engine.store.jobs.load(job);
+export async function lookupDiff(engine: Engine, job: number, stage: string, round: number | undefined, now: number): Promise<{ diff: RoundDiff } | { missing: string }> {
+  const agg = await engine.store.jobs.loadShared(job);
   if (!agg) return { missing: `Job ${job}` };
   const rounds = agg.gates.filter((g) => g.stage === stage).map((g) => g.round);
   if (!rounds.length) return { missing: `A gate on stage "${stage}" of job ${job}` };
   const wanted = round ?? Math.max(...rounds);
   if (!rounds.includes(wanted)) return { missing: `Round ${wanted} of the "${stage}" gate of job ${job}` };
   if (wanted < 2) return { missing: `A diff for round 1 of "${stage}" (the first review has nothing before it)` };
-  const diff = ensureRoundDiff(engine.store, job, stage, wanted, now);
+  const diff = await ensureRoundDiff(engine.store, job, stage, wanted, now);
   return diff ? { diff } : { missing: `The files of round ${wanted - 1} of "${stage}"` };
 }
 
@@ -55,7 +55,7 @@ export function registerDiffRoute(app: FastifyInstance, engine: Engine, clock: {
     if (!p.success) return sendInvalid(reply, p.error);
     const q = query.safeParse(req.query);
     if (!q.success) return sendInvalid(reply, q.error);
-    const found = lookupDiff(engine, p.data.id, p.data.stage, q.data.round, clock.now());
+    const found = await lookupDiff(engine, p.data.id, p.data.stage, q.data.round, clock.now());
     if ('missing' in found) return notFound(reply, found.missing);
     return diffJson(p.data.id, found.diff);
   });

@@ -28,7 +28,7 @@ export function registerGatesApi(app: FastifyInstance, engine: Engine): void {
       // to their platforms, not to this API.
       who = { platform: platform as Identity['platform'], user: rest.join(':') };
     }
-    const items = pendingFor(engine.store, actorFor(engine.config.operators, who));
+    const items = await pendingFor(engine.store, actorFor(engine.config.operators, who));
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     return {
       gates: items.map((i) => ({

@@ -15,8 +15,8 @@ export function createMetrics(engine: Engine): Registry {
     help: 'Jobs by state',
     labelNames: ['state'],
     registers: [registry],
-    collect() {
-      const counts = new Map(store.queries.countsByState().map((r) => [r.state, r.n]));
+    async collect() {
+      const counts = new Map((await store.queries.countsByState()).map((r) => [r.state, r.n]));
       for (const state of JOB_STATES) this.set({ state }, counts.get(state) ?? 0);
     },
   });
@@ -24,16 +24,16 @@ export function createMetrics(engine: Engine): Registry {
     name: 'signoff_outbox_pending',
     help: 'Chat notifications not yet delivered',
     registers: [registry],
-    collect() {
-      this.set(store.queries.outboxLag().n);
+    async collect() {
+      this.set((await store.queries.outboxLag()).n);
     },
   });
   new Gauge({
     name: 'signoff_outbox_lag_seconds',
     help: 'Age of the oldest undelivered chat notification (0 when none)',
     registers: [registry],
-    collect() {
-      const { oldest } = store.queries.outboxLag();
+    async collect() {
+      const { oldest } = await store.queries.outboxLag();
       this.set(oldest === null ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
     },
   });

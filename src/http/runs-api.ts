@@ -41,13 +41,13 @@ export function registerRunsApi(app: FastifyInstance, engine: Engine, o: RunsApi
     const p = parse(reply, tokenParam, req.params);
     const body = p && parse(reply, progressBody, req.body);
     if (!p || !body) return reply;
-    return answer(reply, runs.progress(p.token, body.message));
+    return answer(reply, await runs.progress(p.token, body.message));
   });
 
   app.post('/api/v1/runs/:token/heartbeat', async (req, reply) => {
     const p = parse(reply, tokenParam, req.params);
     if (!p) return reply;
-    return answer(reply, runs.heartbeat(p.token));
+    return answer(reply, await runs.heartbeat(p.token));
   });
 
   app.post('/api/v1/runs/:token/complete', async (req, reply) => {
@@ -77,7 +77,7 @@ export function registerRunsApi(app: FastifyInstance, engine: Engine, o: RunsApi
         reply.header('connection', 'close');
         return reply.code(status).send({ error, message });
       };
-      const a = runs.authorize(p.token);
+      const a = await runs.authorize(p.token);
       if ('answer' in a) return refuse(a.answer.status, a.answer.body.error ?? 'refused', a.answer.body.message);
       const run = a.run;
       if (!ARTIFACT_NAME.test(p.name) || p.name.includes('..') || p.name === `${run.stage}.log`)
@@ -114,8 +114,9 @@ export function registerRunsApi(app: FastifyInstance, engine: Engine, o: RunsApi
         return refuse(400, 'upload_failed', 'The upload broke off; nothing was stored. Send it again.');
       }
       // Checked again at the last moment: a complete, cancel or expiry during the upload wins.
-      // The check and the rename run without yielding, so nothing can come between them.
-      if (!runs.mayKeepUpload(run.id)) {
+      // The store is read first; then a report that began meanwhile is checked, and the file
+      // renamed, without yielding, so no `complete` can come between them.
+      if (!(await runs.mayKeepUpload(run.id)) || runs.completingNow(run.id)) {
         rmSync(part, { force: true });
         return refuse(410, 'gone', 'The run ended during the upload; nothing was stored.');
       }
@@ -125,7 +126,7 @@ export function registerRunsApi(app: FastifyInstance, engine: Engine, o: RunsApi
         return refuse(409, 'too_many', `A run may hold at most ${MAX_FILES_PER_RUN} files; nothing was stored.`);
       }
       renameSync(part, target);
-      runs.touch(run.id);
+      await runs.touch(run.id);
       return reply.code(201).send({ message: `Stored ${p.name}; it counts when the run completes.`, name: p.name, size, media_type: mediaTypeOf(p.name), sha256: hash.digest('hex') });
     });
   });
@@ -141,11 +142,11 @@ export function registerRunTokenRoute(api: FastifyInstance, engine: Engine): voi
   api.post('/jobs/:id/stages/:stage/run-token', async (req, reply) => {
     const p = params.safeParse(req.params);
     if (!p.success) return sendInvalid(reply, p.error);
-    const agg = engine.store.jobs.load(p.data.id);
+    const agg = await engine.store.jobs.load(p.data.id);
     if (!agg) return reply.code(404).send({ error: 'not_found', message: `Job ${p.data.id} does not exist.` });
     if (!mayManage(agg.job, agg.job.def, actorFor(engine.config.operators, req.identity)))
       return reply.code(403).send({ error: 'not_authorised', message: `Only the submitter or an approver of this pipeline may hand out job ${p.data.id}'s run tokens.` });
-    const minted = engine.external.mintFor(p.data.id, p.data.stage);
+    const minted = await engine.external.mintFor(p.data.id, p.data.stage);
     if (!minted) return reply.code(409).send({ error: 'not_waiting', message: `Stage "${p.data.stage}" of job ${p.data.id} is not waiting for an external system.` });
     return reply.code(201).send({ job: p.data.id, stage: p.data.stage, run: minted.run, callback_url: minted.callbackUrl, token: minted.token });
   });

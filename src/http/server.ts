@@ -100,7 +100,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
 
   const started = Date.now();
   app.get('/healthz', async (_req, reply) => {
-    o.engine.store.db.prepare('SELECT 1').get();
+    await o.engine.store.ping();
     const ok = o.ready?.() ?? true;
     return reply.code(ok ? 200 : 503).send({ ok, ...(ok ? {} : { starting: true }), version: o.version, uptime_s: Math.round((Date.now() - started) / 1000), surfaces: o.surfaces?.() ?? [] });
   });

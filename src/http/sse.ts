@@ -13,7 +13,7 @@ const HEARTBEAT_MS = 15_000;
 
 export interface StreamSpec {
   /** Events after the given position, oldest first, at most `limit`. */
-  fetch(after: number, limit: number): StoredEvent[];
+  fetch(after: number, limit: number): Promise<StoredEvent[]>;
   /** Whether a live event belongs to this stream. */
   matches(e: StoredEvent): boolean;
   /** The event's position in this stream (a per-job seq, or the global id). */
@@ -52,24 +52,43 @@ export function streamEvents(engine: Engine, req: FastifyRequest, reply: Fastify
   });
   res.write('retry: 2000\n\n');
   let closed = false;
-  const send = (e: StoredEvent) => {
+  const send = async (e: StoredEvent) => {
     const pos = spec.position(e);
     if (closed || pos <= last) return;
     last = pos;
-    const data = spec.render ? spec.render(e) : eventJson(e);
-    if (data === undefined) return;
+    const data = spec.render ? await spec.render(e) : eventJson(e);
+    if (data === undefined || closed) return;
     res.write(`id: ${pos}\nevent: ${spec.eventName ?? e.type}\ndata: ${JSON.stringify(data)}\n\n`);
     if (res.writableLength > MAX_BUFFERED_BYTES) close();
   };
-  // Catch-up and subscription happen in one synchronous run, so no event can fall between them.
-  for (;;) {
-    const batch = spec.fetch(last, 500);
-    batch.forEach(send);
-    if (batch.length < 500 || closed) break;
-  }
+  // Frames go out one after another, in order, though rendering one may read the store.
+  let frames = Promise.resolve();
+  const enqueue = (e: StoredEvent) => {
+    frames = frames.then(() => send(e)).catch(() => close());
+  };
+  // Subscribed before the catch-up: live events wait until it is done, then those already sent
+  // are skipped by position, so no event can fall between the two.
+  let catchingUp = true;
+  const early: StoredEvent[] = [];
   const off = engine.onEvent((e) => {
-    if (spec.matches(e)) send(e);
+    if (!spec.matches(e)) return;
+    if (catchingUp) early.push(e);
+    else enqueue(e);
   });
+  void (async () => {
+    try {
+      for (let cursor = last; ; ) {
+        const batch = await spec.fetch(cursor, 500);
+        batch.forEach(enqueue);
+        if (batch.length < 500 || closed) break;
+        cursor = spec.position(batch.at(-1)!);
+      }
+    } catch {
+      close();
+    }
+    catchingUp = false;
+    early.splice(0).forEach(enqueue);
+  })();
   const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
   function close() {
     if (closed) return;

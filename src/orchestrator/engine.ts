@@ -1,6 +1,7 @@
 /**
- * The engine: the runner around the pure transition. It loads a job, applies an input, stores
- * the new state with its events and outbox rows in one SQLite transaction, then performs the
+ * The engine: the runner around the pure transition. It hands the store a unit of work (which
+ * jobs, which inputs) with the transition as its decider; the store loads each job, decides, and
+ * stores the new state with its events and outbox rows in one transaction, then the engine performs the
  * effects (stage runs, kills) and feeds their outcomes back as inputs. Timers are deadline
  * columns swept by one node-cron tick (and once at start), so they survive restarts.
  *
@@ -13,9 +14,8 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { Store, StoredEvent } from '../store/store.js';
-import { cloneAggregate } from './clone-aggregate.js';
-import { commitInput, persistEffects, type Committed } from './commit-input.js';
+import type { Applied, Decider, Guard, Store, StoredEvent, Work } from '../store/store.js';
+import { transitionDecider, type Committed } from './commit-input.js';
 import { createJob, checkSubmission, type Submission } from './create-job.js';
 import { actorFor, maySubmit, type Identity } from './policy.js';
 import { StageLauncher } from './stage-launcher.js';
@@ -63,6 +63,13 @@ interface Queued {
 }
 
 /** Events after which a place may be free, or a job waits for one. */
+/** Options of a person's change: `lockWaitMs` bounds the wait for a lock another process holds. */
+export interface ChangeOptions {
+  lockWaitMs?: number;
+  /** The stored chat interaction this change carries out: its inbox row is cleared in the same transaction. */
+  inboxKey?: string;
+}
+
 /** What a person is told when the database could not take their change. */
 export const BUSY_MESSAGE = 'signoff could not save that just now; nothing changed. Try again in a moment.';
 
@@ -84,12 +91,16 @@ export class Engine {
   private stopping = false;
   private queue: Queued[] = [];
   private flushing: NodeJS.Immediate | undefined;
+  /** The group commit in flight: the next one waits for it, so inputs are applied in arrival order. */
+  private committing: Promise<void> | undefined;
+  private readonly decider: Decider<JobInput>;
 
   constructor(private readonly options: EngineOptions) {
     this.store = options.store;
     this.config = options.config;
     this.log = options.log;
     this.clock = options.clock ?? { now: () => Date.now() };
+    this.decider = transitionDecider(this.clock);
     this.external = new ExternalRuns({
       store: options.store,
       log: options.log,
@@ -115,14 +126,14 @@ export class Engine {
   }
 
   /** Recovers stages a dead process left running, fires overdue timers, starts queued jobs, then ticks. */
-  start(): void {
+  async start(): Promise<void> {
     this.stopping = false;
-    for (const id of this.store.queries.jobsWithRunningStages()) {
-      const waiting = this.external.waiting(id).map((r) => ({ stage: r.stage, run: r.run }));
+    for (const id of await this.store.queries.jobsWithRunningStages()) {
+      const waiting = (await this.external.waiting(id)).map((r) => ({ stage: r.stage, run: r.run }));
       this.dispatch(id, { type: 'recover', ...(waiting.length ? { waiting } : {}) });
     }
-    this.external.resume();
-    this.tick();
+    await this.external.resume();
+    await this.tick();
     const schedule = this.options.tickSchedule ?? '* * * * * *';
     if (schedule) this.task = cron.schedule(schedule, () => this.tick(), { name: 'signoff-timers', noOverlap: true });
   }
@@ -131,7 +142,7 @@ export class Engine {
   async stop(): Promise<void> {
     this.stopping = true;
     // Outcomes that arrived before the stop are stored, as if each had been applied on arrival.
-    this.flush();
+    await this.flush();
     await this.task?.destroy();
     this.task = undefined;
     this.external.stop();
@@ -152,18 +163,23 @@ export class Engine {
    * Fires every timer that is due now (retries, reminders, auto-approvals, timeouts) and starts
    * queued jobs there is room for: one transaction, after the inputs that arrived before it.
    */
-  tick(): void {
+  async tick(): Promise<void> {
     if (this.stopping) return;
-    this.external.sweep();
-    const due = this.store.queries.jobsWithDueTimers(this.clock.now());
-    // Reads first: an idle tick opens no write transaction (which would wait on another
-    // process's lock, holding up everything else in this process).
-    const mayStart = this.startable().length > 0;
-    if (due.length === 0 && !mayStart && this.queue.length === 0) return;
-    this.flush(due.map((jobId) => ({ jobId, input: { type: 'tick' }, attempt: 0 })), mayStart);
+    try {
+      await this.external.sweep();
+      const due = await this.store.queries.jobsWithDueTimers(this.clock.now());
+      // Reads first: an idle tick opens no write transaction (which would wait on another
+      // process's lock, holding up everything else in this process).
+      const mayStart = (await this.startable()) > 0;
+      if (due.length === 0 && !mayStart && this.queue.length === 0) return;
+      await this.flush(due.map((jobId) => ({ jobId, input: { type: 'tick' }, attempt: 0 })), mayStart);
+    } catch (err) {
+      // The next tick (a second later) tries again.
+      this.log.warn({ err }, 'could not sweep the timers just now');
+    }
   }
 
-  submit(who: Identity, sub: Submission): SubmitResult {
+  async submit(who: Identity, sub: Submission, opts: ChangeOptions = {}): Promise<SubmitResult> {
     const actor = actorFor(this.config.operators, who);
     const refuse = (code: Extract<Reply, { ok: false }>['code'], message: string): SubmitResult => ({ ok: false, code, message });
     if (!maySubmit(this.config, actor)) {
@@ -177,7 +193,7 @@ export class Engine {
     const now = this.clock.now();
     if (!actor.admin) {
       const limit = this.config.limits.jobs_per_user_per_minute;
-      const recent = this.store.queries.submittedSince(actor.id, now - 60_000);
+      const recent = await this.store.queries.submittedSince(actor.id, now - 60_000);
       if (recent.n >= limit) {
         const wait = Math.max(1, Math.ceil(((recent.oldest ?? now) + 60_000 - now) / 1000));
         return refuse('rate_limited', `You submitted ${recent.n} jobs in the last minute (limit ${limit}). Try again in ${wait}s.`);
@@ -187,29 +203,24 @@ export class Engine {
       // A pipeline's own channels take the place of the global ones.
       (s) => s === sub.origin.surface || Boolean(def.channels?.[s as keyof Config['channels']] ?? this.config.channels[s as keyof Config['channels']]),
     );
-    let committed: Committed[];
+    let applied: Applied;
     try {
-      committed = this.store.transaction(() => {
-        const { agg, effects } = createJob({ id: 0, pipeline: sub.pipeline, def, brief: checked.brief, params: checked.params, submitter: actor.id, origin: sub.origin, targets }, now);
-        this.store.jobs.insert(agg);
-        const prev = cloneAggregate(agg);
-        const events = persistEffects(this.store, agg, effects, now);
-        this.store.jobs.save(prev, agg, now);
-        // The new job (or another queued one) starts in the same commit when there is room.
-        return [{ agg, effects, events }, ...this.startQueued()];
-      });
+      const created = createJob({ id: 0, pipeline: sub.pipeline, def, brief: checked.brief, params: checked.params, submitter: actor.id, origin: sub.origin, targets }, now);
+      // The new job (or another queued one) starts in the same commit when there is room.
+      applied = await this.storeFor(opts).apply({ create: { ...created, at: now }, items: [], atomic: true, ...inboxDone(opts), ...this.startQueued(() => true) }, this.decider);
     } catch (err) {
       this.log.error({ err }, 'could not store a submission');
       return refuse('busy', 'signoff could not save the job just now; nothing was created. Try again in a moment.');
     }
-    this.afterCommit(committed);
-    const job = this.store.jobs.load(committed[0]!.agg.job.id)!.job;
-    const where = job.state === 'queued' ? `queued at position ${this.store.queries.queuePosition(job.id)}` : 'started';
+    await this.afterCommit(applied.committed, applied.startError);
+    const id = applied.created!.agg.job.id;
+    const job = (await this.store.jobs.load(id))!.job;
+    const where = job.state === 'queued' ? `queued at position ${await this.store.queries.queuePosition(job.id)}` : 'started';
     return { ok: true, jobId: job.id, message: `Job ${job.id} (${sub.pipeline}) ${where}.` };
   }
 
   /** A person acts on a job: approve, reject, hold a gate; cancel or retry the job. */
-  act(who: Identity, jobId: number, action: EngineAction): Reply {
+  async act(who: Identity, jobId: number, action: EngineAction, opts: ChangeOptions = {}): Promise<Reply> {
     const actor = actorFor(this.config.operators, who);
     const input: JobInput =
       action.type === 'approve' || action.type === 'reject'
@@ -219,43 +230,38 @@ export class Engine {
           : action.type === 'cancel'
             ? { type: 'cancel', actor, ...(action.reason !== undefined ? { reason: action.reason } : {}) }
             : { type: 'retry', actor };
-    let committed: Committed[] | undefined;
+    let applied: Applied;
     try {
-      committed = this.store.transaction(() => {
-        const c = commitInput(this.store, this.clock, jobId, input);
-        if (!c) return undefined;
-        // A cancel or a decision that ends the job frees a place: the next queued job starts in the same commit.
-        return startsQueue([c]) ? [c, ...this.startQueued()] : [c];
-      });
+      // A cancel or a decision that ends the job frees a place: the next queued job starts in the same commit.
+      // (`atomic`: an input that fails makes `apply` reject, so the item below succeeded.)
+      applied = await this.storeFor(opts).apply({ items: [{ jobId, input }], atomic: true, ...inboxDone(opts), ...this.startQueued(startsQueue) }, this.decider);
     } catch (err) {
       this.log.error({ err, jobId, action: action.type }, 'could not apply an action to a job');
       return { ok: false, code: 'busy', message: BUSY_MESSAGE };
     }
+    const item = applied.items[0];
+    const committed = item?.ok ? item.committed : undefined;
+    await this.afterCommit(applied.committed, applied.startError);
     if (!committed) return { ok: false, code: 'not_found', message: `There is no job ${jobId}. /signoff list shows recent jobs.` };
-    this.afterCommit(committed);
-    return committed[0]!.reply ?? { ok: true, message: 'Nothing changed.' };
+    return committed.reply ?? { ok: true, message: 'Nothing changed.' };
   }
 
   /**
    * Applies `input` in its own transaction together with `guard` (a guarded update of the store,
-   * e.g. ending an external run): when `guard` returns false nothing is written. For outcomes that
+   * e.g. ending an external run): when the guard fails nothing is written. For outcomes that
    * must be decided once and answered only when stored, like an external system's report.
    */
-  applyWith(jobId: number, input: JobInput, guard: () => boolean): 'applied' | 'refused' | 'busy' {
-    let committed: Committed[] | undefined;
+  async applyWith(jobId: number, input: JobInput, guard: Guard): Promise<'applied' | 'refused' | 'busy'> {
+    let applied: Applied;
     try {
-      committed = this.store.transaction(() => {
-        if (!guard()) return undefined;
-        const c = commitInput(this.store, this.clock, jobId, input);
-        if (!c) return undefined;
-        return startsQueue([c]) ? [c, ...this.startQueued()] : [c];
-      });
+      applied = await this.store.apply({ guard, items: [{ jobId, input }], atomic: true, ...this.startQueued(startsQueue) }, this.decider);
     } catch (err) {
       this.log.error({ err, jobId, input: input.type }, 'could not apply an input to a job');
       return 'busy';
     }
-    if (!committed) return 'refused';
-    this.afterCommit(committed);
+    const item = applied.items[0];
+    if (applied.refused || !item?.ok || !item.committed) return 'refused';
+    await this.afterCommit(applied.committed, applied.startError);
     return 'applied';
   }
 
@@ -266,49 +272,46 @@ export class Engine {
    */
   dispatch(jobId: number, input: JobInput, attempt = 0): void {
     this.queue.push({ jobId, input, attempt });
-    this.flushing ??= setImmediate(() => this.flush());
+    this.flushing ??= setImmediate(() => void this.flush());
   }
 
   /**
    * Applies the queued inputs, then `more`, in arrival order in one transaction, each in its own
    * savepoint, then starts queued jobs if a place may have come free (or `pump` asks). Effects
-   * are performed only after the one commit.
+   * are performed only after the one commit. A group waits for the one before it.
    */
-  private flush(more: Queued[] = [], pump = false): void {
+  private flush(more: Queued[] = [], pump = false): Promise<void> {
     if (this.flushing) clearImmediate(this.flushing);
     this.flushing = undefined;
     const all = this.queue.concat(more);
     // A bounded group: one turn never blocks the process for long (people's clicks wait behind it).
     const batch = all.slice(0, MAX_GROUP);
     this.queue = all.slice(MAX_GROUP);
-    if (this.queue.length > 0) this.flushing = setImmediate(() => this.flush());
-    if (batch.length === 0 && !pump) return;
-    const done: Committed[] = [];
-    let failed: { item: Queued; err: unknown }[] = [];
+    if (this.queue.length > 0) this.flushing = setImmediate(() => void this.flush());
+    if (batch.length === 0 && !pump) return this.committing ?? Promise.resolve();
+    const run = this.committing ? this.committing.then(() => this.commitGroup(batch, pump)) : this.commitGroup(batch, pump);
+    const settled = run.finally(() => {
+      if (this.committing === settled) this.committing = undefined;
+    });
+    this.committing = settled;
+    return settled;
+  }
+
+  private async commitGroup(batch: Queued[], pump: boolean): Promise<void> {
+    let applied: Applied;
     try {
-      this.store.transaction(() => {
-        for (const item of batch) {
-          try {
-            const c = commitInput(this.store, this.clock, item.jobId, item.input);
-            if (c) done.push(c);
-          } catch (err) {
-            // A disk or I/O error can end the whole transaction, not just the savepoint: then
-            // nothing of the group was stored, and the error must end the group too.
-            if (!this.store.inTransaction()) throw err;
-            failed.push({ item, err });
-          }
-        }
-        if (pump || startsQueue(done)) done.push(...this.startQueued());
-      });
+      applied = await this.store.apply({ items: batch, ...this.startQueued((done) => pump || startsQueue(done)) }, this.decider);
     } catch (err) {
       // Nothing of the group was stored. Stage outcomes are tried again; timers and starts come
       // round again with the next tick.
-      done.length = 0;
-      failed = batch.map((item) => ({ item, err }));
+      for (const item of batch) this.failed(item, err);
       if (batch.length === 0) this.log.warn({ err }, 'could not start queued jobs just now');
+      return;
     }
-    this.afterCommit(done);
-    for (const { item, err } of failed) this.failed(item, err);
+    await this.afterCommit(applied.committed, applied.startError);
+    applied.items.forEach((r, i) => {
+      if (!r.ok) this.failed(batch[i]!, r.error);
+    });
   }
 
   private failed({ jobId, input, attempt }: Queued, err: unknown): void {
@@ -320,8 +323,9 @@ export class Engine {
   }
 
   /** Tells listeners about the committed events, then performs the stage effects. */
-  private afterCommit(committed: readonly Committed[]): void {
-    for (const c of committed) this.diffRounds(c);
+  private async afterCommit(committed: readonly Committed[], startError?: unknown): Promise<void> {
+    if (startError !== undefined) this.log.warn({ err: startError }, 'could not start queued jobs just now');
+    for (const c of committed) if (c.events.some(opensLaterRound)) await this.diffRounds(c);
     for (const c of committed) {
       for (const event of c.events) {
         for (const listener of this.listeners) {
@@ -336,7 +340,7 @@ export class Engine {
         if (effect.type === 'runStage') this.launcher.launch(c.agg, effect.stage, effect.run, effect.attempt);
         if (effect.type === 'killStage') {
           this.launcher.kill(c.agg.job.id, effect.stage, effect.run);
-          this.external.cancel(c.agg.job.id, effect.stage, effect.run);
+          void this.external.cancel(c.agg.job.id, effect.stage, effect.run);
         }
       }
     }
@@ -347,40 +351,43 @@ export class Engine {
    * its card. It reads files, so it runs here, after the commit; if signoff dies first, the
    * renderers and the API compute it when they first need it (ensureRoundDiff is idempotent).
    */
-  private diffRounds(c: Committed): void {
+  private async diffRounds(c: Committed): Promise<void> {
     for (const e of c.events) {
-      if (e.type !== 'gate.opened' || Number(e.data.round) < 2) continue;
+      if (!opensLaterRound(e)) continue;
       try {
-        ensureRoundDiff(this.store, c.agg.job.id, String(e.data.stage), Number(e.data.round), this.clock.now());
+        await ensureRoundDiff(this.store, c.agg.job.id, String(e.data.stage), Number(e.data.round), this.clock.now());
       } catch (err) {
         this.log.warn({ err, jobId: c.agg.job.id, stage: e.data.stage }, 'could not store a round diff now; it is computed when first shown');
       }
     }
   }
 
-  /**
-   * Starts queued jobs while fewer than `max_concurrent_jobs` are in progress, inside the
-   * caller's transaction (each start in its own savepoint). A start that cannot be stored now is
-   * tried again by the next tick (every second).
-   */
-  /** Queued jobs that fit under `max_concurrent_jobs` now, oldest first. */
-  private startable(): number[] {
-    const free = this.config.limits.max_concurrent_jobs - this.store.queries.activeCount();
-    return free > 0 ? this.store.queries.queuedIds(free) : [];
+  /** How many queued jobs fit under `max_concurrent_jobs` now (0 when none waits). */
+  private async startable(): Promise<number> {
+    const free = this.config.limits.max_concurrent_jobs - (await this.store.queries.activeCount());
+    return free > 0 ? (await this.store.queries.queuedIds(free)).length : 0;
   }
 
-  private startQueued(): Committed[] {
-    const started: Committed[] = [];
-    if (this.stopping) return started;
-    try {
-      for (const id of this.startable()) {
-        const c = commitInput(this.store, this.clock, id, { type: 'start' });
-        if (c) started.push(c);
-      }
-    } catch (err) {
-      if (!this.store.inTransaction()) throw err;
-      this.log.warn({ err }, 'could not start queued jobs just now');
-    }
-    return started;
+  /**
+   * The part of a unit of work that starts queued jobs while fewer than `max_concurrent_jobs`
+   * are in progress, when `when` says a place may have come free (each start in its own
+   * savepoint; a start that cannot be stored now is tried again by the next tick). Nothing
+   * starts while the engine stops.
+   */
+  private startQueued(when: (done: readonly Committed[]) => boolean): Pick<Work<JobInput>, 'startQueued'> {
+    if (this.stopping) return {};
+    return { startQueued: { maxConcurrent: this.config.limits.max_concurrent_jobs, input: { type: 'start' }, when } };
   }
+
+  /** The store a person's change goes through (bounded when they must be answered in time). */
+  private storeFor(opts: ChangeOptions): Store {
+    return opts.lockWaitMs === undefined ? this.store : this.store.bounded(opts.lockWaitMs);
+  }
+}
+
+const inboxDone = (opts: ChangeOptions): Pick<Work<JobInput>, 'inboxDone'> => (opts.inboxKey === undefined ? {} : { inboxDone: opts.inboxKey });
+
+/** A gate round 2 or later opened: its diff is stored before chat hears of it. */
+function opensLaterRound(e: StoredEvent): boolean {
+  return e.type === 'gate.opened' && Number(e.data.round) >= 2;
 }

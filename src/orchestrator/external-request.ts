@@ -28,7 +28,7 @@ export function limitsOf(def: StageDef): Limits {
 }
 
 /** The document a notification carries: what a command stage reads on stdin, without paths. */
-export function externalRequest(store: Store, agg: JobAggregate, stage: string): Record<string, unknown> {
+export async function externalRequest(store: Store, agg: JobAggregate, stage: string): Promise<Record<string, unknown>> {
   const { job } = agg;
   const index = job.def.stages.findIndex((s) => s.id === stage);
   const rec = agg.stages[index];
@@ -42,7 +42,7 @@ export function externalRequest(store: Store, agg: JobAggregate, stage: string):
     params: job.params,
     submitter: job.submitter,
     // The outside system cannot read signoff's disk: it gets names and sizes (and may download by id with an API token).
-    inputs: store.artifacts.current(job.id).filter((a) => before.has(a.stage)).map((a) => ({ id: a.id, stage: a.stage, name: a.name, size: a.size })),
+    inputs: (await store.artifacts.current(job.id)).filter((a) => before.has(a.stage)).map((a) => ({ id: a.id, stage: a.stage, name: a.name, size: a.size })),
     redo_reason: rec?.redoReason ?? null,
   };
 }

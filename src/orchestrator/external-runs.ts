@@ -13,7 +13,7 @@ import { BUSY, externalRequest, gone, limitsOf, reportHash, UNKNOWN, WAITING_MES
 import { collectArtifacts } from '../stages/collect-artifacts.js';
 import { postWithRetries } from '../stages/external-notify.js';
 import { hashRunToken, looksLikeRunToken, mintRunToken } from '../stages/run-token.js';
-import type { ExternalRun, Store } from '../store/store.js';
+import type { ExternalRun, Guard, Store } from '../store/store.js';
 import type { JobAggregate, JobInput } from './types.js';
 
 export interface ExternalRunsOptions {
@@ -21,8 +21,8 @@ export interface ExternalRunsOptions {
   log: Logger;
   clock: { now(): number };
   dataDir: string;
-  /** Applies `input` to the job in one transaction with `guard`, only when `guard` returns true. */
-  commit(jobId: number, input: JobInput, guard: () => boolean): 'applied' | 'refused' | 'busy';
+  /** Applies `input` to the job in one transaction with `guard`, only when the guard holds. */
+  commit(jobId: number, input: JobInput, guard: Guard): Promise<'applied' | 'refused' | 'busy'>;
   dispatch(jobId: number, input: JobInput): void;
   /** Wait before the second notification attempt (doubles each time). */
   notifyBackoffMs?: number;
@@ -53,20 +53,15 @@ export class ExternalRuns {
   }
 
   /** An `external` stage starts: record the run and its token, then notify the outside system. */
-  begin(agg: JobAggregate, def: StageDef, run: number): void {
-    const request = externalRequest(this.o.store, agg, def.id);
+  async begin(agg: JobAggregate, def: StageDef, run: number): Promise<void> {
     const limits = limitsOf(def);
     const token = mintRunToken();
     const jobId = agg.job.id;
     let id: number;
+    let request: Record<string, unknown>;
     try {
-      id = this.o.store.transaction(() => {
-        this.supersede(jobId, def, run);
-        return this.o.store.externalRuns.insert(
-          { jobId, stage: def.id, run, state: 'waiting', heartbeatMs: limits.heartbeat, timeoutMs: limits.timeout, notify: Boolean(limits.notify), tokenHash: hashRunToken(token) },
-          this.o.clock.now(),
-        );
-      });
+      request = await externalRequest(this.o.store, agg, def.id);
+      id = await this.startRun({ jobId, stage: def.id, run, state: 'waiting', heartbeatMs: limits.heartbeat, timeoutMs: limits.timeout, notify: Boolean(limits.notify), tokenHash: hashRunToken(token) }, def);
     } catch (err) {
       this.o.log.error({ err, jobId, stage: def.id }, 'could not record an external run');
       this.o.dispatch(jobId, { type: 'stage.failed', stage: def.id, run, error: 'could not record the external run; see the log', code: 'crash' });
@@ -80,19 +75,13 @@ export class ExternalRuns {
    * A command stage may hand off: it gets a token that opens nothing until the program prints
    * `::external::`. Returns what the command needs, and `handOff` that starts the wait.
    */
-  arm(agg: JobAggregate, def: StageDef, run: number): { url: string; token: string; id: number; handOff(): boolean } | undefined {
+  async arm(agg: JobAggregate, def: StageDef, run: number): Promise<{ url: string; token: string; id: number; handOff(): Promise<boolean> } | undefined> {
     const limits = limitsOf(def);
     const token = mintRunToken();
     try {
-      const id = this.o.store.transaction(() => {
-        this.supersede(agg.job.id, def, run);
-        return this.o.store.externalRuns.insert(
-          { jobId: agg.job.id, stage: def.id, run, state: 'armed', heartbeatMs: limits.heartbeat, timeoutMs: limits.timeout, notify: false, tokenHash: hashRunToken(token) },
-          this.o.clock.now(),
-        );
-      });
-      const handOff = () => {
-        const ok = this.o.store.externalRuns.handOff(id, this.o.clock.now(), limits.timeout);
+      const id = await this.startRun({ jobId: agg.job.id, stage: def.id, run, state: 'armed', heartbeatMs: limits.heartbeat, timeoutMs: limits.timeout, notify: false, tokenHash: hashRunToken(token) }, def);
+      const handOff = async () => {
+        const ok = await this.o.store.externalRuns.handOff(id, this.o.clock.now(), limits.timeout);
         if (ok) this.o.dispatch(agg.job.id, { type: 'stage.progress', stage: def.id, run, message: WAITING_MESSAGE });
         return ok;
       };
@@ -105,36 +94,36 @@ export class ExternalRuns {
   }
 
   /** A command stage ended without handing off (or its hand-off failed): its token dies. */
-  disarm(id: number): void {
+  async disarm(id: number): Promise<void> {
     try {
-      this.o.store.externalRuns.end(id, 'ended', this.o.clock.now());
+      await this.o.store.externalRuns.end(id, 'ended', this.o.clock.now());
     } catch (err) {
       this.o.log.warn({ err }, 'could not end a hand-off token; it opens nothing once the stage is over');
     }
   }
 
   /** After a restart: notifications that were not confirmed are sent again, with a new token. */
-  resume(): void {
-    for (const r of this.o.store.externalRuns.pendingNotify()) {
-      const a = this.o.store.jobs.load(r.jobId);
+  async resume(): Promise<void> {
+    for (const r of await this.o.store.externalRuns.pendingNotify()) {
+      const a = await this.o.store.jobs.load(r.jobId);
       const def = a?.job.def.stages.find((s) => s.id === r.stage);
       if (!a || !def) continue;
       // A cancel stored just before the crash may not have reached its run: end it now.
-      if (!this.isCurrent(r)) {
-        if (this.safely(() => this.o.store.externalRuns.end(r.id, 'cancelled', this.o.clock.now()))) this.tellCancelled(r, 'cancelled', def);
+      if (!(await this.isCurrent(r))) {
+        if (await this.safely(() => this.o.store.externalRuns.end(r.id, 'cancelled', this.o.clock.now()))) void this.tellCancelled(r, 'cancelled', def);
         continue;
       }
       // Only the hash of the first token was kept, so the old token cannot be sent again. It
       // stays valid: a receiver that got the first notification and dedupes on the idempotency
       // key keeps working with it.
       const token = mintRunToken();
-      this.o.store.externalRuns.addToken(r.id, hashRunToken(token));
-      void this.notify(r.id, token, externalRequest(this.o.store, a, r.stage), limitsOf(def), r.notifyAttempts);
+      await this.o.store.externalRuns.addToken(r.id, hashRunToken(token));
+      void this.notify(r.id, token, await externalRequest(this.o.store, a, r.stage), limitsOf(def), r.notifyAttempts);
     }
   }
 
   private async notify(id: number, token: string, request: Record<string, unknown>, limits: Limits, done = 0): Promise<void> {
-    const r = this.o.store.externalRuns.byId(id);
+    const r = await this.safely(() => this.o.store.externalRuns.byId(id));
     if (!r || !limits.notify) return;
     const key = `signoff-${r.jobId}-${r.stage}-${r.run}`;
     const body = { ...request, run: r.run, idempotency_key: key, callback_url: this.baseUrl, token, heartbeat_ms: limits.heartbeat, timeout_at: r.timeoutDeadline === null ? null : new Date(r.timeoutDeadline).toISOString() };
@@ -147,49 +136,46 @@ export class ExternalRuns {
       log,
       onAttempt: (n) => this.safely(() => this.o.store.externalRuns.setNotify(id, 'pending', done + n)),
       // A run cancelled or completed meanwhile needs no more notifying.
-      proceed: () => this.o.store.externalRuns.byId(id)?.state === 'waiting',
+      proceed: async () => (await this.o.store.externalRuns.byId(id))?.state === 'waiting',
     });
     if (result.outcome === 'aborted') return;
-    if (result.outcome === 'delivered') return this.safely(() => this.o.store.externalRuns.setNotify(id, 'delivered', 0));
-    this.safely(() => this.o.store.externalRuns.setNotify(id, 'failed', NOTIFY_ATTEMPTS));
+    if (result.outcome === 'delivered') return void (await this.safely(() => this.o.store.externalRuns.setNotify(id, 'delivered', 0)));
+    await this.safely(() => this.o.store.externalRuns.setNotify(id, 'failed', NOTIFY_ATTEMPTS));
     const error = `could not notify the external system: ${result.error}`;
-    this.o.commit(r.jobId, { type: 'stage.failed', stage: r.stage, run: r.run, error, code: 'notify' }, () => this.o.store.externalRuns.end(id, 'failed', this.o.clock.now()));
+    await this.o.commit(r.jobId, { type: 'stage.failed', stage: r.stage, run: r.run, error, code: 'notify' }, { type: 'externalRun.end', id, state: 'failed', at: this.o.clock.now() });
   }
 
   /** Fails the attempts whose heartbeat or timeout ran out (called by the engine's tick). */
-  sweep(): void {
+  async sweep(): Promise<void> {
     const now = this.o.clock.now();
-    for (const r of this.o.store.externalRuns.due(now)) {
+    for (const r of await this.o.store.externalRuns.due(now)) {
       const timedOut = r.timeoutDeadline !== null && r.timeoutDeadline <= now;
       const error = timedOut
         ? `the external system did not report within the timeout (${Math.round((now - (r.waitingSince ?? now)) / 1000)} s)`
         : `no heartbeat from the external system for ${Math.round((now - (r.lastHeartbeatAt ?? now)) / 1000)} s`;
-      const outcome = this.o.commit(r.jobId, { type: 'stage.failed', stage: r.stage, run: r.run, error, code: timedOut ? 'timeout' : 'heartbeat' }, () =>
-        this.o.store.externalRuns.end(r.id, 'expired', now),
-      );
-      if (outcome === 'applied') this.tellCancelled(r, timedOut ? 'timeout' : 'heartbeat');
+      const outcome = await this.o.commit(r.jobId, { type: 'stage.failed', stage: r.stage, run: r.run, error, code: timedOut ? 'timeout' : 'heartbeat' }, { type: 'externalRun.end', id: r.id, state: 'expired', at: now });
+      if (outcome === 'applied') void this.tellCancelled(r, timedOut ? 'timeout' : 'heartbeat');
     }
   }
 
   /** The job was cancelled (a `killStage` effect): the run's token dies and the outside system is told. */
-  cancel(jobId: number, stage: string, run: number): void {
-    for (const r of this.o.store.externalRuns.waitingForJob(jobId)) {
+  async cancel(jobId: number, stage: string, run: number): Promise<void> {
+    for (const r of (await this.safely(() => this.o.store.externalRuns.waitingForJob(jobId))) ?? []) {
       if (r.stage !== stage || r.run !== run) continue;
-      if (this.safely(() => this.o.store.externalRuns.end(r.id, 'cancelled', this.o.clock.now()))) this.tellCancelled(r, 'cancelled');
+      if (await this.safely(() => this.o.store.externalRuns.end(r.id, 'cancelled', this.o.clock.now()))) void this.tellCancelled(r, 'cancelled');
     }
   }
 
-  /** A new run of a stage ends the older ones still open; the caller holds a transaction. */
-  private supersede(jobId: number, def: StageDef, run: number): void {
-    for (const r of this.o.store.externalRuns.olderOpen(jobId, def.id, run)) {
-      this.o.store.externalRuns.end(r.id, 'ended', this.o.clock.now());
-      if (r.state === 'waiting') queueMicrotask(() => this.tellCancelled(r, 'superseded', def));
-    }
+  /** Records a new run with its token, ending the older runs of the stage still open (one transaction). */
+  private async startRun(r: Parameters<Store['externalRuns']['start']>[0], def: StageDef): Promise<number> {
+    const { id, superseded } = await this.o.store.externalRuns.start(r, this.o.clock.now());
+    for (const old of superseded) if (old.state === 'waiting') void this.tellCancelled(old, 'superseded', def);
+    return id;
   }
 
   /** POSTs `{event: "cancelled"}` to `notify.cancel_url`, when there is one (best effort, retried). */
-  private tellCancelled(r: ExternalRun, reason: string, known?: StageDef): void {
-    const def = known ?? this.o.store.jobs.load(r.jobId)?.job.def.stages.find((s) => s.id === r.stage);
+  private async tellCancelled(r: ExternalRun, reason: string, known?: StageDef): Promise<void> {
+    const def = known ?? (await this.safely(() => this.o.store.jobs.load(r.jobId)))?.job.def.stages.find((s) => s.id === r.stage);
     const url = def ? limitsOf(def).notify?.cancel_url : undefined;
     if (!def || !url) return;
     const key = `signoff-${r.jobId}-${r.stage}-${r.run}`;
@@ -204,36 +190,36 @@ export class ExternalRuns {
    * the comparison of secret bytes then happens on a hash of 256 random bits, so how long a
    * lookup takes tells a guesser nothing about any real token (they would need a preimage).
    */
-  authorize(token: string): { run: ExternalRun } | { answer: ReportAnswer } {
+  async authorize(token: string): Promise<{ run: ExternalRun } | { answer: ReportAnswer }> {
     if (!looksLikeRunToken(token)) return { answer: UNKNOWN };
-    const r = this.o.store.externalRuns.byTokenHash(hashRunToken(token));
+    const r = await this.o.store.externalRuns.byTokenHash(hashRunToken(token));
     if (!r) return { answer: UNKNOWN };
     if (r.state === 'armed') return { answer: { status: 409, body: { error: 'not_handed_off', message: 'This run has not handed off yet: print ::external:: first.' } } };
     if (r.state !== 'waiting') return { answer: gone(r.state) };
-    if (!this.isCurrent(r)) return { answer: gone('the job moved on') };
+    if (!(await this.isCurrent(r))) return { answer: gone('the job moved on') };
     if (this.completing.has(r.id)) return { answer: { status: 409, body: { error: 'completing', message: 'A report that ends this run is being stored.' } } };
     return { run: r };
   }
 
   /** True when the job still runs this very run of the stage (a cancel or retry ends it at once). */
-  isCurrent(r: ExternalRun): boolean {
-    const rec = this.o.store.jobs.load(r.jobId)?.stages.find((s) => s.stage === r.stage);
+  async isCurrent(r: ExternalRun): Promise<boolean> {
+    const rec = (await this.o.store.jobs.loadShared(r.jobId))?.stages.find((s) => s.stage === r.stage);
     return rec?.state === 'running' && rec.run === r.run;
   }
 
-  heartbeat(token: string): ReportAnswer {
-    const a = this.authorize(token);
+  async heartbeat(token: string): Promise<ReportAnswer> {
+    const a = await this.authorize(token);
     if ('answer' in a) return a.answer;
-    if (this.safely(() => this.o.store.externalRuns.heartbeat(a.run.id, this.o.clock.now())) === undefined) return BUSY;
+    if ((await this.safely(() => this.o.store.externalRuns.heartbeat(a.run.id, this.o.clock.now()))) === undefined) return BUSY;
     return { status: 200, body: { message: 'Heartbeat recorded.', heartbeat_ms: a.run.heartbeatMs } };
   }
 
-  progress(token: string, message: string): ReportAnswer {
-    const a = this.authorize(token);
+  async progress(token: string, message: string): Promise<ReportAnswer> {
+    const a = await this.authorize(token);
     if ('answer' in a) return a.answer;
     const now = this.o.clock.now();
     // Any report is a sign of life.
-    if (this.safely(() => this.o.store.externalRuns.heartbeat(a.run.id, now)) === undefined) return BUSY;
+    if ((await this.safely(() => this.o.store.externalRuns.heartbeat(a.run.id, now))) === undefined) return BUSY;
     // A chatty reporter cannot flood chat: lines closer together than the gap are dropped.
     if (now - (this.lastProgress.get(a.run.id) ?? 0) >= PROGRESS_GAP_MS) {
       if (this.lastProgress.size > 10_000) this.lastProgress.clear();
@@ -253,9 +239,9 @@ export class ExternalRuns {
         ? { status: 200, body: { message: `Already ${r.state}; nothing changed.` } }
         : { status: 409, body: { error: 'conflict', message: `This run was already ${r.state} with a different report.` } };
     };
-    const known = this.o.store.externalRuns.byTokenHash(hashRunToken(token));
+    const known = await this.o.store.externalRuns.byTokenHash(hashRunToken(token));
     if (known && again(known)) return again(known)!;
-    const a = this.authorize(token);
+    const a = await this.authorize(token);
     if ('answer' in a) return a.answer;
     const r = a.run;
     this.completing.add(r.id);
@@ -270,13 +256,16 @@ export class ExternalRuns {
             }
           : { type: 'stage.failed', stage: r.stage, run: r.run, error: report.error.slice(0, 2000), code: 'external' };
       this.completing.delete(r.id);
-      const outcome = this.o.commit(r.jobId, input, () => this.isCurrent(r) && this.o.store.externalRuns.end(r.id, report.kind === 'complete' ? 'completed' : 'failed', this.o.clock.now(), hash));
+      const outcome = await this.o.commit(r.jobId, input, {
+        type: 'externalRun.end', id: r.id, state: report.kind === 'complete' ? 'completed' : 'failed', at: this.o.clock.now(), reportHash: hash,
+        current: { jobId: r.jobId, stage: r.stage, run: r.run },
+      });
       if (outcome === 'busy') return BUSY;
       if (outcome === 'applied') {
         this.lastProgress.delete(r.id);
         return { status: 200, body: { message: report.kind === 'complete' ? 'Completed.' : 'Failure recorded.' } };
       }
-      const now = this.o.store.externalRuns.byId(r.id);
+      const now = await this.o.store.externalRuns.byId(r.id);
       return (now && again(now)) ?? gone(now?.state ?? 'unknown');
     } finally {
       this.completing.delete(r.id);
@@ -288,28 +277,37 @@ export class ExternalRuns {
    * (an external stage without `notify` reaches its outside system this way). The caller checks
    * who asks; undefined when that stage has no waiting run.
    */
-  mintFor(jobId: number, stage: string): { token: string; run: number; callbackUrl: string } | undefined {
-    const r = this.o.store.externalRuns.waitingForJob(jobId).find((w) => w.stage === stage);
-    if (!r || !this.isCurrent(r)) return undefined;
+  async mintFor(jobId: number, stage: string): Promise<{ token: string; run: number; callbackUrl: string } | undefined> {
+    const r = (await this.o.store.externalRuns.waitingForJob(jobId)).find((w) => w.stage === stage);
+    if (!r || !(await this.isCurrent(r))) return undefined;
     const token = mintRunToken();
-    this.o.store.externalRuns.addToken(r.id, hashRunToken(token));
+    await this.o.store.externalRuns.addToken(r.id, hashRunToken(token));
     return { token, run: r.run, callbackUrl: this.baseUrl };
   }
 
   /** Runs of a job that are waiting, for the API. */
-  waiting(jobId: number): ExternalRun[] {
+  waiting(jobId: number): Promise<ExternalRun[]> {
     return this.o.store.externalRuns.waitingForJob(jobId);
   }
 
-  /** May an upload be kept now? Checked synchronously right before the file is moved into place. */
-  mayKeepUpload(id: number): boolean {
-    const r = this.o.store.externalRuns.byId(id);
-    return Boolean(r && r.state === 'waiting' && this.isCurrent(r) && !this.completing.has(id));
+  /** May an upload be kept? Read from the store; `completingNow` is checked again right before the file moves. */
+  async mayKeepUpload(id: number): Promise<boolean> {
+    const r = await this.o.store.externalRuns.byId(id);
+    return Boolean(r && r.state === 'waiting' && (await this.isCurrent(r)) && !this.completing.has(id));
+  }
+
+  /**
+   * True while a report that ends the run is being stored. Synchronous, so the caller can check it
+   * and move an uploaded file into place without yielding: a `complete` that began earlier sees
+   * the file, one that begins later is refused the file.
+   */
+  completingNow(id: number): boolean {
+    return this.completing.has(id);
   }
 
   /** Records a sign of life from an upload. */
-  touch(id: number): void {
-    this.safely(() => this.o.store.externalRuns.heartbeat(id, this.o.clock.now()));
+  async touch(id: number): Promise<void> {
+    await this.safely(() => this.o.store.externalRuns.heartbeat(id, this.o.clock.now()));
   }
 
   /** Stops notifications in flight; those not confirmed are sent again by `resume` at the next start. */
@@ -318,9 +316,9 @@ export class ExternalRuns {
     this.aborter = new AbortController();
   }
 
-  private safely<T>(fn: () => T): T | undefined {
+  private async safely<T>(fn: () => Promise<T>): Promise<T | undefined> {
     try {
-      return fn();
+      return await fn();
     } catch (err) {
       this.o.log.warn({ err }, 'could not record the state of an external run');
       return undefined;

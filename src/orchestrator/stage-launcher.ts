@@ -52,15 +52,11 @@ export class StageLauncher {
     const def = job.def.stages[index]!;
     const record = agg.stages[index]!;
     // An external stage runs elsewhere: it is a token, a notification and deadlines, not a task here.
-    if ('external' in def.run && !('command' in def.run)) return this.o.external.begin(agg, def, run);
+    if ('external' in def.run && !('command' in def.run)) return void this.o.external.begin(agg, def, run);
     const dir = path.resolve(this.o.dataDir, 'artifacts', String(job.id), stage, `run-${run}`);
     const outputDir = path.join(dir, 'out');
     const logPath = path.join(dir, 'stage.log');
     const before = new Set(job.def.stages.slice(0, index).map((s) => s.id));
-    const inputs = this.o.store.artifacts
-      .current(job.id)
-      .filter((a) => before.has(a.stage))
-      .map((a) => ({ id: a.id, stage: a.stage, name: a.name, path: a.path, size: a.size }));
     const controller = new AbortController();
     const log = this.o.log.child({ jobId: job.id, stage, run });
     let lastProgress = 0;
@@ -75,7 +71,7 @@ export class StageLauncher {
       submitter: job.submitter,
       outputDir,
       logPath,
-      inputs,
+      inputs: [],
       ...(record.redoReason ? { redoReason: record.redoReason } : {}),
       ...(approvalNotes.length ? { approvalNotes } : {}),
       signal: controller.signal,
@@ -87,13 +83,17 @@ export class StageLauncher {
       },
       log,
     };
-    // A command stage whose run has an `external:` block may hand its run to an external system
-    // (`::external::`). Only those get a token: least privilege, and no extra writes for the rest.
-    const handoff = 'command' in def.run && def.run.external ? this.o.external.arm(agg, def, run) : undefined;
-    if (handoff) ctx.handoff = { url: handoff.url, token: handoff.token, begin: handoff.handOff };
+    let handoff: Awaited<ReturnType<ExternalRuns['arm']>>;
     const done = (async () => {
       let outcome: JobInput;
       try {
+        ctx.inputs = (await this.o.store.artifacts.current(job.id))
+          .filter((a) => before.has(a.stage))
+          .map((a) => ({ id: a.id, stage: a.stage, name: a.name, path: a.path, size: a.size }));
+        // A command stage whose run has an `external:` block may hand its run to an external system
+        // (`::external::`). Only those get a token: least privilege, and no extra writes for the rest.
+        handoff = 'command' in def.run && def.run.external ? await this.o.external.arm(agg, def, run) : undefined;
+        if (handoff) ctx.handoff = { url: handoff.url, token: handoff.token, begin: handoff.handOff };
         await freshDirectory(dir, outputDir);
         log.info({ attempt }, 'stage started');
         const { wait, ...result } = await adapterFor(def.run, { baseDir: this.o.baseDir })(ctx);
@@ -102,7 +102,7 @@ export class StageLauncher {
           log.info('stage handed off to an external system');
           return;
         }
-        if (handoff) this.o.external.disarm(handoff.id);
+        if (handoff) await this.o.external.disarm(handoff.id);
         const artifacts = await collectArtifacts(stage, run, outputDir, logPath);
         outcome = { type: 'stage.succeeded', stage, run, artifacts, ...result };
         log.info({ artifacts: artifacts.length }, 'stage succeeded');
@@ -110,7 +110,7 @@ export class StageLauncher {
         const code = err instanceof StageError ? err.code : 'crash';
         const message = err instanceof Error ? err.message : String(err);
         outcome = { type: 'stage.failed', stage, run, error: message.slice(0, 2000), code };
-        if (handoff) this.o.external.disarm(handoff.id);
+        if (handoff) await this.o.external.disarm(handoff.id);
         log.warn({ err, code }, 'stage failed');
       } finally {
         this.inflight.delete(key);

@@ -24,24 +24,24 @@ function side(a: Artifact, limits: DiffLimits): DiffSide {
  * The stored diff of `round` of `stage` (round 2 or later), computing and storing it first if it
  * is missing. Undefined for round 1, an unknown gate, or a round whose runs cannot be found.
  */
-export function ensureRoundDiff(store: Store, job: number, stage: string, round: number, now: number, limits: DiffLimits = DIFF_LIMITS): RoundDiff | undefined {
+export async function ensureRoundDiff(store: Store, job: number, stage: string, round: number, now: number, limits: DiffLimits = DIFF_LIMITS): Promise<RoundDiff | undefined> {
   if (!Number.isSafeInteger(round) || round < 2) return undefined;
-  const stored = store.diffs.get(job, stage, round);
+  const stored = await store.diffs.get(job, stage, round);
   if (stored) return stored.data as RoundDiff;
-  const agg = store.jobs.load(job);
+  const agg = await store.jobs.loadShared(job);
   const gate = agg?.gates.find((g) => g.stage === stage && g.round === round);
   if (!agg || !gate) return undefined;
   const latest = !agg.gates.some((g) => g.stage === stage && g.round > round);
-  const run = store.diffs.reviewedRun(job, stage, round) ?? (latest ? agg.stages.find((s) => s.stage === stage)?.run : undefined);
+  const run = (await store.diffs.reviewedRun(job, stage, round)) ?? (latest ? agg.stages.find((s) => s.stage === stage)?.run : undefined);
   if (run === undefined) return undefined;
-  const previousRun = store.diffs.reviewedRun(job, stage, round - 1) ?? store.diffs.runBefore(job, stage, run);
+  const previousRun = (await store.diffs.reviewedRun(job, stage, round - 1)) ?? (await store.diffs.runBefore(job, stage, run));
   if (previousRun === undefined) return undefined;
   const diff = computeRoundDiff(
     { stage, round, previousRound: round - 1, run, previousRun },
-    store.diffs.artifactsOf(job, stage, previousRun).map((a) => side(a, limits)),
-    store.diffs.artifactsOf(job, stage, run).map((a) => side(a, limits)),
+    (await store.diffs.artifactsOf(job, stage, previousRun)).map((a) => side(a, limits)),
+    (await store.diffs.artifactsOf(job, stage, run)).map((a) => side(a, limits)),
     limits,
   );
-  store.diffs.insert({ job, stage, round, run, previousRun, data: diff }, now);
-  return (store.diffs.get(job, stage, round)?.data as RoundDiff | undefined) ?? diff;
+  await store.diffs.insert({ job, stage, round, run, previousRun, data: diff }, now);
+  return ((await store.diffs.get(job, stage, round))?.data as RoundDiff | undefined) ?? diff;
 }

@@ -149,15 +149,15 @@ export function commandStage(run: CommandRun, options: { baseDir: string }): Sta
       const decoder = new StringDecoder('utf8');
       let partial = '';
       let lastLine = '';
-      let handedOff = false;
+      // The hand-off is stored asynchronously; the stage's end waits for its answer.
+      let handedOff: Promise<boolean> | undefined;
       const onLine = (raw: string) => {
         const line = raw.replace(/\r$/, '').trim();
         if (line === EXTERNAL && ctx.handoff && !handedOff) {
-          try {
-            handedOff = ctx.handoff.begin();
-          } catch (error) {
+          handedOff = ctx.handoff.begin().catch((error: unknown) => {
             ctx.log.warn({ err: error }, 'could not hand the run off');
-          }
+            return false;
+          });
         } else if (line.startsWith(PROGRESS)) {
           const text = line.slice(PROGRESS.length).trim();
           try {
@@ -218,7 +218,8 @@ export function commandStage(run: CommandRun, options: { baseDir: string }): Sta
         if (signal) return finish(new StageError(`was killed by signal ${signal}${detail}`, 'exit'));
         if (code !== 0) return finish(new StageError(`exited with code ${code}${detail}`, 'exit'));
         const summary = lastLine ? (lastLine.length > 200 ? `${lastLine.slice(0, 199)}…` : lastLine) : 'exit 0';
-        finish(undefined, summary, handedOff);
+        if (handedOff) void handedOff.then((ok) => finish(undefined, summary, ok));
+        else finish(undefined, summary, false);
       });
     });
   };

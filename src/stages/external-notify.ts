@@ -21,7 +21,7 @@ export interface NotifyOptions {
   /** Called before each attempt with its number (1-based), to record progress durably. */
   onAttempt?(attempt: number): void;
   /** Asked before each attempt: false when the notification is no longer wanted (the run ended). */
-  proceed?(): boolean;
+  proceed?(): boolean | Promise<boolean>;
 }
 
 /** Answers that will not change when asked again: retrying them is pointless. */
@@ -37,7 +37,7 @@ const sleep = (ms: number, signal: AbortSignal) =>
 export async function postWithRetries(target: NotifyTarget, key: string, body: unknown, o: NotifyOptions): Promise<{ outcome: 'delivered' | 'failed' | 'aborted'; error?: string }> {
   let error = '';
   for (let attempt = 1; attempt <= o.attempts; attempt++) {
-    if (o.signal.aborted || o.proceed?.() === false) return { outcome: 'aborted' };
+    if (o.signal.aborted || (await o.proceed?.()) === false) return { outcome: 'aborted' };
     o.onAttempt?.(attempt);
     try {
       const res = await fetch(target.url, {

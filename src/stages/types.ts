@@ -43,7 +43,7 @@ export interface StageContext {
    * When the stage may hand its run to an external system: where to report and the run's token
    * (for a command stage's environment), and `begin`, called when the program prints `::external::`.
    */
-  handoff?: { url: string; token: string; begin(): boolean };
+  handoff?: { url: string; token: string; begin(): Promise<boolean> };
 }
 
 export interface StageOutcome {

@@ -1,77 +1,21 @@
 /**
- * The store: every SQL statement signoff runs, behind small typed functions, over one SQLite
- * file. A PostgreSQL store would implement the same shape.
+ * The store as the rest of signoff opens and sees it: the boundary (./port.ts) and its SQLite
+ * dialect (./sqlite), the default. Every SQL statement signoff runs lives under src/store.
  */
-import { BUSY_TIMEOUT_MS, openDatabase, type Db } from './db.js';
-import { jobStatements } from './jobs.js';
-import { eventStatements } from './events.js';
-import { artifactStatements } from './artifacts.js';
-import { queryStatements } from './queries.js';
-import { outboxStatements } from './outbox.js';
-import { inboxStatements } from './inbox.js';
-import { diffStatements } from './diffs.js';
-import { externalRunStatements } from './external-runs.js';
+import type { StorePort } from './port.js';
+import { openSqliteStore, type SqliteStore } from './sqlite/store.js';
 
-export function openStore(file: string) {
-  const db = openDatabase(file);
-  return storeOver(db);
+/** The store everything outside src/store works with. */
+export type Store = StorePort;
+
+/** Opens the SQLite store in `file` (made and migrated if needed). */
+export function openStore(file: string): SqliteStore {
+  return openSqliteStore(file);
 }
 
-export function storeOver(db: Db) {
-  const jobs = jobStatements(db);
-  // One wrapper for every transaction: better-sqlite3 builds a new one per `db.transaction` call.
-  const run = db.transaction((fn: () => unknown) => fn());
-  return {
-    db,
-    jobs,
-    events: eventStatements(db),
-    artifacts: artifactStatements(db),
-    queries: queryStatements(db),
-    outbox: outboxStatements(db),
-    inbox: inboxStatements(db),
-    diffs: diffStatements(db),
-    externalRuns: externalRunStatements(db),
-    /**
-     * Runs `fn` in one IMMEDIATE transaction (writers queue on the file lock, not fail). Called
-     * inside another transaction it runs as a savepoint: if `fn` throws, only its own writes are
-     * undone and the error is rethrown to the caller, who may carry on with the outer one.
-     */
-    transaction<T>(fn: () => T): T {
-      const mark = jobs.cacheMark();
-      try {
-        const result = run.immediate(fn) as T;
-        if (!db.inTransaction) jobs.cacheCommitted();
-        return result;
-      } catch (err) {
-        // Some errors (a full disk, I/O) make SQLite roll back the whole transaction, not just the savepoint.
-        jobs.cacheRollback(db.inTransaction ? mark : 0);
-        throw err;
-      }
-    },
-    /**
-     * Runs `fn` waiting at most `ms` (instead of busy_timeout) for a lock another process holds:
-     * for writes that must answer a person quickly or not at all.
-     */
-    withLockWait<T>(ms: number, fn: () => T): T {
-      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(ms))}`);
-      try {
-        return fn();
-      } finally {
-        db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      }
-    },
-    /** True while a transaction is open (false again if SQLite rolled one back by itself). */
-    inTransaction: (): boolean => db.inTransaction,
-    close: () => db.close(),
-  };
-}
-
-export type Store = ReturnType<typeof storeOver>;
-export { StoreError } from './db.js';
-export type { StoredEvent } from './events.js';
-export type { Artifact } from './artifacts.js';
-export type { JobSummaryRow } from './queries.js';
-export type { OutboxRow, ChatRef } from './outbox.js';
-export type { InboxItem } from './inbox.js';
-export type { StoredDiff } from './diffs.js';
-export type { ExternalRun } from './external-runs.js';
+export { SqliteStore, sqliteStoreOver } from './sqlite/store.js';
+export { StoreError } from './errors.js';
+export type {
+  Applied, Artifact, ChatRef, Committed, Decider, Decision, ExternalRun, ExternalRunState, Guard, InboxItem, JobSummaryRow,
+  NewExternalRun, NotifyState, OutboxRow, StoredDiff, StoredEvent, StorePort, Work,
+} from './port.js';

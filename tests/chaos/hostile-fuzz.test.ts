@@ -42,18 +42,18 @@ describe('fuzzed commands', () => {
     await h?.stop();
   });
 
-  it('parse and execute without throwing, for operators and strangers alike, and always answer', () => {
+  it('parse and execute without throwing, for operators and strangers alike, and always answer', async () => {
     const people: Identity[] = [ALICE, BOB, CAROL, VIC, MALLORY].map((user) => ({ platform: 'slack', user, display: user }));
     let executed = 0;
-    fc.assert(
-      fc.property(commandText, fc.constantFrom(...people), (text, who) => {
+    await fc.assert(
+      fc.asyncProperty(commandText, fc.constantFrom(...people), async (text, who) => {
         const parsed = parseCommand(text);
         if (!parsed.ok) {
           expect(parsed.message.trim()).not.toBe('');
           return;
         }
         executed += 1;
-        const reply = executeCommand(h.app.engine, who, parsed.command, { surface: 'slack', channel: CHANNEL });
+        const reply = await executeCommand(h.app.engine, who, parsed.command, { surface: 'slack', channel: CHANNEL });
         expect(typeof reply.text).toBe('string');
         expect(reply.text.trim()).not.toBe('');
       }),

@@ -10,7 +10,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Database, SQLITE_DRIVER_PATH } from '../../src/store/sqlite.js';
+import { Database, SQLITE_DRIVER_PATH } from '../../src/store/sqlite/driver.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { openStore } from '../../src/store/store.js';
@@ -312,7 +312,7 @@ describe('a Discord click while another process holds the database', () => {
     const fake = await FakeDiscord.start({ ackDeadlineMs: 3_000 });
     const h = await startDiscordApp({ fake, yaml: discordConfigYaml() });
     try {
-      const submitted = h.app.engine.submit({ platform: 'discord', user: ALICE_ID }, { pipeline: 'gated', brief: 'locked click', origin: { surface: 'discord', channel: CHANNEL_ID } });
+      const submitted = (await h.app.engine.submit({ platform: 'discord', user: ALICE_ID }, { pipeline: 'gated', brief: 'locked click', origin: { surface: 'discord', channel: CHANNEL_ID } }));
       if (!submitted.ok) throw new Error(submitted.message);
       const job = submitted.jobId;
       const posted = await postedGate(fake, job, 'outline');
@@ -325,8 +325,8 @@ describe('a Discord click while another process holds the database', () => {
       expect(JSON.stringify(busy.data)).toMatch(/could not save that just now; nothing changed/);
       await lock.released;
       await click();
-      await waitFor(() => h.app.store.jobs.load(job)!.gates[0]!.state === 'approved', 'the second click to approve');
-      expect(h.app.store.jobs.load(job)!.gates[0]!.votes, 'the refused click left no vote').toHaveLength(1);
+      await waitFor(async () => (await h.app.store.jobs.load(job))!.gates[0]!.state === 'approved', 'the second click to approve');
+      expect((await h.app.store.jobs.load(job))!.gates[0]!.votes, 'the refused click left no vote').toHaveLength(1);
     } finally {
       await h.stop();
       await fake.close();
@@ -389,20 +389,20 @@ describe('database files from elsewhere', () => {
       expect.soft(fs.readFileSync(path.join(x.data, 'signoff.db')).equals(x.before), `${path.basename(x.data)}: the refused file was modified`).toBe(true);
   });
 
-  it('takes an empty file as a new database', () => {
+  it('takes an empty file as a new database', async () => {
     const data = path.join(launched.dir, 'empty-file');
     fs.mkdirSync(data);
     fs.writeFileSync(path.join(data, 'signoff.db'), '');
     const store = openStore(path.join(data, 'signoff.db'));
     try {
       expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
-      expect(store.queries.activeCount()).toBe(0);
+      expect((await store.queries.activeCount())).toBe(0);
     } finally {
       store.close();
     }
   });
 
-  it('migrates a database of the previous schema version, keeping its jobs', () => {
+  it('migrates a database of the previous schema version, keeping its jobs', async () => {
     const data = path.join(launched.dir, 'older');
     fs.mkdirSync(data);
     const file = path.join(data, 'signoff.db');
@@ -417,7 +417,7 @@ describe('database files from elsewhere', () => {
     try {
       expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
       expect(store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'dedupe_by_time'").all()).toHaveLength(1);
-      expect(store.queries.list().map((j) => j.brief)).toEqual(['kept across the upgrade']);
+      expect((await store.queries.list()).map((j) => j.brief)).toEqual(['kept across the upgrade']);
     } finally {
       store.close();
     }

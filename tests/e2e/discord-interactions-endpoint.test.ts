@@ -79,7 +79,7 @@ async function post(request: Signed): Promise<{ status: number; body: Json }> {
   return { status: res.status, body: (await res.json()) as Json };
 }
 
-const gateOf = (job: number) => app.store.jobs.load(job)!.gates.find((g) => g.stage === 'outline')!;
+const gateOf = async (job: number) => (await app.store.jobs.load(job))!.gates.find((g) => g.stage === 'outline')!;
 
 /** `/signoff submit` over the endpoint: the answer (private) names the job. */
 async function submit(user: string): Promise<number> {
@@ -104,14 +104,14 @@ describe('POST /discord/interactions', () => {
     expect(await post({ ...good, body: good.body.replace('tampered', 'tampered!') })).toMatchObject({ status: 401 });
     expect(await post({ body: good.body, headers: { 'content-type': 'application/json' } })).toMatchObject({ status: 401 });
     expect(await post({ ...good, headers: { ...good.headers, 'x-signature-ed25519': 'zz' } })).toMatchObject({ status: 401 });
-    expect(app.store.queries.list({ limit: 10 })).toEqual([]);
+    expect((await app.store.queries.list({ limit: 10 }))).toEqual([]);
   });
 
   it('refuses a correctly signed request more than 5 minutes old or ahead', async () => {
     const payload = () => fake.slashCommand({ subcommand: 'submit', options: { pipeline: 'two', brief: 'stale' }, user: BOB_ID });
     expect(await post(signed(payload(), { at: Date.now() - 301_000 }))).toMatchObject({ status: 401, body: { error: 'stale_request' } });
     expect(await post(signed(payload(), { at: Date.now() + 301_000 }))).toMatchObject({ status: 401, body: { error: 'stale_request' } });
-    expect(app.store.queries.list({ limit: 10 })).toEqual([]);
+    expect((await app.store.queries.list({ limit: 10 }))).toEqual([]);
     // Within the window it is taken.
     expect(await post(signed(payload(), { at: Date.now() - 200_000 }))).toMatchObject({ status: 200, body: { type: 4 } });
   });
@@ -125,20 +125,20 @@ describe('POST /discord/interactions', () => {
     const refused = await post(signed(fake.button({ custom_id: card.buttons.Approve!.custom_id, message: card.id, user: DAVE_ID })));
     expect(refused).toMatchObject({ status: 200, body: { type: 4, data: { flags: 64 } } });
     expect(String((refused.body.data as Json).content)).toMatch(/^You may not decide the "outline" gate/);
-    expect(gateOf(job).votes).toEqual([]);
+    expect((await gateOf(job)).votes).toEqual([]);
 
     // bob approves (1 of 2): a deferred update; the same signed request again is applied once.
     const bobClick = signed(fake.button({ custom_id: card.buttons.Approve!.custom_id, message: card.id, user: BOB_ID }));
     expect(await post(bobClick)).toEqual({ status: 200, body: { type: 6 } });
     const replay = await post(bobClick);
     expect(replay).toMatchObject({ status: 200, body: { type: 4, data: { flags: 64, content: 'That was already done; nothing changed.' } } });
-    expect(gateOf(job).votes.map((v) => `${v.actor}:${v.vote}`)).toEqual([`discord:${BOB_ID}:approve`]);
-    expect(app.store.events.forJob(job).filter((e) => e.type === 'gate.voted')).toHaveLength(1);
+    expect((await gateOf(job)).votes.map((v) => `${v.actor}:${v.vote}`)).toEqual([`discord:${BOB_ID}:approve`]);
+    expect((await app.store.events.forJob(job)).filter((e) => e.type === 'gate.voted')).toHaveLength(1);
     await waitFor(() => /Approvals: 1 of 2/.test(JSON.stringify(gateMessages(fake, job, 'outline')[0]?.embeds)), 'the tally 1 of 2 on the card');
 
     // alice's approval decides it; the card is edited to the outcome with its buttons gone.
     expect(await post(signed(fake.button({ custom_id: card.buttons.Approve!.custom_id, message: card.id, user: ALICE_ID })))).toEqual({ status: 200, body: { type: 6 } });
-    await waitFor(() => gateOf(job).state === 'approved' && app.store.jobs.load(job)!.job.state === 'succeeded', 'the gate approved and the job finished');
+    await waitFor(async () => (await gateOf(job)).state === 'approved' && (await app.store.jobs.load(job))!.job.state === 'succeeded', 'the gate approved and the job finished');
     await drained(app, job);
     const now = gateMessages(fake, job, 'outline');
     expect(now).toHaveLength(1);
@@ -153,8 +153,8 @@ describe('POST /discord/interactions', () => {
     expect(modal).toMatchObject({ status: 200, body: { type: 9, data: { custom_id: `sg:reject:${job}:outline:1`, title: `Reject outline of job ${job}` } } });
     const submitted = await post(signed(fake.modalSubmit({ custom_id: `sg:reject:${job}:outline:1`, fields: { reason: 'Too long' }, layout: 'labels', user: BOB_ID, message: card.id })));
     expect(submitted).toMatchObject({ status: 200, body: { type: 4, data: { flags: 64 } } });
-    await waitFor(() => gateOf(job).state === 'rejected', 'the gate rejected');
-    expect(gateOf(job).reason).toBe('Too long');
+    await waitFor(async () => (await gateOf(job)).state === 'rejected', 'the gate rejected');
+    expect((await gateOf(job)).reason).toBe('Too long');
 
     const choices = await post(signed(fake.autocomplete({ subcommand: 'submit', focused: 'pipeline', value: 'tw', user: BOB_ID })));
     expect(choices).toEqual({ status: 200, body: { type: 8, data: { choices: [{ name: 'two', value: 'two' }] } } });

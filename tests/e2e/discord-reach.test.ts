@@ -48,7 +48,7 @@ afterEach(async () => {
 });
 
 const app = () => h!.app;
-const gate = (job: number) => app().store.jobs.load(job)!.gates.find((g) => g.stage === 'build')!;
+const gate = async (job: number) => (await app().store.jobs.load(job))!.gates.find((g) => g.stage === 'build')!;
 
 async function slash(user: string, subcommand: string, options: Record<string, string | number> = {}) {
   const payload = fake.slashCommand({ subcommand, options, user });
@@ -88,7 +88,7 @@ describe('reaching the deciders on Discord', () => {
     expect(ping!.path).toBe(`/channels/${thread.id}/messages`);
     expect(body.content).toBe(`✋ Approval needed: build of job ${job} — waiting for <@${BOB_ID}> <@&${APPROVER_ROLE_ID}>`);
     expect(body.allowed_mentions).toEqual({ parse: [], users: [BOB_ID], roles: [APPROVER_ROLE_ID] });
-    await waitFor(() => app().store.outbox.pendingForJob('discord', job).length === 0, 'the outbox to drain');
+    await waitFor(async () => (await app().store.outbox.pendingForJob('discord', job)).length === 0, 'the outbox to drain');
     // No reply of its own in the thread: the card carries the mentions.
     expect(fake.messagesIn(thread.id).map((m) => m.id).filter((id) => id !== card.id).map((id) => fake.messages.get(id)!.content)).toEqual([expect.stringMatching(/^✅ build done/)]);
     // Everything else signoff sent pings nobody, whatever the brief says (an edit of the open card keeps its exact mentions).
@@ -118,7 +118,7 @@ describe('reaching the deciders on Discord', () => {
     // Bob approves from his DM: one decision, and both copies show it without buttons.
     const approve = buttonsOf(dm).Approve!;
     await fake.dispatchInteraction(fake.button({ custom_id: approve.custom_id, message: dm.id, user: BOB_ID }));
-    await waitFor(() => gate(job).state === 'approved', 'the gate to be approved from the DM');
+    await waitFor(async () => (await gate(job)).state === 'approved', 'the gate to be approved from the DM');
     for (const id of [card.id, dm.id]) {
       await waitFor(() => fake.messages.get(id)!.components.length === 0 && fake.messages.get(id)!.content.includes('Approved by'), `copy ${id} to show the outcome`);
     }
@@ -137,10 +137,10 @@ describe('reaching the deciders on Discord', () => {
 
     expect((await slash(CAROL_ID, 'pending')).content).toContain('Nothing waits for you');
     clock.advance(210 * MINUTE - 1);
-    app().engine.tick();
-    expect(gate(job).escalatedAt).toBeNull();
+    (await app().engine.tick());
+    expect((await gate(job)).escalatedAt).toBeNull();
     clock.advance(1);
-    app().engine.tick();
+    (await app().engine.tick());
     const ping = await waitFor(() => messagePosts().find((c) => String((c.body as Json).content).startsWith('📣')), 'the escalation ping');
     expect(ping.path).toBe(`/channels/${thread.id}/messages`);
     expect(String((ping.body as Json).content)).toMatch(new RegExp(`^📣 Escalated: build of job ${job} got no decision in 3h ?30m; leads may decide it now too\\. <@${CAROL_ID}>$`));
@@ -156,7 +156,7 @@ describe('reaching the deciders on Discord', () => {
     expect((await slash(ALICE_ID, 'pending')).content).toContain('Nothing waits for you');
 
     await fake.dispatchInteraction(fake.button({ custom_id: buttons[`Approve #${job} build`]!.custom_id, message: pending.id, user: CAROL_ID }));
-    await waitFor(() => gate(job).state === 'approved', 'the escalation group to decide');
+    await waitFor(async () => (await gate(job)).state === 'approved', 'the escalation group to decide');
   });
 
   it('with DISCORD_EXPAND_ROLES, role members get the card by DM too (not the submitter), and the role is not pinged for notify: dm', async () => {
@@ -167,7 +167,7 @@ describe('reaching the deciders on Discord', () => {
     const card = await waitForGate(fake, job, 'build');
     await waitFor(() => dmChannelOf(CAROL_ID), "Carol's DM (she holds the approvers role)");
     await waitFor(() => dmChannelOf(BOB_ID), "Bob's DM (listed)");
-    await waitFor(() => app().store.outbox.pendingForJob('discord', job).length === 0, 'the outbox to drain');
+    await waitFor(async () => (await app().store.outbox.pendingForJob('discord', job)).length === 0, 'the outbox to drain');
     expect(dmChannelOf(ALICE_ID)).toBeUndefined();
     // notify: dm with the roles expanded: nobody is pinged in the thread, neither by the card nor by a reply.
     expect(gatePosts(fake, job, 'build').filter((c) => c.path === `/channels/${card.channel_id}/messages`).map((c) => [(c.body as Json).content, (c.body as Json).allowed_mentions])).toEqual([[`✋ Approval needed: build of job ${job}`, { parse: [] }]]);

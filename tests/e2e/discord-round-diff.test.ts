@@ -42,7 +42,7 @@ describe('a redo reviewed on Discord', () => {
 
     await fake.dispatchInteraction(fake.button({ custom_id: round1.buttons.Reject!.custom_id, message: round1.id, user: BOB_ID }));
     await fake.dispatchInteraction(fake.modalSubmit({ custom_id: `sg:reject:${job}:write:1`, fields: { reason: 'make the ending shorter' }, user: BOB_ID }));
-    await waitFor(() => app.store.jobs.load(job)!.job.state === 'rejected', 'the job to be rejected');
+    await waitFor(async () => (await app.store.jobs.load(job))!.job.state === 'rejected', 'the job to be rejected');
     await slash(ALICE_ID, 'retry', { job });
 
     const round2 = await postedGate(fake, job, 'write', 2);
@@ -79,7 +79,7 @@ describe('a redo reviewed on Discord', () => {
     const note = 'fine, but check the intro timing @everyone <@&456> **loud**';
     const answered = await fake.dispatchInteraction(fake.modalSubmit({ custom_id: `sn:note:${job}:write:2`, fields: { note }, user: BOB_ID }));
     expect(String(answered.data?.content)).toBe(`Approved "write" of job ${job}.`);
-    await waitFor(() => app.store.jobs.load(job)!.job.state === 'succeeded', 'the job to finish');
+    await waitFor(async () => (await app.store.jobs.load(job))!.job.state === 'succeeded', 'the job to finish');
     await drained(app, job);
     const decided = gateMessages(fake, job, 'write', 2)[0]!;
     expect(decided.components).toEqual([]);
@@ -87,6 +87,6 @@ describe('a redo reviewed on Discord', () => {
     expect(text).toContain('**Approved by Bob**');
     expect(text).toContain('Reason: “fine, but check the intro timing @\u200beveryone <@\u200b&456> \\*\\*loud\\*\\*”');
     expect(fake.messagesIn(thread.id).filter((m) => m.attachments.some((a) => a.filename === 'write-round-2.diff'))).toHaveLength(1);
-    expect(app.store.outbox.getRef('discord', job, 'diff:write:2')?.messageId).toBe(withDiff[0]!.id);
+    expect((await app.store.outbox.getRef('discord', job, 'diff:write:2'))?.messageId).toBe(withDiff[0]!.id);
   });
 });

@@ -46,14 +46,14 @@ pipelines:
 describe('Discord root status edits', () => {
   it('a job of many quick stages: the root is edited at most once per interval, far fewer times than its status changes, and ends right', async () => {
     h = await startDiscordApp({ fake, yaml: YAML });
-    const r = h.app.engine.submit({ platform: 'discord', user: ALICE_ID, display: 'alice' }, { pipeline: 'busy', brief: 'Many quick stages', origin: { surface: 'discord', channel: CHANNEL_ID } });
+    const r = (await h.app.engine.submit({ platform: 'discord', user: ALICE_ID, display: 'alice' }, { pipeline: 'busy', brief: 'Many quick stages', origin: { surface: 'discord', channel: CHANNEL_ID } }));
     if (!r.ok) throw new Error(r.message);
-    await waitFor(() => h!.app.store.jobs.load(r.jobId)!.job.state === 'succeeded', 'the job to succeed');
+    await waitFor(async () => (await h!.app.store.jobs.load(r.jobId))!.job.state === 'succeeded', 'the job to succeed');
     await drained(h.app, r.jobId);
 
     const root = rootOf(fake, r.jobId)!;
     expect(root.content).toMatch(/^✅ Job 1 · busy: Succeeded in/);
-    const events = h.app.store.events.forJob(r.jobId);
+    const events = (await h.app.store.events.forJob(r.jobId));
     const statusChanges = events.filter((e) => changesStatus({ event: e } as OutboxRow)).length;
     const edits = fake.callsTo('PATCH', `/channels/${CHANNEL_ID}/messages/${root.id}`).filter(performed);
     expect(statusChanges).toBeGreaterThanOrEqual(20);

@@ -72,8 +72,8 @@ async function start(): Promise<DiscordHarness> {
 }
 
 const app = () => h!.app;
-const jobState = (job: number) => app().store.jobs.load(job)!.job.state;
-const gate = (job: number, stage: string, round = 1) => app().store.jobs.load(job)!.gates.find((g) => g.stage === stage && g.round === round)!;
+const jobState = async (job: number) => (await app().store.jobs.load(job))!.job.state;
+const gate = async (job: number, stage: string, round = 1) => (await app().store.jobs.load(job))!.gates.find((g) => g.stage === stage && g.round === round)!;
 
 /** `/signoff <subcommand> …` used by `user` in the channel: the first callback and the answer it ends with. */
 async function slash(user: string, subcommand: string, options: Record<string, string | number>, extra: { roles?: string[] } = {}) {
@@ -102,8 +102,8 @@ function expectEphemeral(cb: InteractionCallback): string {
 async function autoApproveOutline(job: number) {
   await waitForGate(fake, job, 'outline');
   clock.advance(30_001);
-  app().engine.tick();
-  await waitFor(() => gate(job, 'outline').state === 'approved', 'the outline gate to auto-approve');
+  (await app().engine.tick());
+  await waitFor(async () => (await gate(job, 'outline')).state === 'approved', 'the outline gate to auto-approve');
 }
 
 /** The one gate message of a round, as it is now. */
@@ -157,7 +157,7 @@ describe('Discord: submit and the job thread', () => {
     expect(fake.messagesIn(CHANNEL_ID).map((m) => m.id)).toEqual([root.id]);
 
     // The artifact was uploaded with its real bytes.
-    const [artifact] = app().store.artifacts.current(1);
+    const [artifact] = (await app().store.artifacts.current(1));
     const resultMessage = fake.messagesIn(thread.id)[0]!;
     const [file] = fake.filesOf(resultMessage.id);
     expect(file!.name).toBe('outline.md');
@@ -180,7 +180,7 @@ describe('Discord: submit and the job thread', () => {
     expect(Object.keys(outline.buttons)).toEqual(['Approve', 'Approve with note…', 'Reject', 'Hold']);
     expect(visibleText(outline.body)).toMatch(/auto-approves <t:\d+:R>/);
     await autoApproveOutline(job);
-    await waitFor(() => jobState(job) === 'succeeded', 'the job to succeed');
+    await waitFor(async () => (await jobState(job)) === 'succeeded', 'the job to succeed');
     await drained(app(), job);
 
     const now = gateNow(job, 'outline');
@@ -233,7 +233,7 @@ describe('Discord: autocomplete', () => {
     ]);
     expect(await choices({ subcommand: 'approve', options: { job: 2 }, focused: 'stage', value: '' })).toEqual([{ name: 'outline', value: 'outline' }]);
     // Autocomplete changed nothing.
-    expect(app().store.queries.list({ limit: 25 })).toHaveLength(2);
+    expect((await app().store.queries.list({ limit: 25 }))).toHaveLength(2);
   });
 });
 
@@ -252,16 +252,16 @@ describe('Discord: gate buttons', () => {
     ]);
 
     // dave holds no role and is in no group: refused privately, nothing changes.
-    const before = snapshot(app(), fake, job);
+    const before = (await snapshot(app(), fake, job));
     expect(expectEphemeral(await click(script, 'Approve', DAVE_ID))).toBe('You may not decide the "script" gate: it needs a member of editors. Ask one of them.');
     // carol's Approvers role makes her a director, but this gate is for editors only.
     expect(expectEphemeral(await click(script, 'Approve', CAROL_ID, { roles: [APPROVER_ROLE_ID] }))).toMatch(/^You may not decide the "script" gate/);
     // alice submitted the job: the gate forbids self-approval.
     expect(expectEphemeral(await click(script, 'Approve', ALICE_ID))).toBe(`You submitted job ${job}, and the "script" gate needs someone else's approval.`);
     await drained(app(), job);
-    expect(snapshot(app(), fake, job)).toEqual(before);
-    expect(gate(job, 'script').state).toBe('pending');
-    const refused = app().store.events.forJob(job).filter((e) => e.type === 'gate.refused').map((e) => e.data.code);
+    expect((await snapshot(app(), fake, job))).toEqual(before);
+    expect((await gate(job, 'script')).state).toBe('pending');
+    const refused = (await app().store.events.forJob(job)).filter((e) => e.type === 'gate.refused').map((e) => e.data.code);
     expect(refused).toEqual(['not_authorised', 'not_authorised', 'self_approval']);
 
     // bob approves: the click is acknowledged silently (deferred update), the gate message is edited.
@@ -286,15 +286,15 @@ describe('Discord: gate buttons', () => {
     // A later interaction's answer proves the replay was handled (interactions are handled in order).
     await fake.dispatchInteraction(fake.autocomplete({ subcommand: 'status', focused: 'job', value: '', focusedType: 4 }));
     expect(fake.callbacksOf(String(bobClick.id))).toHaveLength(1);
-    expect(gate(job, 'storyboard').votes.map((v) => `${v.display}:${v.vote}`)).toEqual(['Bob:approve']);
-    expect(app().store.events.forJob(job).filter((e) => e.type === 'gate.voted' && e.data.stage === 'storyboard')).toHaveLength(1);
+    expect((await gate(job, 'storyboard')).votes.map((v) => `${v.display}:${v.vote}`)).toEqual(['Bob:approve']);
+    expect((await app().store.events.forJob(job)).filter((e) => e.type === 'gate.voted' && e.data.stage === 'storyboard')).toHaveLength(1);
     await waitFor(() => /Approvals: 1 of 2 \(Bob\)/.test(visibleText(gateNow(job, 'storyboard'))), 'the tally 1 of 2 on the storyboard gate');
     // A second, separate click by bob is a refusal: his approval is already counted.
     expect(expectEphemeral(await click(storyboard, 'Approve', BOB_ID))).toBe('You already approved; 1 more approval(s) needed from others.');
 
     // carol holds the Approvers role (a director): her approval is the second one.
     expect(await click(storyboard, 'Approve', CAROL_ID, { roles: [APPROVER_ROLE_ID] })).toMatchObject({ type: 6, accepted: true });
-    await waitFor(() => jobState(job) === 'succeeded', 'the job to succeed');
+    await waitFor(async () => (await jobState(job)) === 'succeeded', 'the job to succeed');
     await drained(app(), job);
     const storyboardNow = gateNow(job, 'storyboard');
     expect(storyboardNow.content).toBe(`✅ Approval needed: storyboard of job ${job} — Approved by Bob, Carol`);
@@ -302,11 +302,11 @@ describe('Discord: gate buttons', () => {
     expect(gatePosts(fake, job, 'storyboard')).toHaveLength(1);
 
     // A late click on the (stale) script message: told who decided, privately; nothing changes.
-    const done = snapshot(app(), fake, job);
+    const done = (await snapshot(app(), fake, job));
     const late = expectEphemeral(await click(script, 'Approve', BOB_ID));
     expect(late).toMatch(/^The "script" gate was already approved by Bob at \d{4}-\d\d-\d\dT[\d:.]+Z; nothing changed\.$/);
     await drained(app(), job);
-    expect(snapshot(app(), fake, job)).toEqual(done);
+    expect((await snapshot(app(), fake, job))).toEqual(done);
 
     expect(rootsOf(fake, job)).toHaveLength(1);
     expect(rootOf(fake, job)!.content).toBe(`✅ Job ${job} · quick: Succeeded in 30s`);
@@ -338,12 +338,12 @@ describe('Discord: reject through the modal, retry, round 2', () => {
     const input = JSON.stringify(modal.data?.components);
     expect(input).toMatch(/"custom_id":"reason"/);
     expect(input).toMatch(/"required":true/);
-    expect(gate(job, 'outline').state).toBe('pending');
+    expect((await gate(job, 'outline')).state).toBe('pending');
 
     // The modal's submission carries the reason: the gate and the job are rejected.
     const submitted = await fake.dispatchInteraction(fake.modalSubmit({ custom_id: `sg:reject:${job}:outline:1`, fields: { reason: 'Too long: cut it to one minute' }, user: BOB_ID }));
     expect(expectEphemeral(submitted)).toBe(`Rejected "outline" of job ${job}. Retry the job to redo the stage with your reason.`);
-    await waitFor(() => jobState(job) === 'rejected', 'the job to be rejected');
+    await waitFor(async () => (await jobState(job)) === 'rejected', 'the job to be rejected');
     await drained(app(), job);
     const rejected = gateNow(job, 'outline');
     expect(rejected.id).toBe(round1.id);
@@ -363,16 +363,16 @@ describe('Discord: reject through the modal, retry, round 2', () => {
     await drained(app(), job);
 
     // A click on the OLD round-1 message speaks for round 1 only: already decided.
-    const before = snapshot(app(), fake, job);
+    const before = (await snapshot(app(), fake, job));
     const old = expectEphemeral(await click(round1, 'Approve', BOB_ID));
     expect(old).toMatch(/^The "outline" gate was already rejected by Bob at .+; nothing changed\.$/);
     await drained(app(), job);
-    expect(snapshot(app(), fake, job)).toEqual(before);
-    expect(gate(job, 'outline', 2).state).toBe('pending');
+    expect((await snapshot(app(), fake, job))).toEqual(before);
+    expect((await gate(job, 'outline', 2)).state).toBe('pending');
 
     // Round 2 approved: the job goes on and finishes.
     expect(await click(round2, 'Approve', BOB_ID)).toMatchObject({ type: 6 });
-    await waitFor(() => jobState(job) === 'succeeded', 'the job to succeed');
+    await waitFor(async () => (await jobState(job)) === 'succeeded', 'the job to succeed');
     await drained(app(), job);
     expect(gateNow(job, 'outline', 2).content).toBe(`✅ Approval needed: outline of job ${job} (round 2) — Approved by Bob`);
     expect(gateNow(job, 'outline', 1).content).toBe(`🚫 Approval needed: outline of job ${job} — Rejected by Bob`);
@@ -403,7 +403,7 @@ describe('Discord: user text never pings', () => {
     const outline = await postedGate(fake, job, 'outline');
     await click(outline, 'Reject', BOB_ID);
     await fake.dispatchInteraction(fake.modalSubmit({ custom_id: `sg:reject:${job}:outline:1`, fields: { reason: '@everyone read <@&456> @here' }, user: BOB_ID }));
-    await waitFor(() => jobState(job) === 'rejected', 'the job to be rejected');
+    await waitFor(async () => (await jobState(job)) === 'rejected', 'the job to be rejected');
     // Answers that echo the brief and the reason back.
     const status = await slash(ALICE_ID, 'status', { job });
     expect(status.answer.content).toContain('everyone');
@@ -457,7 +457,7 @@ describe('Discord: rate limits and server errors', () => {
     fake.failNext('PATCH', /^\/channels\/\d+\/messages\/\d+$/, { status: 502 }, 2);
     expect(await click(storyboard, 'Approve', BOB_ID)).toMatchObject({ type: 6 });
     expect(await click(storyboard, 'Approve', CAROL_ID, { roles: [APPROVER_ROLE_ID] })).toMatchObject({ type: 6 });
-    await waitFor(() => jobState(job) === 'succeeded', 'the job to succeed');
+    await waitFor(async () => (await jobState(job)) === 'succeeded', 'the job to succeed');
     await drained(app(), job);
 
     // The faults happened …

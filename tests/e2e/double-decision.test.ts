@@ -28,10 +28,10 @@ async function race(min: number, deciders: { user: string; action: 'approve' | '
   const configPath = writeConfig(dir, YAML(min));
   const store = openStore(path.join(dir, 'signoff.db'));
   const engine = new Engine({ store, config: configFrom(YAML(min)), dataDir: dir, baseDir: REPO, log: silentLog, tickSchedule: false });
-  const submitted = engine.submit({ platform: 'api', user: 'api' }, { pipeline: 'one', brief: 'race', origin: { surface: 'api' } });
+  const submitted = (await engine.submit({ platform: 'api', user: 'api' }, { pipeline: 'one', brief: 'race', origin: { surface: 'api' } }));
   if (!submitted.ok) throw new Error(submitted.message);
   const id = submitted.jobId;
-  await waitFor(() => store.jobs.load(id)!.job.state === 'awaiting_approval', 'the gate to open');
+  await waitFor(async () => (await store.jobs.load(id))!.job.state === 'awaiting_approval', 'the gate to open');
   const goFile = path.join(dir, 'go');
   const procs = deciders.map(({ user, action }) => {
     const p = spawn(process.execPath, [path.join(REPO, 'tests/fixtures/decide.mjs'), dir, configPath, user, action, goFile, String(id)], { cwd: REPO });
@@ -44,8 +44,8 @@ async function race(min: number, deciders: { user: string; action: 'approve' | '
   await waitFor(() => procs.every((p) => p.ready()), 'every decider to be ready');
   fs.writeFileSync(goFile, 'go');
   const replies = (await Promise.all(procs.map((p) => p.done))).map((out) => JSON.parse(out.split('\n')[1]!));
-  const agg = store.jobs.load(id)!;
-  const events = store.events.forJob(id).map((e) => e.type);
+  const agg = (await store.jobs.load(id))!;
+  const events = (await store.events.forJob(id)).map((e) => e.type);
   await engine.stop();
   store.close();
   return { replies, agg, events };

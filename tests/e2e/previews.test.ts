@@ -107,7 +107,7 @@ describe('previews on the Slack gate card', () => {
     const posted = slack.asPosted(card);
     const res = await slack.interact(h.eventsUrl, slack.clickPayload(fake, posted, slack.buttons(posted.blocks).Approve!, slack.BOB));
     expect(res.status).toBe(200);
-    await waitFor(() => h.app.store.jobs.load(job)!.job.state === 'succeeded', 'the job to finish');
+    await waitFor(async () => (await h.app.store.jobs.load(job))!.job.state === 'succeeded', 'the job to finish');
     await slack.drained(h.app, job);
     const now = fake.message(posted.channel, posted.ts)!;
     expect(slack.blockText(now.blocks)).toContain('Approved by');
@@ -154,7 +154,7 @@ describe('previews on the Discord gate card', () => {
 
     const callback = await fake.dispatchInteraction(fake.button({ custom_id: posted.buttons.Approve!.custom_id, message: posted.id, user: BOB_ID }));
     expect(callback).toMatchObject({ type: 6, accepted: true });
-    await waitFor(() => h.app.store.jobs.load(job)!.job.state === 'succeeded', 'the job to finish');
+    await waitFor(async () => (await h.app.store.jobs.load(job))!.job.state === 'succeeded', 'the job to finish');
     await discord.drained(h.app, job);
     const now = fake.messages.get(posted.id)!;
     expect(now.content).toMatch(/Approved by Bob/);

@@ -88,12 +88,12 @@ function answerTo(responseUrl: string, what: string) {
 async function autoApproveOutline(job: number) {
   await waitForGateCard(fake, job, 'outline');
   clock.advance(30_001);
-  h.app.engine.tick();
-  await waitFor(() => h.app.store.jobs.load(job)!.gates.find((g) => g.stage === 'outline')?.state === 'approved', 'the outline gate to auto-approve');
+  await h.app.engine.tick();
+  await waitFor(async () => (await h.app.store.jobs.load(job))!.gates.find((g) => g.stage === 'outline')?.state === 'approved', 'the outline gate to auto-approve');
 }
 
-const jobState = (job: number) => h.app.store.jobs.load(job)!.job.state;
-const gate = (job: number, stage: string, round = 1) => h.app.store.jobs.load(job)!.gates.find((g) => g.stage === stage && g.round === round)!;
+const jobState = async (job: number) => (await h.app.store.jobs.load(job))!.job.state;
+const gate = async (job: number, stage: string, round = 1) => (await h.app.store.jobs.load(job))!.gates.find((g) => g.stage === stage && g.round === round)!;
 
 /** A thread as a user reads it, with the counts the builtin stages derive from the brief left out. */
 function thread(job: number): string[] {
@@ -149,7 +149,7 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
       'upload ✅ outline done in 0ms: Outline: N sections [outline: outline.md]',
       'card gate:1:outline:1 — waiting for <@U0BOB>',
     ]);
-    const [artifact] = h.app.store.artifacts.current(1);
+    const [artifact] = (await h.app.store.artifacts.current(1));
     const upload = fake.uploads.find((u) => u.filename === 'outline.md')!;
     expect(upload).toMatchObject({ channel: CHANNEL, threadTs: root.message.ts, title: 'outline: outline.md' });
     expect(upload.bytes.equals(fs.readFileSync(artifact!.path))).toBe(true);
@@ -162,9 +162,9 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     await click(script, 'Approve', BOB);
     const storyboard = asPosted(await waitForGateCard(fake, 1, 'storyboard'));
     await click(storyboard, 'Approve', BOB);
-    await waitFor(() => gate(1, 'storyboard').votes.length === 1, "bob's vote");
+    await waitFor(async () => (await gate(1, 'storyboard')).votes.length === 1, "bob's vote");
     await click(storyboard, 'Approve', CAROL);
-    await waitFor(() => jobState(1) === 'succeeded', 'the job to succeed');
+    await waitFor(async () => (await jobState(1)) === 'succeeded', 'the job to succeed');
     await drained(h.app, 1);
     expect(rootsOf(fake, 1)).toHaveLength(1);
     expect(blockText(rootOf(fake, 1)!.message.blocks)).toMatch(/Succeeded in/);
@@ -193,7 +193,7 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     expect(posted.Approve).toMatchObject({ action_id: 'signoff_gate_approve', block_id: `gate:${job}:script:1`, value: JSON.stringify({ j: job, s: 'script', r: 1 }) });
 
     // dave is in no group: refused privately, nothing changes.
-    const before = snapshot(h.app, fake, job);
+    const before = (await snapshot(h.app, fake, job));
     const byDave = await click(scriptCard, 'Approve', DAVE);
     const daveAnswer = await answerTo(byDave.responseUrl, "dave's refusal");
     expect(daveAnswer.body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
@@ -202,17 +202,17 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     const byAlice = await click(scriptCard, 'Approve', ALICE);
     expect((await answerTo(byAlice.responseUrl, "alice's refusal")).text).toBe(`You submitted job ${job}, and the "script" gate needs someone else's approval.`);
     await drained(h.app, job);
-    expect(snapshot(h.app, fake, job)).toEqual(before);
+    expect((await snapshot(h.app, fake, job))).toEqual(before);
     const api = await h.job(job);
     expect(api).toMatchObject({ state: 'awaiting_approval', stage: 'script' });
     expect(api.gates.find((g: { stage: string }) => g.stage === 'script')).toMatchObject({ state: 'pending', votes: [] });
     expect(cardNow(job, 'script').blocks).toEqual(scriptCard.blocks);
     // The refusals are in the audit, and only there.
-    expect(h.app.store.events.forJob(job).filter((e) => e.type === 'gate.refused').map((e) => e.data.code)).toEqual(['not_authorised', 'self_approval']);
+    expect((await h.app.store.events.forJob(job)).filter((e) => e.type === 'gate.refused').map((e) => e.data.code)).toEqual(['not_authorised', 'self_approval']);
 
     // bob edits: approved; the card is edited in place to its outcome, its buttons gone.
     const byBob = await click(scriptCard, 'Approve', BOB);
-    await waitFor(() => gate(job, 'script').state === 'approved', 'the script gate to be approved');
+    await waitFor(async () => (await gate(job, 'script')).state === 'approved', 'the script gate to be approved');
     const storyboardCard = asPosted(await waitForGateCard(fake, job, 'storyboard'));
     await drained(h.app, job);
     const decided = cardNow(job, 'script');
@@ -224,32 +224,32 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     expect(responsesTo(fake, byBob.responseUrl)).toEqual([]);
 
     // A late click on the old card: told privately who decided and when; nothing changes.
-    const beforeLate = snapshot(h.app, fake, job);
+    const beforeLate = (await snapshot(h.app, fake, job));
     const late = await click(scriptCard, 'Approve', DAVE);
     expect((await answerTo(late.responseUrl, 'the late click answer')).text).toMatch(/^The "script" gate was already approved by u0bob at \d{4}-\d\d-\d\dT[\d:.]+Z; nothing changed\.$/);
-    expect(snapshot(h.app, fake, job)).toEqual(beforeLate);
+    expect((await snapshot(h.app, fake, job))).toEqual(beforeLate);
 
     // Two approvals needed. bob's double click (the same action_ts twice) is one vote and no answer.
     const actionTs = `${Math.floor(Date.now() / 1000)}.424242`;
     const double = await click(storyboardCard, 'Approve', BOB, { action_ts: actionTs });
     const again = await interact(h.eventsUrl, double.payload);
     expect(again.status).toBe(200);
-    await waitFor(() => gate(job, 'storyboard').votes.length === 1, "bob's vote");
+    await waitFor(async () => (await gate(job, 'storyboard')).votes.length === 1, "bob's vote");
     // A later refused click is answered; by then the duplicate would have been answered too.
     const sentinel = await click(storyboardCard, 'Approve', DAVE);
     await answerTo(sentinel.responseUrl, "dave's refusal on the storyboard gate");
     await drained(h.app, job);
     expect(responsesTo(fake, double.responseUrl)).toEqual([]);
-    expect(eventTypes(h.app, job).filter((t) => t === 'gate.voted')).toHaveLength(2); // script (bob), storyboard (bob)
-    expect(h.app.store.events.forJob(job).filter((e) => e.type === 'gate.refused' && e.data.stage === 'storyboard').map((e) => e.data.code)).toEqual(['not_authorised']);
-    expect(gate(job, 'storyboard')).toMatchObject({ state: 'pending', votes: [expect.objectContaining({ actor: `slack:${BOB}`, vote: 'approve' })] });
+    expect((await eventTypes(h.app, job)).filter((t) => t === 'gate.voted')).toHaveLength(2); // script (bob), storyboard (bob)
+    expect((await h.app.store.events.forJob(job)).filter((e) => e.type === 'gate.refused' && e.data.stage === 'storyboard').map((e) => e.data.code)).toEqual(['not_authorised']);
+    expect((await gate(job, 'storyboard'))).toMatchObject({ state: 'pending', votes: [expect.objectContaining({ actor: `slack:${BOB}`, vote: 'approve' })] });
     const half = cardNow(job, 'storyboard');
     expect(blockText(half.blocks)).toContain('*Approvals:* 1 of 2 (u0bob)');
     expect(actionsBlock(half.blocks)).toBeDefined();
 
     // carol is a director only through the S0DIR user group, read from Slack.
     const byCarol = await click(storyboardCard, 'Approve', CAROL);
-    await waitFor(() => jobState(job) === 'succeeded', 'the job to succeed');
+    await waitFor(async () => (await jobState(job)) === 'succeeded', 'the job to succeed');
     await drained(h.app, job);
     expect(fake.callsTo('usergroups.users.list').map((c) => c.args.usergroup)).toContain('S0DIR');
     expect(responsesTo(fake, byCarol.responseUrl)).toEqual([]);
@@ -275,21 +275,21 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     expect(JSON.parse(String(opened.view.private_metadata))).toMatchObject({ job, stage: 'script', round: 1, channel: CHANNEL });
     expect(blockText(opened.view.blocks as unknown[])).toContain('Rejecting *script* of job');
     expect((opened.view.blocks as { type: string; block_id?: string }[]).find((b) => b.type === 'input')?.block_id).toBe('reason');
-    expect(gate(job, 'script').state).toBe('pending');
+    expect((await gate(job, 'script')).state).toBe('pending');
 
     // An empty reason: Slack shows the error next to the field; nothing changes.
-    const before = snapshot(h.app, fake, job);
+    const before = (await snapshot(h.app, fake, job));
     const empty = await interact(h.eventsUrl, fake.viewSubmission({ user: BOB, callback_id: 'signoff_reject', values: { reason: { reason: { type: 'plain_text_input', value: '   ' } } } }));
     expect(empty.status).toBe(200);
     expect(empty.json).toEqual({ response_action: 'errors', errors: { reason: expect.stringMatching(/reason/i) } });
-    expect(snapshot(h.app, fake, job)).toEqual(before);
+    expect((await snapshot(h.app, fake, job))).toEqual(before);
 
     // With a reason: the gate and the job are rejected; the card shows who, why, no buttons.
     const given = await interact(h.eventsUrl, fake.viewSubmission({ user: BOB, callback_id: 'signoff_reject', values: { reason: { reason: { type: 'plain_text_input', value: 'Too long, cut it' } } } }));
     expect(given).toMatchObject({ status: 200, text: '' });
-    await waitFor(() => jobState(job) === 'rejected', 'the job to be rejected');
+    await waitFor(async () => (await jobState(job)) === 'rejected', 'the job to be rejected');
     await drained(h.app, job);
-    expect(gate(job, 'script')).toMatchObject({ state: 'rejected', decidedBy: 'u0bob', reason: 'Too long, cut it' });
+    expect((await gate(job, 'script'))).toMatchObject({ state: 'rejected', decidedBy: 'u0bob', reason: 'Too long, cut it' });
     const rejected = cardNow(job, 'script');
     expect(rejected.ts).toBe(card.ts);
     expect(actionsBlock(rejected.blocks)).toBeUndefined();
@@ -310,7 +310,7 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     expect(gateCards(fake, job, 'script', 1)).toHaveLength(1);
 
     // A click on the round-1 card speaks for round 1 only: refused as decided; round 2 stays open.
-    const beforeOld = snapshot(h.app, fake, job);
+    const beforeOld = (await snapshot(h.app, fake, job));
     const old = await click(card, 'Approve', BOB);
     expect((await answerTo(old.responseUrl, 'the answer to the old card')).text).toMatch(/^The "script" gate was already rejected by u0bob at .+; nothing changed\.$/);
     // Reject on the old card is answered at once, without asking for a reason first.
@@ -318,12 +318,12 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     const oldReject = await click(card, 'Reject', BOB);
     expect((await answerTo(oldReject.responseUrl, 'the answer to Reject on the old card')).text).toMatch(/^The "script" gate was already rejected by u0bob at .+; nothing changed\.$/);
     expect(fake.views).toHaveLength(views);
-    expect(snapshot(h.app, fake, job)).toEqual(beforeOld);
-    expect(gate(job, 'script', 2)).toMatchObject({ state: 'pending', votes: [] });
+    expect((await snapshot(h.app, fake, job))).toEqual(beforeOld);
+    expect((await gate(job, 'script', 2))).toMatchObject({ state: 'pending', votes: [] });
 
     // The round-2 card works.
     await click(round2, 'Approve', BOB);
-    await waitFor(() => gate(job, 'script', 2).state === 'approved', 'round 2 to be approved');
+    await waitFor(async () => (await gate(job, 'script', 2)).state === 'approved', 'round 2 to be approved');
     await drained(h.app, job);
     expect(actionsBlock(cardNow(job, 'script', 2).blocks)).toBeUndefined();
     expect(blockText(cardNow(job, 'script', 2).blocks)).toContain('*Approved by u0bob*');
@@ -339,12 +339,12 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
 
     // Not yet due: a tick changes nothing.
     clock.advance(29_000);
-    h.app.engine.tick();
-    expect(gate(job, 'outline').state).toBe('pending');
+    await h.app.engine.tick();
+    expect((await gate(job, 'outline')).state).toBe('pending');
 
     clock.advance(1_001);
-    h.app.engine.tick();
-    await waitFor(() => gate(job, 'outline').state === 'approved', 'the auto-approval');
+    await h.app.engine.tick();
+    await waitFor(async () => (await gate(job, 'outline')).state === 'approved', 'the auto-approval');
     await waitForGateCard(fake, job, 'script');
     await drained(h.app, job);
     const now = cardNow(job, 'outline');
@@ -352,7 +352,7 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     expect(actionsBlock(now.blocks)).toBeUndefined();
     expect(blockText(now.blocks)).toContain('*Auto-approved: nobody objected in time*');
     expect(now.text).toMatch(/Auto-approved/);
-    expect(gate(job, 'outline')).toMatchObject({ decidedBy: 'timer' });
+    expect((await gate(job, 'outline'))).toMatchObject({ decidedBy: 'timer' });
     // The card is the record of the approval: no notice in the thread repeats it.
     expect(threadLog(fake, CHANNEL, rootOf(fake, job)!.message.ts).filter((line) => line.startsWith('notice'))).toEqual([]);
   });
@@ -369,7 +369,7 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     expect((await post({})).status).toBe(401);
     const stale = now - 6 * 60;
     expect((await slash(fake, h.eventsUrl, { user: ALICE, text: 'submit quick Stale' }, { timestamp: stale })).res.status).toBe(401);
-    expect(h.app.store.queries.list()).toEqual([]);
+    expect((await h.app.store.queries.list())).toEqual([]);
 
     // The same signed slash command twice (same trigger_id): one job, one answer. Its brief holds
     // mentions typed raw, and one as Slack itself sends a typed `<!here>` (entity-escaped).
@@ -379,21 +379,21 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     const replay = await slash(fake, h.eventsUrl, { user: ALICE, text: `submit quick ${brief}`, trigger_id: first.fields.trigger_id!, response_url: first.fields.response_url! });
     expect(replay.res.status).toBe(200);
     await command(ALICE, 'list'); // answered after the replay was handled
-    expect(h.app.store.queries.list().map((j) => j.id)).toEqual([1]);
+    expect((await h.app.store.queries.list()).map((j) => j.id)).toEqual([1]);
     expect(responsesTo(fake, first.fields.response_url!)).toHaveLength(1);
 
     // Tampered button values: refused privately, nothing changes.
     const card = asPosted(await waitForGateCard(fake, 1, 'outline'));
     await drained(h.app, 1);
-    const before = snapshot(h.app, fake, 1);
+    const before = (await snapshot(h.app, fake, 1));
     const otherJob = await click(card, 'Approve', BOB, { value: JSON.stringify({ j: 999, s: 'outline', r: 1 }) });
     expect((await answerTo(otherJob.responseUrl, 'the answer to a button for job 999')).text).toBe('There is no job 999. /signoff list shows recent jobs.');
     for (const value of ['garbage', '{"j":1,"s":"outline","r":1,"x":1}', '{"j":-1,"s":"outline","r":1}', '{"j":1,"s":"../etc","r":1}']) {
       const tampered = await click(card, 'Approve', BOB, { value });
       expect((await answerTo(tampered.responseUrl, `the answer to the value ${value}`)).text).toMatch(/^That button is not one signoff made, so nothing changed\./);
     }
-    expect(snapshot(h.app, fake, 1)).toEqual(before);
-    expect(gate(1, 'outline')).toMatchObject({ state: 'pending', votes: [] });
+    expect((await snapshot(h.app, fake, 1))).toEqual(before);
+    expect((await gate(1, 'outline'))).toMatchObject({ state: 'pending', votes: [] });
 
     // User text is escaped everywhere signoff writes to Slack: <!channel> and <@U123> stay inert.
     await command(ALICE, 'status 1');
@@ -409,7 +409,7 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     expect(written).not.toContain('<@U123>');
     expect(written).not.toMatch(/<!(here|everyone)/);
     expect(blockText(rootOf(fake, 1)!.message.blocks)).toContain('*Brief*\nLaunch &lt;!channel&gt; &lt;@U123&gt; &amp; friends &lt;!here&gt;');
-    expect(h.app.store.jobs.load(1)!.job.brief).toBe('Launch <!channel> <@U123> & friends <!here>');
+    expect((await h.app.store.jobs.load(1))!.job.brief).toBe('Launch <!channel> <@U123> & friends <!here>');
   });
 
   it('a post or an upload whose answer is lost is found, not made again', async () => {
@@ -448,15 +448,15 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     await click(script, 'Approve', BOB);
     const storyboard = asPosted(await waitForGateCard(fake, job, 'storyboard'));
     await click(storyboard, 'Approve', BOB);
-    await waitFor(() => gate(job, 'storyboard').votes.length === 1, "bob's vote");
+    await waitFor(async () => (await gate(job, 'storyboard')).votes.length === 1, "bob's vote");
     await click(storyboard, 'Approve', CAROL);
-    await waitFor(() => jobState(job) === 'succeeded', 'the job to succeed');
+    await waitFor(async () => (await jobState(job)) === 'succeeded', 'the job to succeed');
     await drained(h.app, job);
 
     // The faults did happen.
     expect(fake.stats.rateLimited).toBe(3);
     expect(fake.stats.serverErrors).toBe(6);
-    expect(h.app.store.outbox.pendingForJob('slack', job)).toEqual([]);
+    expect((await h.app.store.outbox.pendingForJob('slack', job))).toEqual([]);
 
     // One root, one card per gate, each notice once, in the order things happened.
     const root = rootsOf(fake, job);
@@ -493,9 +493,9 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     expect(jobs).toEqual([1, 2]);
     for (const job of jobs) await waitForGateCard(fake, job, 'outline');
     clock.advance(30_001);
-    h.app.engine.tick();
+    await h.app.engine.tick();
     for (const job of jobs) {
-      await waitFor(() => jobState(job) === 'succeeded', `job ${job} to succeed`);
+      await waitFor(async () => (await jobState(job)) === 'succeeded', `job ${job} to succeed`);
       await drained(h.app, job);
     }
     // The pacer stays under Slack's per-channel limit: not one post was answered 429.

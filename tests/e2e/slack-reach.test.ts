@@ -93,7 +93,7 @@ async function click(card: { channel: string; ts: string; blocks: unknown[] | un
   return String(payload.response_url);
 }
 
-const gate = (job: number, stage: string) => h.app.store.jobs.load(job)!.gates.find((g) => g.stage === stage)!;
+const gate = async (job: number, stage: string) => (await h.app.store.jobs.load(job))!.gates.find((g) => g.stage === stage)!;
 const threadOf = (channel: string, rootTs: string) => fake.messageList(channel).filter((m) => m.thread_ts === rootTs && m.ts !== rootTs);
 /** `user` opens the app's Home tab (the `app_home_opened` event, signed as Slack sends it); resolves once it is published. */
 async function openHome(user: string) {
@@ -130,7 +130,7 @@ describe('reaching the deciders on Slack', () => {
     expect((await command(BOB, `reject ${job} draft ${HOSTILE}`)).text).toContain('Rejected');
     await waitFor(() => threadOf(JOBS, root.ts).some((m) => m.text?.includes('rejected by')), 'the rejection notice');
     await waitFor(() => !actionsBlock(fake.message(JOBS, card.message.ts)!.blocks), 'the card to show the outcome');
-    await waitFor(() => h.app.store.outbox.pendingForJob('slack', job).length === 0, 'the outbox to drain');
+    await waitFor(async () => (await h.app.store.outbox.pendingForJob('slack', job)).length === 0, 'the outbox to drain');
     // The opening posted no reply of its own: the card, then the rejection's notice.
     expect(threadOf(JOBS, root.ts).filter((m) => m.text?.startsWith('🔔'))).toEqual([]);
     for (const m of fake.messageList()) {
@@ -170,9 +170,9 @@ describe('reaching the deciders on Slack', () => {
 
     // Bob approves in his DM, Carol in hers: two approvals, one gate, decided.
     await click({ channel: bobDm.channel, ts: bobDm.ts, blocks: bobDm.blocks }, 'Approve', BOB);
-    await waitFor(() => gate(job, 'build').votes.length === 1, "Bob's vote");
+    await waitFor(async () => (await gate(job, 'build')).votes.length === 1, "Bob's vote");
     await click({ channel: carolDm.channel, ts: carolDm.ts, blocks: carolDm.blocks }, 'Approve', CAROL);
-    await waitFor(() => gate(job, 'build').state === 'approved', 'the gate to be approved');
+    await waitFor(async () => (await gate(job, 'build')).state === 'approved', 'the gate to be approved');
 
     // Every copy shows the outcome, none keeps its buttons.
     for (const [channel, ts] of [[DEPLOY, card.message.ts], [bobDm.channel, bobDm.ts], [carolDm.channel, carolDm.ts]] as const) {
@@ -196,7 +196,7 @@ describe('reaching the deciders on Slack', () => {
     await waitForGateCard(fake, job, 'build');
     fake.failNext('chat.postMessage', { lose: true }, 1);
     await waitFor(() => dms(CAROL).length === 1, "Carol's DM");
-    await waitFor(() => h.app.store.outbox.pendingForJob('slack', job).length === 0, 'the outbox to drain');
+    await waitFor(async () => (await h.app.store.outbox.pendingForJob('slack', job)).length === 0, 'the outbox to drain');
     expect(fake.stats.lost).toBe(1);
     expect(dms(BOB)).toHaveLength(1);
     expect(dms(CAROL)).toHaveLength(1);
@@ -214,10 +214,10 @@ describe('reaching the deciders on Slack', () => {
     const answer = await waitFor(() => responsesTo(fake, refused)[0], "Erin's refusal");
     expect(answer.text).toContain('once it escalates');
     await click(card, 'Approve', BOB);
-    await waitFor(() => gate(job, 'build').votes.length === 1, "Bob's approval");
+    await waitFor(async () => (await gate(job, 'build')).votes.length === 1, "Bob's approval");
 
     clock.advance(3 * HOUR);
-    h.app.engine.tick();
+    await h.app.engine.tick();
     const reminder = await waitFor(() => threadOf(DEPLOY, root.ts).find((m) => m.text?.startsWith('⏰')), 'the reminder');
     expect(pings(reminder.text!)).toEqual(['<!subteam^S0DIR>']);
     // The reminder DM goes to Carol, who has not voted, not to Bob.
@@ -229,19 +229,19 @@ describe('reaching the deciders on Slack', () => {
     await h.app.stop();
     await start(dataDir);
     clock.advance(HOUR / 2 - 1_000);
-    h.app.engine.tick();
-    expect(gate(job, 'build').escalatedAt).toBeNull();
+    await h.app.engine.tick();
+    expect((await gate(job, 'build')).escalatedAt).toBeNull();
     clock.advance(1_000);
-    h.app.engine.tick();
-    await waitFor(() => gate(job, 'build').escalatedAt !== null, 'the escalation');
+    await h.app.engine.tick();
+    await waitFor(async () => (await gate(job, 'build')).escalatedAt !== null, 'the escalation');
     const escalated = await waitFor(() => threadOf(DEPLOY, root.ts).find((m) => m.text?.startsWith('📣')), 'the escalation notice');
     expect(pings(escalated.text!)).toEqual([`<@${ERIN}>`]);
     const erinDm = await waitFor(() => dms(ERIN)[0], "the card in Erin's DMs");
     await waitFor(() => blockText(fake.message(DEPLOY, card.ts)!.blocks).includes('Escalated to leads'), 'the card to say it escalated');
 
     await click({ channel: erinDm.channel, ts: erinDm.ts, blocks: erinDm.blocks }, 'Approve', ERIN);
-    await waitFor(() => gate(job, 'build').state === 'approved', 'the escalation group to decide');
-    expect(gate(job, 'build').votes.map((v) => v.actor).sort()).toEqual([`slack:${BOB}`, `slack:${ERIN}`]);
+    await waitFor(async () => (await gate(job, 'build')).state === 'approved', 'the escalation group to decide');
+    expect((await gate(job, 'build')).votes.map((v) => v.actor).sort()).toEqual([`slack:${BOB}`, `slack:${ERIN}`]);
   });
 
   it('/signoff pending lists what waits for the approver (link and buttons), nothing for the submitter or a viewer; the API agrees', async () => {
@@ -267,7 +267,7 @@ describe('reaching the deciders on Slack', () => {
 
     // The list's Approve button decides like the card's.
     await click({ channel: 'C0OTHER', ts: '1.0', blocks: forBob.body.blocks }, 'Approve', BOB);
-    await waitFor(() => gate(job, 'draft').state === 'approved', 'the approval from the pending list');
+    await waitFor(async () => (await gate(job, 'draft')).state === 'approved', 'the approval from the pending list');
     expect((await command(BOB, 'pending')).text).toContain('Nothing waits for you');
   });
 });

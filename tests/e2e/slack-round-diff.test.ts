@@ -55,7 +55,7 @@ describe('a redo reviewed on Slack', () => {
     await click(first, 'Reject', BOB);
     await waitFor(() => fake.views.find((v) => v.view.callback_id === 'signoff_reject'), 'the reject dialog');
     await interact(h.eventsUrl, fake.viewSubmission({ user: BOB, callback_id: 'signoff_reject', values: input('reason', 'make the ending shorter') }));
-    await waitFor(() => h.app.store.jobs.load(job)!.job.state === 'rejected', 'the job to be rejected');
+    await waitFor(async () => (await h.app.store.jobs.load(job))!.job.state === 'rejected', 'the job to be rejected');
     await command(ALICE, `retry ${job}`);
 
     const second = asPosted(await waitForGateCard(fake, job, 'write', 2));
@@ -83,9 +83,9 @@ describe('a redo reviewed on Slack', () => {
 
     // As if signoff had died after Slack took the upload but before its id was stored: the next
     // edit of the card finds the upload in the thread instead of uploading it again.
-    const stored = h.app.store.outbox.getRef('slack', job, 'diff:write:2')!;
+    const stored = (await h.app.store.outbox.getRef('slack', job, 'diff:write:2'))!;
     expect(stored.messageId).toMatch(/^F/);
-    h.app.store.outbox.putRef('slack', job, 'diff:write:2', { ...stored, messageId: 'pending' });
+    await h.app.store.outbox.putRef('slack', job, 'diff:write:2', { ...stored, messageId: 'pending' });
 
     // Approve with note…: a dialog, then the note (mentions and markup inert) on the decided card.
     expect(Object.keys(buttons(second.blocks))).toEqual(['Approve', 'Approve with note…', 'Reject']);
@@ -95,7 +95,7 @@ describe('a redo reviewed on Slack', () => {
     const note = 'fine, but check the intro timing <!channel> <@U0ALICE> *loud*';
     const sent = await interact(h.eventsUrl, fake.viewSubmission({ user: BOB, callback_id: 'signoff_approve_note', values: input('note', note) }));
     expect(sent.status).toBe(200);
-    await waitFor(() => h.app.store.jobs.load(job)!.job.state === 'succeeded', 'the job to finish');
+    await waitFor(async () => (await h.app.store.jobs.load(job))!.job.state === 'succeeded', 'the job to finish');
     await drained(h.app, job);
     const decided = gateCards(fake, job, 'write', 2)[0]!.message;
     expect(actionsBlock(decided.blocks)).toBeUndefined();
@@ -105,6 +105,6 @@ describe('a redo reviewed on Slack', () => {
     expect(decidedText).not.toContain('<!channel>');
     // Edits of the card never upload the diff again, even after the lost id.
     expect(fake.uploads.filter((u) => u.filename === 'write-round-2.diff')).toHaveLength(1);
-    expect(h.app.store.outbox.getRef('slack', job, 'diff:write:2')!.messageId).toBe(stored.messageId);
+    expect((await h.app.store.outbox.getRef('slack', job, 'diff:write:2'))!.messageId).toBe(stored.messageId);
   });
 });

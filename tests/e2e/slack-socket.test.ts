@@ -70,11 +70,11 @@ function click(card: PostedCard, label: string, user: string) {
 async function autoApproveOutline(job: number) {
   await waitForGateCard(fake, job, 'outline');
   clock.advance(30_001);
-  h.app.engine.tick();
-  await waitFor(() => h.app.store.jobs.load(job)!.gates.find((g) => g.stage === 'outline')?.state === 'approved', 'the outline gate to auto-approve');
+  await h.app.engine.tick();
+  await waitFor(async () => (await h.app.store.jobs.load(job))!.gates.find((g) => g.stage === 'outline')?.state === 'approved', 'the outline gate to auto-approve');
 }
 
-const gate = (job: number, stage: string) => h.app.store.jobs.load(job)!.gates.find((g) => g.stage === stage)!;
+const gate = async (job: number, stage: string) => (await h.app.store.jobs.load(job))!.gates.find((g) => g.stage === stage)!;
 const cardNow = (job: number, stage: string) => gateCards(fake, job, stage)[0]!.message;
 
 describe('Slack over Socket Mode', () => {
@@ -103,7 +103,7 @@ describe('Slack over Socket Mode', () => {
     expect(ack).toEqual({ envelope_id: expect.any(String), payload: {} });
     expect(ms, 'acked without waiting for the lookup (bounded at 1.5 s)').toBeLessThan(1_000);
     expect(answer.body).toMatchObject({ response_type: 'ephemeral', text: `Job ${job} (quick) started.` });
-    expect(h.app.store.inbox.pending(), 'carried out, nothing left stored').toEqual([]);
+    expect((await h.app.store.inbox.pending()), 'carried out, nothing left stored').toEqual([]);
   });
 
   it('a button envelope approves the gate; the card is edited to its outcome', async () => {
@@ -112,7 +112,7 @@ describe('Slack over Socket Mode', () => {
     const card = asPosted(await waitForGateCard(fake, job, 'script'));
     const { ack } = click(card, 'Approve', BOB);
     expect(await ack).toEqual({ envelope_id: expect.any(String), payload: {} });
-    await waitFor(() => gate(job, 'script').state === 'approved', 'the script gate to be approved');
+    await waitFor(async () => (await gate(job, 'script')).state === 'approved', 'the script gate to be approved');
     await waitForGateCard(fake, job, 'storyboard');
     await drained(h.app, job);
     const now = cardNow(job, 'script');
@@ -133,16 +133,16 @@ describe('Slack over Socket Mode', () => {
     const opened = await waitFor(() => fake.views.find((v) => v.method === 'views.open'), 'the reject dialog');
     expect(opened).toMatchObject({ trigger_id: reject.payload.trigger_id, view: { callback_id: 'signoff_reject' } });
 
-    const before = snapshot(h.app, fake, job);
+    const before = (await snapshot(h.app, fake, job));
     const empty = await fake.sendEnvelope('interactive', fake.viewSubmission({ user: BOB, callback_id: 'signoff_reject', values: { reason: { reason: { type: 'plain_text_input', value: null } } } }));
     expect(empty.payload).toEqual({ response_action: 'errors', errors: { reason: expect.stringMatching(/reason/i) } });
-    expect(snapshot(h.app, fake, job)).toEqual(before);
+    expect((await snapshot(h.app, fake, job))).toEqual(before);
 
     const given = await fake.sendEnvelope('interactive', fake.viewSubmission({ user: BOB, callback_id: 'signoff_reject', values: { reason: { reason: { type: 'plain_text_input', value: 'Needs a stronger ending' } } } }));
     expect(given.payload).toEqual({});
-    await waitFor(() => h.app.store.jobs.load(job)!.job.state === 'rejected', 'the job to be rejected');
+    await waitFor(async () => (await h.app.store.jobs.load(job))!.job.state === 'rejected', 'the job to be rejected');
     await drained(h.app, job);
-    expect(gate(job, 'script')).toMatchObject({ state: 'rejected', decidedBy: 'u0bob', reason: 'Needs a stronger ending' });
+    expect((await gate(job, 'script'))).toMatchObject({ state: 'rejected', decidedBy: 'u0bob', reason: 'Needs a stronger ending' });
     const now = cardNow(job, 'script');
     expect(now.ts).toBe(card.ts);
     expect(actionsBlock(now.blocks)).toBeUndefined();

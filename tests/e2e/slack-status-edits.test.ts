@@ -58,12 +58,12 @@ describe('Slack root status edits', () => {
     // tests/integration/status-edits.test.ts.)
     await waitForGateCard(fake, job, 'render');
     await slash(fake, h.eventsUrl, { user: BOB, text: `approve ${job} render` });
-    await waitFor(() => h!.app.store.jobs.load(job)!.job.state === 'succeeded', 'the job to succeed');
+    await waitFor(async () => (await h!.app.store.jobs.load(job))!.job.state === 'succeeded', 'the job to succeed');
     await drained(h.app, job);
 
     const root = rootOf(fake, job)!;
     expect(blockText(fake.message(CHANNEL, root.message.ts)!.blocks)).toMatch(/Succeeded in/);
-    const events = h.app.store.events.forJob(job);
+    const events = (await h.app.store.events.forJob(job));
     const statusChanges = events.filter((e) => changesStatus({ event: e } as OutboxRow)).length;
     const edits = fake.callsTo('chat.update').filter((c) => c.args.ts === root.message.ts);
     // Progress makes a couple of dozen changes; the root saw a few edits.

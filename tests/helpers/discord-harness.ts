@@ -170,7 +170,7 @@ export function threadLog(fake: FakeDiscord, threadId: string): string[] {
 
 /** Waits until the Discord outbox of a job is empty (everything was delivered). */
 export async function drained(app: App, job: number, timeoutMs = 20_000): Promise<void> {
-  await waitFor(() => app.store.outbox.pendingForJob('discord', job).length === 0, `the Discord outbox of job ${job} to drain`, timeoutMs);
+  await waitFor(async () => (await app.store.outbox.pendingForJob('discord', job)).length === 0, `the Discord outbox of job ${job} to drain`, timeoutMs);
 }
 
 /** The message an interaction's reply (or deferred reply, once edited) is now. */
@@ -193,17 +193,17 @@ export function callbackText(cb: InteractionCallback): string {
 }
 
 /** Event types of a job, in order. */
-export function eventTypes(app: App, job: number): string[] {
-  return app.store.events.forJob(job).map((e) => e.type);
+export async function eventTypes(app: App, job: number): Promise<string[]> {
+  return (await app.store.events.forJob(job)).map((e) => e.type);
 }
 
 /** A snapshot of what a job looks like to the engine and to Discord, to compare "nothing changed". */
-export function snapshot(app: App, fake: FakeDiscord, job: number) {
-  const agg = app.store.jobs.load(job)!;
+export async function snapshot(app: App, fake: FakeDiscord, job: number) {
+  const agg = (await app.store.jobs.load(job))!;
   return {
     state: agg.job.state,
     gates: agg.gates.map((g) => ({ stage: g.stage, round: g.round, state: g.state, votes: g.votes.map((v) => `${v.actor}:${v.vote}`) })),
-    events: eventTypes(app, job).filter((t) => t !== 'gate.refused'),
+    events: (await eventTypes(app, job)).filter((t) => t !== 'gate.refused'),
     messages: [...fake.messages.values()].filter((m) => !(m.flags & 64)).map((m) => JSON.stringify([m.id, m.content, m.embeds, m.components, fake.editsOf(m.id)])),
   };
 }

@@ -55,7 +55,7 @@ export async function everyStateDataDir(): Promise<EveryStateDir> {
   const passOutline = async (id: number) => {
     await waitForGateCard(fake, id, 'outline');
     clock.advance(30_001);
-    h.app.engine.tick();
+    await h.app.engine.tick();
     return api.waitAtGate(id, 'script');
   };
   const ok = async (r: Promise<{ status: number; text: string }>) => {
@@ -104,7 +104,7 @@ export async function everyStateDataDir(): Promise<EveryStateDir> {
 
     for (const id of [succeeded, rejected, failed, cancelled, roundTwo, awaiting, running, queued]) await drained(h.app, id);
     // An interaction acknowledged but not yet carried out when signoff stopped: it is carried out at the next start.
-    h.app.store.inbox.accept('slack:pending-click', clock.now(), JSON.stringify({ kind: 'test', note: 'carried out at the next start' }));
+    await h.app.store.inbox.accept('slack:pending-click', clock.now(), JSON.stringify({ kind: 'test', note: 'carried out at the next start' }));
     return { dataDir, jobs: { succeeded, rejected, failed, cancelled, awaiting_approval: awaiting, awaiting_round_two: roundTwo, running, queued } };
   } finally {
     await h.app.stop();

@@ -255,21 +255,21 @@ export function threadLog(fake: FakeSlack, channel: string, rootTs: string): str
 
 /** Waits until the Slack outbox has nothing left for a job: everything was delivered, no delivery is in flight. */
 export async function drained(app: App, job: number, what = `the Slack outbox of job ${job} to drain`, timeoutMs = 20_000): Promise<void> {
-  await waitFor(() => app.store.outbox.pendingForJob('slack', job).length === 0, what, timeoutMs);
+  await waitFor(async () => (await app.store.outbox.pendingForJob('slack', job)).length === 0, what, timeoutMs);
 }
 
 /** Event types of a job, in order. */
-export function eventTypes(app: App, job: number): string[] {
-  return app.store.events.forJob(job).map((e) => e.type);
+export async function eventTypes(app: App, job: number): Promise<string[]> {
+  return (await app.store.events.forJob(job)).map((e) => e.type);
 }
 
 /** A snapshot of what a job looks like to the engine and to Slack, to compare "nothing changed". */
-export function snapshot(app: App, fake: FakeSlack, job: number) {
-  const agg = app.store.jobs.load(job)!;
+export async function snapshot(app: App, fake: FakeSlack, job: number) {
+  const agg = (await app.store.jobs.load(job))!;
   return {
     state: agg.job.state,
     gates: agg.gates.map((g) => ({ stage: g.stage, round: g.round, state: g.state, votes: g.votes.map((v) => `${v.actor}:${v.vote}`) })),
-    events: eventTypes(app, job).filter((t) => t !== 'gate.refused'),
+    events: (await eventTypes(app, job)).filter((t) => t !== 'gate.refused'),
     messages: fake.messageList().map((m) => JSON.stringify([m.ts, m.text, m.blocks, m.updates])),
   };
 }

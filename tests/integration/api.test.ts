@@ -1,7 +1,7 @@
 /**
  * The REST API end to end, as an API user meets it: a real signoff (SQLite file, engine, fastify
  * on a real port) per test, driven with `fetch`. Timers are fired by moving a fake clock and
- * calling `engine.tick()`; everything else is waited for by polling the API.
+ * calling `(await engine.tick())`; everything else is waited for by polling the API.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -66,7 +66,7 @@ async function jobAtScriptGate(o: { actor?: string; brief?: string } = {}): Prom
   const job = await api.submit(o.brief ?? 'Explain heat pumps to homeowners who heat with gas', o.actor ? { actor: o.actor } : {});
   await api.waitAtGate(job.id, 'outline');
   clock.advance(31_000);
-  app!.engine.tick();
+  await app!.engine.tick();
   return api.waitAtGate(job.id, 'script');
 }
 
@@ -283,12 +283,12 @@ describe('a job through its gates', () => {
 
     // Not yet due: a tick changes nothing.
     clock.advance(29_000);
-    app!.engine.tick();
+    await app!.engine.tick();
     expect((await api.job(id)).stage).toBe('outline');
 
     // 2. After 30 s it approves itself and the job runs on to the required script gate.
     clock.advance(2_000);
-    app!.engine.tick();
+    await app!.engine.tick();
     job = await api.waitAtGate(id, 'script');
     expect(latestGate(job, 'outline')).toMatchObject({ state: 'approved', decided_by: 'timer' });
     expect(job.state).toBe('awaiting_approval');
@@ -505,7 +505,7 @@ describe('gate rules', () => {
     expect(again.body.error).toBe('not_holdable');
 
     clock.advance(10 * 60_000);
-    app!.engine.tick();
+    await app!.engine.tick();
     let job = await api.job(id);
     expect(job.state).toBe('awaiting_approval');
     expect(job.stage).toBe('outline');

@@ -19,11 +19,11 @@ afterEach(async () => {
   store.close();
 });
 
-function boot() {
+async function boot() {
   const dir = tempDir();
   store = openStore(path.join(dir, 'signoff.db'));
   engine = new Engine({ store, config: configFrom(QUICK_PIPELINE), dataDir: dir, baseDir: process.cwd(), log: silentLog, clock: new FakeClock(), tickSchedule: false });
-  engine.start();
+  await engine.start();
 }
 
 const as = (user: string): Identity => ({ platform: 'console', user });
@@ -35,43 +35,43 @@ function run(who: Identity, text: string) {
 
 describe('commands', () => {
   it('submit, status, list, approve, audit: the whole loop by typing', async () => {
-    boot();
-    const submitted = run(as('alice'), '/signoff submit quick A film about "bees"');
+    (await boot());
+    const submitted = (await run(as('alice'), '/signoff submit quick A film about "bees"'));
     expect(submitted).toMatchObject({ ok: true, jobId: 1, text: 'Job 1 (quick) started.' });
-    await waitFor(() => store.jobs.load(1)!.job.state === 'awaiting_approval', 'the outline gate');
-    const status = run(as('bob'), 'status #1');
+    await waitFor(async () => (await store.jobs.load(1))!.job.state === 'awaiting_approval', 'the outline gate');
+    const status = await run(as('bob'), 'status #1');
     expect(status.text).toContain('✋ Job 1 · quick: Awaiting approval of outline');
     expect(status.text).toContain('Brief: A film about "bees"');
     expect(status.text).toMatch(/✋ outline \(\d+ms\) — waiting for approval \(0 of 1\)/);
-    expect(run(as('bob'), 'list').text).toMatch(/^#1 quick — awaiting approval \(outline\) — alice — A film about "bees"$/);
-    expect(run(as('bob'), 'list failed').text).toBe('No failed jobs.');
-    expect(run(as('dave'), 'approve 1 outline')).toMatchObject({ ok: false, text: expect.stringContaining('needs a member of editors') });
-    expect(run(as('bob'), 'approve 1 outline')).toMatchObject({ ok: true, text: 'Approved "outline" of job 1.' });
-    const audit = run(as('carol'), 'audit 1').text.split('\n');
+    expect((await run(as('bob'), 'list')).text).toMatch(/^#1 quick — awaiting approval \(outline\) — alice — A film about "bees"$/);
+    expect((await run(as('bob'), 'list failed')).text).toBe('No failed jobs.');
+    expect((await run(as('dave'), 'approve 1 outline'))).toMatchObject({ ok: false, text: expect.stringContaining('needs a member of editors') });
+    expect((await run(as('bob'), 'approve 1 outline'))).toMatchObject({ ok: true, text: 'Approved "outline" of job 1.' });
+    const audit = (await run(as('carol'), 'audit 1')).text.split('\n');
     expect(audit[0]).toMatch(/^Audit of job 1 \(\d+ events\):$/);
     expect(audit.some((l) => /#\d+ gate\.refused .*actor="console:dave".*code="not_authorised"/.test(l))).toBe(true);
     expect(audit.some((l) => /#\d+ gate\.approved stage="outline" by="bob" auto=false/.test(l))).toBe(true);
   });
 
   it('reject needs a reason, cancel and retry work by id, unknown jobs are named', async () => {
-    boot();
-    run(as('alice'), 'submit quick bees');
-    await waitFor(() => store.jobs.load(1)!.job.state === 'awaiting_approval', 'the outline gate');
-    expect(run(as('bob'), 'reject 1 outline').text).toContain('needs a reason');
-    expect(run(as('bob'), 'reject 1 outline too vague')).toMatchObject({ ok: true });
-    expect(run(as('alice'), 'retry 1')).toMatchObject({ ok: true, text: expect.stringContaining('queued again from "outline" with the rejection reason') });
-    expect(run(as('alice'), 'cancel 1 wrong brief')).toMatchObject({ ok: true, text: 'Cancelled job 1.' });
-    expect(run(as('alice'), 'status 99')).toMatchObject({ ok: false, text: 'There is no job 99. /signoff list shows recent jobs.' });
+    (await boot());
+    (await run(as('alice'), 'submit quick bees'));
+    await waitFor(async () => (await store.jobs.load(1))!.job.state === 'awaiting_approval', 'the outline gate');
+    expect((await run(as('bob'), 'reject 1 outline')).text).toContain('needs a reason');
+    expect((await run(as('bob'), 'reject 1 outline too vague'))).toMatchObject({ ok: true });
+    expect((await run(as('alice'), 'retry 1'))).toMatchObject({ ok: true, text: expect.stringContaining('queued again from "outline" with the rejection reason') });
+    expect((await run(as('alice'), 'cancel 1 wrong brief'))).toMatchObject({ ok: true, text: 'Cancelled job 1.' });
+    expect((await run(as('alice'), 'status 99'))).toMatchObject({ ok: false, text: 'There is no job 99. /signoff list shows recent jobs.' });
   });
 
-  it('answers bad input with usage, and people outside the config with what to do', () => {
-    boot();
-    expect(run(as('alice'), '/signoff submit nope a brief')).toMatchObject({ ok: false, text: expect.stringContaining('There is no pipeline "nope". Pipelines: quick.') });
-    expect(run(as('alice'), '/signoff frobnicate').text).toContain('Unknown command');
-    expect(run(as('mallory'), 'list')).toMatchObject({ ok: false, text: expect.stringContaining('not a signoff operator') });
-    expect(run(as('mallory'), 'help').ok).toBe(true);
-    expect(run(as('dave'), 'submit quick bees')).toMatchObject({ ok: false, text: expect.stringContaining('may not submit') });
-    expect(run(as('alice'), 'submit')).toMatchObject({ ok: true, form: 'submit' });
-    expect(run(as('alice'), 'pipelines').text).toBe('quick: quick test pipeline\n  stages: outline [review] → script [approval] → storyboard [approval]');
+  it('answers bad input with usage, and people outside the config with what to do', async () => {
+    (await boot());
+    expect((await run(as('alice'), '/signoff submit nope a brief'))).toMatchObject({ ok: false, text: expect.stringContaining('There is no pipeline "nope". Pipelines: quick.') });
+    expect((await run(as('alice'), '/signoff frobnicate')).text).toContain('Unknown command');
+    expect((await run(as('mallory'), 'list'))).toMatchObject({ ok: false, text: expect.stringContaining('not a signoff operator') });
+    expect((await run(as('mallory'), 'help')).ok).toBe(true);
+    expect((await run(as('dave'), 'submit quick bees'))).toMatchObject({ ok: false, text: expect.stringContaining('may not submit') });
+    expect((await run(as('alice'), 'submit'))).toMatchObject({ ok: true, form: 'submit' });
+    expect((await run(as('alice'), 'pipelines')).text).toBe('quick: quick test pipeline\n  stages: outline [review] → script [approval] → storyboard [approval]');
   });
 });

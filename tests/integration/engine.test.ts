@@ -24,58 +24,58 @@ afterEach(async () => {
   open = [];
 });
 
-function boot(yaml: string, dataDir = tempDir(), clock = new FakeClock()) {
+async function boot(yaml: string, dataDir = tempDir(), clock = new FakeClock()) {
   const store = openStore(path.join(dataDir, 'signoff.db'));
   const engine = new Engine({ store, config: configFrom(yaml), dataDir, baseDir: process.cwd(), log: silentLog, clock, tickSchedule: false });
   const events: StoredEvent[] = [];
   engine.onEvent((e) => events.push(e));
-  engine.start();
+  await engine.start();
   open.push({ engine, store });
   return { engine, store, clock, dataDir, events };
 }
 
-const submit = (engine: Engine, who: Identity = alice, pipeline = 'quick', brief = 'bees and honey') => {
-  const r = engine.submit(who, { pipeline, brief, origin: { surface: 'console' } });
+const submit = async (engine: Engine, who: Identity = alice, pipeline = 'quick', brief = 'bees and honey') => {
+  const r = (await engine.submit(who, { pipeline, brief, origin: { surface: 'console' } }));
   if (!r.ok) throw new Error(r.message);
   return r.jobId;
 };
-const stateOf = (store: Store, id: number) => store.jobs.load(id)!;
+const stateOf = async (store: Store, id: number) => (await store.jobs.load(id))!;
 
 describe('engine', () => {
   it('runs a job by itself to its first required gate, through an auto-approving gate, and on to the end', async () => {
-    const { engine, store, clock, events } = boot(QUICK_PIPELINE);
-    const id = submit(engine);
-    await waitFor(() => stateOf(store, id).job.state === 'awaiting_approval', 'the outline gate');
+    const { engine, store, clock, events } = await boot(QUICK_PIPELINE);
+    const id = await submit(engine);
+    await waitFor(async () => (await stateOf(store, id)).job.state === 'awaiting_approval', 'the outline gate');
     clock.advance(30_000);
-    engine.tick();
-    await waitFor(() => stateOf(store, id).gates.some((g) => g.stage === 'script' && g.state === 'pending'), 'the script gate');
-    expect(engine.act(bob, id, { type: 'approve', stage: 'script' })).toMatchObject({ ok: true });
-    await waitFor(() => stateOf(store, id).gates.some((g) => g.stage === 'storyboard'), 'the storyboard gate');
-    engine.act(bob, id, { type: 'approve', stage: 'storyboard' });
-    engine.act(carol, id, { type: 'approve', stage: 'storyboard' });
-    expect(stateOf(store, id).job.state).toBe('succeeded');
-    const names = store.artifacts.current(id).map((a) => a.name);
+    await engine.tick();
+    await waitFor(async () => (await stateOf(store, id)).gates.some((g) => g.stage === 'script' && g.state === 'pending'), 'the script gate');
+    expect((await engine.act(bob, id, { type: 'approve', stage: 'script' }))).toMatchObject({ ok: true });
+    await waitFor(async () => (await stateOf(store, id)).gates.some((g) => g.stage === 'storyboard'), 'the storyboard gate');
+    await engine.act(bob, id, { type: 'approve', stage: 'storyboard' });
+    await engine.act(carol, id, { type: 'approve', stage: 'storyboard' });
+    expect((await stateOf(store, id)).job.state).toBe('succeeded');
+    const names = (await store.artifacts.current(id)).map((a) => a.name);
     expect(names).toEqual(expect.arrayContaining(['outline.md', 'script.md', 'storyboard.svg']));
-    for (const a of store.artifacts.current(id)) expect(fs.statSync(a.path).size).toBe(a.size);
+    for (const a of (await store.artifacts.current(id))) expect(fs.statSync(a.path).size).toBe(a.size);
     // Every step is an event with a gap-free per-job sequence, and listeners saw the same.
-    const stored = store.events.forJob(id);
+    const stored = (await store.events.forJob(id));
     expect(stored.map((e) => e.seq)).toEqual(stored.map((_, i) => i + 1));
     expect(events.filter((e) => e.job === id).map((e) => e.seq)).toEqual(stored.map((e) => e.seq));
     expect(stored.map((e) => e.type)).toEqual(expect.arrayContaining(['job.created', 'job.started', 'gate.approved', 'artifact.added', 'job.finished']));
   });
 
   it('hands earlier artifacts and the rejection reason to a redone stage', async () => {
-    const { engine, store, clock } = boot(QUICK_PIPELINE);
-    const id = submit(engine);
-    await waitFor(() => stateOf(store, id).job.state === 'awaiting_approval', 'the outline gate');
+    const { engine, store, clock } = await boot(QUICK_PIPELINE);
+    const id = await submit(engine);
+    await waitFor(async () => (await stateOf(store, id)).job.state === 'awaiting_approval', 'the outline gate');
     clock.advance(30_000);
-    engine.tick();
-    await waitFor(() => stateOf(store, id).gates.some((g) => g.stage === 'script'), 'the script gate');
-    engine.act(bob, id, { type: 'reject', stage: 'script', reason: 'needs a joke about wax' });
-    expect(stateOf(store, id).job.state).toBe('rejected');
-    expect(engine.act(bob, id, { type: 'retry' })).toMatchObject({ ok: true });
-    await waitFor(() => stateOf(store, id).gates.some((g) => g.stage === 'script' && g.round === 2), 'round 2 of the script gate');
-    const script = store.artifacts.current(id).find((a) => a.name === 'script.md')!;
+    await engine.tick();
+    await waitFor(async () => (await stateOf(store, id)).gates.some((g) => g.stage === 'script'), 'the script gate');
+    await engine.act(bob, id, { type: 'reject', stage: 'script', reason: 'needs a joke about wax' });
+    expect((await stateOf(store, id)).job.state).toBe('rejected');
+    expect((await engine.act(bob, id, { type: 'retry' }))).toMatchObject({ ok: true });
+    await waitFor(async () => (await stateOf(store, id)).gates.some((g) => g.stage === 'script' && g.round === 2), 'round 2 of the script gate');
+    const script = (await store.artifacts.current(id)).find((a) => a.name === 'script.md')!;
     expect(script.run).toBe(2);
     expect(fs.readFileSync(script.path, 'utf8')).toContain('needs a joke about wax');
   });
@@ -99,11 +99,11 @@ pipelines:
               fs.copyFileSync(thing.path, process.env.SIGNOFF_OUTPUT_DIR + '/copy.txt');
               fs.writeFileSync(process.env.SIGNOFF_OUTPUT_DIR + '/names.json', JSON.stringify(inputs.map((a) => a.name)));
 `;
-    const { engine, store } = boot(yaml);
-    const id = submit(engine, alice, 'cmd');
-    await waitFor(() => stateOf(store, id).job.state === 'succeeded' || stateOf(store, id).job.state === 'failed', 'the job to finish');
-    expect(stateOf(store, id).job).toMatchObject({ state: 'succeeded', error: null });
-    const byName = new Map(store.artifacts.current(id).map((a) => [a.name, a]));
+    const { engine, store } = await boot(yaml);
+    const id = await submit(engine, alice, 'cmd');
+    await waitFor(async () => (await stateOf(store, id)).job.state === 'succeeded' || (await stateOf(store, id)).job.state === 'failed', 'the job to finish');
+    expect((await stateOf(store, id)).job).toMatchObject({ state: 'succeeded', error: null });
+    const byName = new Map((await store.artifacts.current(id)).map((a) => [a.name, a]));
     expect(fs.readFileSync(byName.get('copy.txt')!.path, 'utf8')).toBe('made\n');
     expect(fs.readFileSync(byName.get('make.log')!.path, 'utf8')).toContain('hello-log');
     expect(JSON.parse(fs.readFileSync(byName.get('names.json')!.path, 'utf8'))).toEqual(['thing.txt', 'make.log']);
@@ -117,50 +117,50 @@ pipelines:
       - id: wait
         run: { command: ["sh", "-c", "echo $$ > \\"$SIGNOFF_OUTPUT_DIR/../pid\\"; exec sleep 300"] }
 `;
-    const { engine, store, dataDir } = boot(yaml);
-    const id = submit(engine, alice, 'slow');
+    const { engine, store, dataDir } = await boot(yaml);
+    const id = await submit(engine, alice, 'slow');
     const pidFile = path.join(dataDir, 'artifacts', String(id), 'wait', 'run-1', 'pid');
     const pid = Number(await waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim(), 'the stage process'));
-    expect(engine.act(alice, id, { type: 'cancel' })).toMatchObject({ ok: true });
-    expect(stateOf(store, id).job.state).toBe('cancelled');
+    expect((await engine.act(alice, id, { type: 'cancel' }))).toMatchObject({ ok: true });
+    expect((await stateOf(store, id)).job.state).toBe('cancelled');
     await waitFor(() => !isAlive(pid), 'the stage process to be killed');
-    expect(stateOf(store, id).stages[0]!.state).toBe('cancelled');
+    expect((await stateOf(store, id)).stages[0]!.state).toBe('cancelled');
   });
 
   it('queues jobs beyond max_concurrent_jobs and starts them as others finish', async () => {
     const yaml = QUICK_PIPELINE.replace('max_concurrent_jobs: 4', 'max_concurrent_jobs: 2');
-    const { engine, store } = boot(yaml);
-    const [a, b, c] = [submit(engine), submit(engine), submit(engine)];
-    expect(stateOf(store, c!).job.state).toBe('queued');
-    expect(store.queries.queuePosition(c!)).toBe(1);
-    await waitFor(() => stateOf(store, a!).job.state === 'awaiting_approval', 'job a at its gate');
-    expect(stateOf(store, c!).job.state).toBe('queued');
-    engine.act(alice, b!, { type: 'cancel' });
-    await waitFor(() => stateOf(store, c!).job.state !== 'queued', 'job c to start');
+    const { engine, store } = await boot(yaml);
+    const [a, b, c] = [await submit(engine), await submit(engine), await submit(engine)];
+    expect((await stateOf(store, c!)).job.state).toBe('queued');
+    expect((await store.queries.queuePosition(c!))).toBe(1);
+    await waitFor(async () => (await stateOf(store, a!)).job.state === 'awaiting_approval', 'job a at its gate');
+    expect((await stateOf(store, c!)).job.state).toBe('queued');
+    await engine.act(alice, b!, { type: 'cancel' });
+    await waitFor(async () => (await stateOf(store, c!)).job.state !== 'queued', 'job c to start');
   });
 
-  it('refuses submissions over the per-user rate limit, saying when to try again', () => {
-    const { engine, store, clock } = boot(QUICK_PIPELINE.replace('jobs_per_user_per_minute: 100', 'jobs_per_user_per_minute: 2'));
-    submit(engine);
+  it('refuses submissions over the per-user rate limit, saying when to try again', async () => {
+    const { engine, store, clock } = await boot(QUICK_PIPELINE.replace('jobs_per_user_per_minute: 100', 'jobs_per_user_per_minute: 2'));
+    (await submit(engine));
     clock.advance(20_000);
-    submit(engine);
-    const third = engine.submit(alice, { pipeline: 'quick', brief: 'x', origin: { surface: 'console' } });
+    (await submit(engine));
+    const third = (await engine.submit(alice, { pipeline: 'quick', brief: 'x', origin: { surface: 'console' } }));
     expect(third).toMatchObject({ ok: false, code: 'rate_limited', message: expect.stringContaining('Try again in 40s') });
-    expect(store.queries.list()).toHaveLength(2);
-    expect(engine.submit(bob, { pipeline: 'quick', brief: 'x', origin: { surface: 'console' } }).ok).toBe(true);
+    expect((await store.queries.list())).toHaveLength(2);
+    expect((await engine.submit(bob, { pipeline: 'quick', brief: 'x', origin: { surface: 'console' } })).ok).toBe(true);
   });
 
   it('fires a timer that fell due while no engine was running, at the next start', async () => {
     const dataDir = tempDir();
     const clock = new FakeClock();
-    const first = boot(QUICK_PIPELINE, dataDir, clock);
-    const id = submit(first.engine);
-    await waitFor(() => stateOf(first.store, id).job.state === 'awaiting_approval', 'the outline gate');
+    const first = await boot(QUICK_PIPELINE, dataDir, clock);
+    const id = await submit(first.engine);
+    await waitFor(async () => (await stateOf(first.store, id)).job.state === 'awaiting_approval', 'the outline gate');
     await first.engine.stop();
     clock.advance(10 * 60_000);
-    const second = boot(QUICK_PIPELINE, dataDir, clock);
-    expect(stateOf(second.store, id).gates[0]).toMatchObject({ state: 'approved', decidedBy: 'timer' });
-    await waitFor(() => stateOf(second.store, id).gates.some((g) => g.stage === 'script'), 'the job to move on');
+    const second = await boot(QUICK_PIPELINE, dataDir, clock);
+    expect((await stateOf(second.store, id)).gates[0]).toMatchObject({ state: 'approved', decidedBy: 'timer' });
+    await waitFor(async () => (await stateOf(second.store, id)).gates.some((g) => g.stage === 'script'), 'the job to move on');
   });
 });
 

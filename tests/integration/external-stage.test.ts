@@ -1,7 +1,7 @@
 /**
  * External stages end to end in one process: a real signoff (SQLite file, engine, fastify on a
  * real port) notifies a real HTTP receiver, and the test plays the outside system, reporting
- * with the run token alone. Deadlines are moved with a fake clock and `engine.tick()`.
+ * with the run token alone. Deadlines are moved with a fake clock and `(await engine.tick())`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -122,7 +122,7 @@ describe('an external stage', () => {
 
     // The console's status block says so, with the time since the last sign of life.
     clock.advance(30_000);
-    const line = jobThread(app!.store, job.id, clock.now())!.status.stages.find((s) => s.id === 'deploy')!;
+    const line = (await jobThread(app!.store, job.id, clock.now()))!.status.stages.find((s) => s.id === 'deploy')!;
     expect(line.note).toMatch(/^waiting for an external system · last sign of life 30s ago \(\d\d:\d\d:\d\d UTC\)$/);
     // The configuration the API shows hides the notification's headers (they may be credentials).
     expect((await api.get('/api/v1/config')).text).not.toContain('ci-secret');
@@ -160,7 +160,7 @@ describe('an external stage', () => {
     expect(deployOf(failed).error).toMatch(/could not notify the external system: .*answered 500/);
     expect(receiver!.to('/notify')).toHaveLength(6);
     clock.advance(1_000);
-    app!.engine.tick();
+    await app!.engine.tick();
     await waitFor(() => receiver!.to('/notify').length === 7, 'the retry to be notified');
     expect(receiver!.to('/notify')[6]!.body).toMatchObject({ run: 2, attempt: 2 });
   });
@@ -206,17 +206,17 @@ describe('an external stage', () => {
     clock.advance(50_000);
     expect((await report(first, 'heartbeat')).status).toBe(200);
     clock.advance(50_000);
-    app!.engine.tick();
+    await app!.engine.tick();
     expect(deployOf(await api.job(job.id)).state).toBe('running');
     // Then silence for more than a minute.
     clock.advance(61_000);
-    app!.engine.tick();
+    await app!.engine.tick();
     const failed = await api.waitForJob(job.id, (j) => deployOf(j).state === 'retry_wait', 'the attempt to fail');
     expect(deployOf(failed).error).toMatch(/no heartbeat/);
     expect((await report(first, 'heartbeat')).status).toBe(410);
     await waitFor(() => receiver!.to('/cancel').length === 1, 'the expiry to reach cancel_url');
     clock.advance(1_000);
-    app!.engine.tick();
+    await app!.engine.tick();
     await waitFor(() => receiver!.to('/notify').length === 2, 'the second notification');
     const second = receiver!.to('/notify')[1]!.body;
     expect(second).toMatchObject({ run: 2, attempt: 2, idempotency_key: `signoff-${job.id}-deploy-2` });
@@ -235,11 +235,11 @@ describe('an external stage', () => {
     expect((await report(notification.token, 'complete', {})).status).toBe(409);
     await api.waitForJob(job.id, (j) => deployOf(j).state === 'retry_wait', 'the retry');
     clock.advance(1_000);
-    app!.engine.tick();
+    await app!.engine.tick();
     await waitFor(() => receiver!.to('/notify').length === 2, 'the second notification');
     // No report within the timeout: the last attempt fails, and so does the job.
     clock.advance(3_600_000);
-    app!.engine.tick();
+    await app!.engine.tick();
     const failed = await api.waitForJob(job.id, (j) => j.state === 'failed', 'the job to fail');
     expect(failed.error).toMatch(/did not report within the timeout/);
   });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cloneAggregate } from '../../src/orchestrator/clone-aggregate.js';
 import { createJob } from '../../src/orchestrator/create-job.js';
-import { openStore, type Store } from '../../src/store/store.js';
+import { openStore, type SqliteStore } from '../../src/store/store.js';
 import { configFrom, OPERATORS, tempDir } from '../helpers/fixtures.js';
 
 const config = configFrom(`${OPERATORS}
@@ -20,7 +20,7 @@ pipelines:
         run: { builtin: script }
 `);
 
-let stores: Store[] = [];
+let stores: SqliteStore[] = [];
 afterEach(() => {
   for (const s of stores) s.close();
   stores = [];
@@ -34,64 +34,64 @@ function twoStores() {
   return { one, two };
 }
 
-function insertJob(store: Store): number {
-  return store.transaction(() => {
+function insertJob(store: SqliteStore): number {
+  return store.sync.transaction(() => {
     const { agg } = createJob({ id: 0, pipeline: 'p', def: config.pipelines.p!, brief: 'cache me', params: {}, submitter: 'console:alice', origin: { surface: 'console' }, targets: [] }, 1_000);
-    const id = store.jobs.insert(agg);
-    store.jobs.save(cloneAggregate(agg), agg, 1_000);
+    const id = store.sync.jobs.insert(agg);
+    store.sync.jobs.save(cloneAggregate(agg), agg, 1_000);
     return id;
   });
 }
 
 /** Saves a change to the job's error text (a field nothing else touches) and returns the new aggregate. */
-function saveError(store: Store, id: number, error: string, now: number) {
-  const prev = store.jobs.load(id)!;
+function saveError(store: SqliteStore, id: number, error: string, now: number) {
+  const prev = store.sync.jobs.load(id)!;
   const next = cloneAggregate(prev);
   next.job.error = error;
-  store.jobs.save(prev, next, now);
+  store.sync.jobs.save(prev, next, now);
   return next;
 }
 
 describe('the job cache', () => {
-  it('sees what another connection wrote', () => {
+  it('sees what another connection wrote', async () => {
     const { one, two } = twoStores();
     const id = insertJob(one);
-    expect(one.jobs.load(id)!.job.error).toBeNull();
-    two.transaction(() => saveError(two, id, 'written by the other process', 2_000));
-    expect(one.jobs.load(id)!.job.error).toBe('written by the other process');
+    expect((await one.jobs.load(id))!.job.error).toBeNull();
+    two.sync.transaction(() => saveError(two, id, 'written by the other process', 2_000));
+    expect((await one.jobs.load(id))!.job.error).toBe('written by the other process');
   });
 
-  it('forgets what a rolled-back transaction saved, so a later write of the same version by another connection is seen', () => {
+  it('forgets what a rolled-back transaction saved, so a later write of the same version by another connection is seen', async () => {
     const { one, two } = twoStores();
     const id = insertJob(one);
-    const version = one.jobs.load(id)!.job.version;
+    const version = (await one.jobs.load(id))!.job.version;
     expect(() =>
-      one.transaction(() => {
+      one.sync.transaction(() => {
         saveError(one, id, 'never committed', 2_000);
         throw new Error('rolled back by the test');
       }),
     ).toThrow('rolled back by the test');
     // The same, as a savepoint inside a transaction that commits.
-    one.transaction(() => {
-      expect(() => one.transaction(() => {
+    one.sync.transaction(() => {
+      expect(() => one.sync.transaction(() => {
         saveError(one, id, 'rolled back to its savepoint', 2_000);
         throw new Error('rolled back by the test');
       })).toThrow('rolled back by the test');
     });
     // (Checked through the other connection: a load here would itself replace a wrong entry.)
-    expect(two.jobs.load(id)!.job).toMatchObject({ version, error: null });
+    expect((await two.jobs.load(id))!.job).toMatchObject({ version, error: null });
     // The other connection now writes the version the rolled-back saves had claimed.
-    two.transaction(() => saveError(two, id, 'the real next version', 3_000));
-    expect(one.jobs.load(id)!.job).toMatchObject({ version: version + 1, error: 'the real next version' });
+    two.sync.transaction(() => saveError(two, id, 'the real next version', 3_000));
+    expect((await one.jobs.load(id))!.job).toMatchObject({ version: version + 1, error: 'the real next version' });
   });
 
-  it('hands out copies: changing a loaded aggregate changes nothing stored', () => {
+  it('hands out copies: changing a loaded aggregate changes nothing stored', async () => {
     const { one } = twoStores();
     const id = insertJob(one);
-    const a = one.jobs.load(id)!;
+    const a = (await one.jobs.load(id))!;
     a.job.error = 'changed in memory only';
     a.stages[0]!.state = 'failed';
-    expect(one.jobs.load(id)!.job.error).toBeNull();
-    expect(one.jobs.load(id)!.stages[0]!.state).toBe('pending');
+    expect((await one.jobs.load(id))!.job.error).toBeNull();
+    expect((await one.jobs.load(id))!.stages[0]!.state).toBe('pending');
   });
 });

@@ -6,13 +6,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Database, type SqliteDb } from '../../src/store/sqlite.js';
+import { Database, type SqliteDb } from '../../src/store/sqlite/driver.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runMigrate } from '../../src/cli/migrate.js';
 import { JOB_STATES } from '../../src/orchestrator/types.js';
-import { lockDataDir } from '../../src/store/dir-lock.js';
-import { exportOver, sqliteFileIn } from '../../src/store/sqlite-export.js';
+import { lockDataDir } from '../../src/store/sqlite/dir-lock.js';
+import { exportOver, sqliteFileIn } from '../../src/store/sqlite/export.js';
 import { createPool } from '../../src/store/postgres/connect.js';
 import { IDENTITY_TABLES, withoutNul } from '../../src/store/postgres/copy-from-sqlite.js';
 import { postgresCount, postgresIdentityPositions, postgresRows, postgresTables } from '../../src/store/postgres/describe.js';

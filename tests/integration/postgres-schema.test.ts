@@ -6,12 +6,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Database } from '../../src/store/sqlite.js';
+import { Database } from '../../src/store/sqlite/driver.js';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/store/migrations.js';
-import { openDatabase } from '../../src/store/db.js';
-import { exportOver } from '../../src/store/sqlite-export.js';
+import { openDatabase } from '../../src/store/sqlite/db.js';
+import { exportOver } from '../../src/store/sqlite/export.js';
 import { PG_MIGRATIONS, SIGNOFF_TABLES } from '../../src/store/postgres/migrations.js';
 import { createPool, openPostgres } from '../../src/store/postgres/connect.js';
 import { migratePostgres, schemaVersion } from '../../src/store/postgres/migrate.js';

@@ -81,11 +81,11 @@ describe('GET /api/v1/jobs/:id/gates/:stage/diff', () => {
     await boot();
     const job = await atRoundTwo('redo');
     const first = (await api.get(`/api/v1/jobs/${job.id}/gates/write/diff?round=2`)).body;
-    app!.engine.store.db.prepare('DELETE FROM round_diffs').run();
-    expect(app!.engine.store.diffs.get(job.id, 'write', 2)).toBeUndefined();
+    app!.store.db.prepare('DELETE FROM round_diffs').run();
+    expect((await app!.engine.store.diffs.get(job.id, 'write', 2))).toBeUndefined();
     const again = await api.get(`/api/v1/jobs/${job.id}/gates/write/diff?round=2`);
     expect(again.body).toEqual(first);
-    expect(app!.engine.store.diffs.get(job.id, 'write', 2)).toBeDefined();
+    expect((await app!.engine.store.diffs.get(job.id, 'write', 2))).toBeDefined();
   });
 
   it('answers a round with no text artifacts by size and checksum, and a file over the cap with "too large"', async () => {

@@ -20,16 +20,16 @@ afterEach(async () => {
   cleanup = [];
 });
 
-function boot() {
+async function boot() {
   const dir = tempDir();
   const store = openStore(path.join(dir, 'signoff.db'));
   const engine = new Engine({ store, config: configFrom(QUICK_PIPELINE), dataDir: dir, baseDir: process.cwd(), log: silentLog, clock: new FakeClock(), tickSchedule: false, chatSurfaces: ['slack'] });
-  engine.start();
+  await engine.start();
   cleanup.push(async () => {
     await engine.stop();
     store.close();
   });
-  const r = engine.submit({ platform: 'console', user: 'alice' }, { pipeline: 'quick', brief: 'b', origin: { surface: 'slack' } });
+  const r = (await engine.submit({ platform: 'console', user: 'alice' }, { pipeline: 'quick', brief: 'b', origin: { surface: 'slack' } }));
   if (!r.ok) throw new Error(r.message);
   return { store, engine, job: r.jobId };
 }
@@ -52,52 +52,52 @@ function drainer(store: Store, statusEditIntervalMs: number) {
 }
 
 const atGate = (store: Store, job: number, stage: string) =>
-  waitFor(() => store.jobs.load(job)!.gates.some((g) => g.stage === stage && g.state === 'pending'), `the ${stage} gate to open`);
-const pending = (store: Store, job: number) => store.outbox.pendingForJob('slack', job);
+  waitFor(async () => (await store.jobs.load(job))!.gates.some((g) => g.stage === stage && g.state === 'pending'), `the ${stage} gate to open`);
+const pending = async (store: Store, job: number) => (await store.outbox.pendingForJob('slack', job));
 const bob = { platform: 'console' as const, user: 'bob' };
 
 describe('status edits', () => {
   it('delivers gate cards at once, edits the status once per interval, and the last change lands', async () => {
-    const { store, engine, job } = boot();
+    const { store, engine, job } = await boot();
     await atGate(store, job, 'outline');
     const a = drainer(store, 3_000);
-    await waitFor(() => pending(store, job).length === 0, 'the first batch');
+    await waitFor(async () => (await pending(store, job)).length === 0, 'the first batch');
     expect(a.edits).toHaveLength(1);
 
     // Within the interval: the script card and the notices go out at once; the status edit waits,
     // its newest row kept in the outbox.
-    expect(engine.act(bob, job, { type: 'approve', stage: 'outline' })).toMatchObject({ ok: true });
+    expect((await engine.act(bob, job, { type: 'approve', stage: 'outline' }))).toMatchObject({ ok: true });
     await atGate(store, job, 'script');
-    await waitFor(() => a.delivered.lastIndexOf('gate.opened') > a.delivered.indexOf('gate.approved') && pending(store, job).length === 1, 'the script card, with the status edit waiting');
-    const kept = pending(store, job);
+    await waitFor(async () => a.delivered.lastIndexOf('gate.opened') > a.delivered.indexOf('gate.approved') && (await pending(store, job)).length === 1, 'the script card, with the status edit waiting');
+    const kept = await pending(store, job);
     expect(changesStatus(kept[0]!)).toBe(true);
-    expect(kept[0]!.event.seq).toBe(store.events.forJob(job).filter((e) => changesStatus({ event: e } as OutboxRow)).at(-1)!.seq);
+    expect(kept[0]!.event.seq).toBe((await store.events.forJob(job)).filter((e) => changesStatus({ event: e } as OutboxRow)).at(-1)!.seq);
     expect(a.edits).toHaveLength(1);
 
     // The trailing edit, once the interval is over; the kept row is not delivered twice.
-    await waitFor(() => pending(store, job).length === 0, 'the trailing status edit');
+    await waitFor(async () => (await pending(store, job)).length === 0, 'the trailing status edit');
     expect(a.edits).toHaveLength(2);
     expect(a.edits[1]! - a.edits[0]!).toBeGreaterThanOrEqual(3_000);
     expect(a.delivered.filter((t) => t === 'gate.opened')).toHaveLength(2);
-    expect(a.delivered).toHaveLength(store.events.forJob(job).length);
+    expect(a.delivered).toHaveLength((await store.events.forJob(job)).length);
   });
 
   it('a status change still waiting for its edit survives a crash: the next process edits the status', async () => {
-    const { store, engine, job } = boot();
+    const { store, engine, job } = await boot();
     await atGate(store, job, 'outline');
     const a = drainer(store, 60_000);
-    await waitFor(() => pending(store, job).length === 0, 'the first batch');
-    engine.act(bob, job, { type: 'approve', stage: 'outline' });
+    await waitFor(async () => (await pending(store, job)).length === 0, 'the first batch');
+    await engine.act(bob, job, { type: 'approve', stage: 'outline' });
     await atGate(store, job, 'script');
-    await waitFor(() => a.delivered.lastIndexOf('gate.opened') > a.delivered.indexOf('gate.approved') && pending(store, job).length === 1, 'the script card, with the status edit waiting');
+    await waitFor(async () => a.delivered.lastIndexOf('gate.opened') > a.delivered.indexOf('gate.approved') && (await pending(store, job)).length === 1, 'the script card, with the status edit waiting');
     // The process dies: nothing more happens in it.
     await a.d.stop();
     expect(a.edits).toHaveLength(1);
-    const [kept] = pending(store, job);
+    const [kept] = await pending(store, job);
 
     // The next process delivers the kept row again (its parts are idempotent) and edits the status at once.
     const b = drainer(store, 60_000);
-    await waitFor(() => pending(store, job).length === 0, 'the status edit after the restart');
+    await waitFor(async () => (await pending(store, job)).length === 0, 'the status edit after the restart');
     expect(b.edits).toHaveLength(1);
     expect(b.delivered).toEqual([kept!.event.type]);
   });

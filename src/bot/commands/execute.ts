@@ -2,7 +2,7 @@
  * Carries out a parsed command for a person on any surface and answers in plain text (each
  * surface escapes it for its own format). Reading commands need the person to be an operator.
  */
-import type { Engine } from '../../orchestrator/engine.js';
+import type { ChangeOptions, Engine } from '../../orchestrator/engine.js';
 import { actorFor, type Identity } from '../../orchestrator/policy.js';
 import type { Origin } from '../../orchestrator/types.js';
 import { formatDuration } from '../../config/duration.js';
@@ -25,7 +25,8 @@ export interface CommandReply {
   pending?: PendingItem[];
 }
 
-export function executeCommand(engine: Engine, who: Identity, command: Command, origin: Origin): CommandReply {
+/** `opts` apply to the change a command makes (a bounded lock wait before an acknowledgement). */
+export async function executeCommand(engine: Engine, who: Identity, command: Command, origin: Origin, opts: ChangeOptions = {}): Promise<CommandReply> {
   const actor = actorFor(engine.config.operators, who);
   const store = engine.store;
   if (command.name === 'help') return { ok: true, text: helpText(command.topic) };
@@ -35,18 +36,19 @@ export function executeCommand(engine: Engine, who: Identity, command: Command, 
     case 'submit-form':
       return { ok: true, text: helpText('submit'), form: 'submit' };
     case 'submit': {
-      const r = engine.submit(who, { pipeline: command.pipeline, brief: command.brief, params: command.params, origin });
+      const r = await engine.submit(who, { pipeline: command.pipeline, brief: command.brief, params: command.params, origin }, opts);
       return r.ok ? { ok: true, text: r.message, jobId: r.jobId } : { ok: false, text: r.message };
     }
     case 'status': {
-      const agg = store.jobs.load(command.job);
+      const agg = await store.jobs.load(command.job);
       if (!agg) return notFound(command.job);
-      const view = withExternalNotes(jobStatusView(agg, agg.job.state === 'queued' ? store.queries.queuePosition(agg.job.id) : null), store.externalRuns.waitingForJob(agg.job.id), engine.now());
+      const position = agg.job.state === 'queued' ? await store.queries.queuePosition(agg.job.id) : null;
+      const view = withExternalNotes(jobStatusView(agg, position), await store.externalRuns.waitingForJob(agg.job.id), engine.now());
       const lines = view.stages.map((s) => `${s.icon} ${s.name}${s.durationMs !== null ? ` (${formatDuration(s.durationMs)})` : ''}${s.note ? ` — ${s.note}` : ''}`);
       return { ok: true, jobId: agg.job.id, status: view, text: [`${view.icon} ${view.title}: ${view.stateLabel}`, `Brief: ${view.brief}`, ...lines, ...(view.error ? [`Error: ${view.error}`] : [])].join('\n') };
     }
     case 'list': {
-      const rows = store.queries.list({ ...(command.state ? { state: command.state } : {}), limit: 15 });
+      const rows = await store.queries.list({ ...(command.state ? { state: command.state } : {}), limit: 15 });
       if (!rows.length) return { ok: true, text: command.state ? `No ${command.state.replace('_', ' ')} jobs.` : 'No jobs yet. Start one with /signoff submit <pipeline> <brief>.' };
       return {
         ok: true,
@@ -61,13 +63,13 @@ export function executeCommand(engine: Engine, who: Identity, command: Command, 
           .join('\n'),
       };
     case 'pending': {
-      const items = pendingFor(store, actor);
+      const items = await pendingFor(store, actor);
       // The console links each card by its anchor; Slack and Discord add their own links.
       return { ok: true, pending: items, text: pendingText(items, engine.now(), origin.surface === 'console' ? consoleAnchor : undefined) };
     }
     case 'audit': {
-      if (!store.jobs.load(command.job)) return notFound(command.job);
-      const events = store.events.forJob(command.job, 0, 500);
+      if (!(await store.jobs.load(command.job))) return notFound(command.job);
+      const events = await store.events.forJob(command.job, 0, 500);
       return { ok: true, jobId: command.job, text: [`Audit of job ${command.job} (${events.length} events):`, ...events.map(eventLine)].join('\n') };
     }
     case 'cancel':
@@ -80,7 +82,7 @@ export function executeCommand(engine: Engine, who: Identity, command: Command, 
         : command.name === 'retry' ? { type: 'retry' as const }
         : command.name === 'reject' ? { type: 'reject' as const, stage: command.stage, reason: command.reason }
         : { type: command.name, stage: command.stage };
-      const r = engine.act(who, command.job, action);
+      const r = await engine.act(who, command.job, action, opts);
       return { ok: r.ok, text: r.message, jobId: command.job };
     }
   }

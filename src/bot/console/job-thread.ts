@@ -36,18 +36,18 @@ export interface ConsoleUpdate {
 
 export const gateKey = (stage: string, round: number) => `${stage}#${round}`;
 
-function views(store: Store, agg: JobAggregate, now: number) {
-  const artifacts = store.artifacts.current(agg.job.id);
-  const position = agg.job.state === 'queued' ? store.queries.queuePosition(agg.job.id) : null;
-  return { artifacts, status: withExternalNotes(jobStatusView(agg, position), store.externalRuns.waitingForJob(agg.job.id), now) };
+async function views(store: Store, agg: JobAggregate, now: number) {
+  const artifacts = await store.artifacts.current(agg.job.id);
+  const position = agg.job.state === 'queued' ? await store.queries.queuePosition(agg.job.id) : null;
+  return { artifacts, status: withExternalNotes(jobStatusView(agg, position), await store.externalRuns.waitingForJob(agg.job.id), now) };
 }
 
-export function jobThread(store: Store, jobId: number, now: number): JobThread | undefined {
-  const agg = store.jobs.load(jobId);
+export async function jobThread(store: Store, jobId: number, now: number): Promise<JobThread | undefined> {
+  const agg = await store.jobs.load(jobId);
   if (!agg) return undefined;
-  const { artifacts, status } = views(store, agg, now);
+  const { artifacts, status } = await views(store, agg, now);
   const items: ThreadItem[] = [];
-  for (const e of store.events.forJob(jobId, 0, 10_000)) {
+  for (const e of await store.events.forJob(jobId, 0, 10_000)) {
     if (e.type === 'gate.opened') items.push({ type: 'gate', seq: e.seq, key: gateKey(String(e.data.stage), Number(e.data.round)) });
     const notice = renderPlan(e).notice ? noticeFor(e, agg, artifacts) : null;
     if (notice) items.push({ type: 'notice', seq: e.seq, notice });
@@ -56,10 +56,10 @@ export function jobThread(store: Store, jobId: number, now: number): JobThread |
   return { status, items, gates, timeline: timelineView(agg, now) };
 }
 
-export function consoleUpdate(store: Store, event: StoredEvent, now: number): ConsoleUpdate | undefined {
-  const agg = store.jobs.load(event.job);
+export async function consoleUpdate(store: Store, event: StoredEvent, now: number): Promise<ConsoleUpdate | undefined> {
+  const agg = await store.jobs.load(event.job);
   if (!agg) return undefined;
-  const { artifacts, status } = views(store, agg, now);
+  const { artifacts, status } = await views(store, agg, now);
   const plan = renderPlan(event);
   const gate = plan.gate ? agg.gates.find((g) => g.stage === plan.gate!.stage && g.round === plan.gate!.round) : undefined;
   const notice = plan.notice ? noticeFor(event, agg, artifacts) : null;

@@ -95,14 +95,18 @@ export function registerConsole(app: FastifyInstance, engine: Engine, token: str
     scope.get('/console/api/jobs', async () => {
       const now = clock.now();
       // The last event id first: the stream resumes after it, so nothing falls in between.
-      const lastEventId = store.queries.lastEventId();
-      const jobs = store.queries.list({ limit: 30 }).map((r) => jobThread(store, r.id, now)).filter(Boolean);
+      const lastEventId = await store.queries.lastEventId();
+      const jobs: unknown[] = [];
+      for (const r of await store.queries.list({ limit: 30 })) {
+        const thread = await jobThread(store, r.id, now);
+        if (thread) jobs.push(thread);
+      }
       return { jobs, lastEventId, serverNow: now };
     });
 
     scope.get('/console/api/jobs/:id', async (req, reply) => {
       const p = idParams.safeParse(req.params);
-      const thread = p.success ? jobThread(store, p.data.id, clock.now()) : undefined;
+      const thread = p.success ? await jobThread(store, p.data.id, clock.now()) : undefined;
       return thread ?? reply.code(404).send({ error: 'not_found', message: 'No such job.' });
     });
 
@@ -121,7 +125,7 @@ export function registerConsole(app: FastifyInstance, engine: Engine, token: str
     scope.get('/console/api/pending', async (req, reply) => {
       const who = identity(String((req.query as Record<string, string>).as ?? ''));
       if (!who) return reply.code(403).send({ ok: false, text: 'Say who is acting: ?as=<console user>.' });
-      return { items: pendingFor(store, actorFor(config.operators, who)) };
+      return { items: await pendingFor(store, actorFor(config.operators, who)) };
     });
 
     scope.post('/console/api/command', async (req, reply) => {
@@ -144,7 +148,7 @@ export function registerConsole(app: FastifyInstance, engine: Engine, token: str
       const round = body.data.round !== undefined ? { round: body.data.round } : {};
       // An approval's note travels as its vote's reason (the engine caps it and says by how much).
       const reason = action === 'approve' ? body.data.note ?? body.data.reason : body.data.reason;
-      const r = engine.act(who, id, action === 'hold' ? { type: 'hold', stage, ...round } : { type: action, stage, ...round, ...(reason !== undefined ? { reason } : {}) });
+      const r = await engine.act(who, id, action === 'hold' ? { type: 'hold', stage, ...round } : { type: action, stage, ...round, ...(reason !== undefined ? { reason } : {}) });
       return { ok: r.ok, text: r.message, ...(r.ok ? {} : { code: r.code }) };
     });
 
@@ -152,14 +156,14 @@ export function registerConsole(app: FastifyInstance, engine: Engine, token: str
       const p = z.object({ id: z.coerce.number().int().positive(), stage: z.string().min(1).max(64) }).safeParse(req.params);
       const round = Number((req.query as Record<string, string>).round);
       if (!p.success || !Number.isSafeInteger(round) || round < 1) return reply.code(400).send({ error: 'invalid', message: 'Name a job, a stage and ?round=N.' });
-      const found = lookupDiff(engine, p.data.id, p.data.stage, round, clock.now());
+      const found = await lookupDiff(engine, p.data.id, p.data.stage, round, clock.now());
       if ('missing' in found) return reply.code(404).send({ error: 'not_found', message: `${found.missing} does not exist.` });
       return diffJson(p.data.id, found.diff, (aid) => `/console/api/artifacts/${aid}`);
     });
 
     scope.get('/console/api/artifacts/:id', async (req, reply) => {
       const p = idParams.safeParse(req.params);
-      const a = p.success ? store.artifacts.byId(p.data.id) : undefined;
+      const a = p.success ? await store.artifacts.byId(p.data.id) : undefined;
       if (!a) return reply.code(404).send({ error: 'not_found', message: 'No such artifact.' });
       return sendArtifact(reply, a, (req.query as Record<string, string>).download === '1' ? 'attachment' : 'inline');
     });

@@ -68,10 +68,10 @@ export function registerHandlers(client: Client, engine: Engine, log: Logger): v
 
   async function handle(i: Interaction): Promise<void> {
     const input = inputOf(i);
-    const claim = claimInteraction(engine, input, (err) => log.warn({ err, interaction: i.id }, 'could not claim a Discord interaction in time'));
+    const claim = await claimInteraction(engine, input, (err) => log.warn({ err, interaction: i.id }, 'could not claim a Discord interaction in time'));
     if (claim !== 'first') return send(i, claim);
     // A command's answer is private and deferred first, as Discord shows "thinking…" meanwhile.
     if (input.kind === 'command' && i.isChatInputCommand()) await i.deferReply({ flags: MessageFlags.Ephemeral });
-    await send(i, carryOut(engine, input));
+    await send(i, await carryOut(engine, input));
   }
 }

@@ -9,7 +9,7 @@
 import { InteractionResponseType, MessageFlags, type APIInteractionResponse, type APIModalInteractionResponseCallbackData } from 'discord.js';
 import { BUSY_MESSAGE, type Engine } from '../../orchestrator/engine.js';
 import type { Identity } from '../../orchestrator/policy.js';
-import { beforeAck, claimFirstTime } from '../before-ack.js';
+import { BEFORE_ACK, claimFirstTime } from '../before-ack.js';
 import { executeCommand } from '../commands/execute.js';
 import { decidedAlready } from '../decided-already.js';
 import { autocompleteChoices, commandFromOptions, type Choice, type OptionReader } from './commands.js';
@@ -44,11 +44,11 @@ export type InteractionAnswer =
 type DiscordPending = ReturnType<typeof pendingReply>;
 
 /** Jump URLs of the pending gates' cards in this server. */
-function jumpLinks(store: Store, guildId: string | null, items: PendingItem[]): Map<string, string> {
+async function jumpLinks(store: Store, guildId: string | null, items: PendingItem[]): Promise<Map<string, string>> {
   const links = new Map<string, string>();
   if (!guildId) return links;
   for (const item of items) {
-    const ref = store.outbox.getRef('discord', item.jobId, `gate:${item.stage}:${item.round}`);
+    const ref = await store.outbox.getRef('discord', item.jobId, `gate:${item.stage}:${item.round}`);
     if (ref) links.set(`${item.jobId}:${item.stage}:${item.round}`, `https://discord.com/channels/${guildId}/${ref.channel}/${ref.messageId}`);
   }
   return links;
@@ -60,8 +60,8 @@ const privately = (text: string): InteractionAnswer => ({ kind: 'private', messa
  * Claims the interaction (an interaction delivered twice, or replayed, is applied once), then
  * carries it out (see {@link carryOut}).
  */
-export function answerInteraction(engine: Engine, input: InteractionInput, onBusy: (err: unknown) => void = () => undefined): InteractionAnswer {
-  const claim = claimInteraction(engine, input, onBusy);
+export async function answerInteraction(engine: Engine, input: InteractionInput, onBusy: (err: unknown) => void = () => undefined): Promise<InteractionAnswer> {
+  const claim = await claimInteraction(engine, input, onBusy);
   return claim === 'first' ? carryOut(engine, input) : claim;
 }
 
@@ -70,10 +70,10 @@ export function answerInteraction(engine: Engine, input: InteractionInput, onBus
  * otherwise. The claim is written before the answer and waits a bounded time for the database,
  * so the answer is always in time. Pings and autocomplete change nothing and need no claim.
  */
-export function claimInteraction(engine: Engine, input: InteractionInput, onBusy: (err: unknown) => void = () => undefined): 'first' | InteractionAnswer {
+export async function claimInteraction(engine: Engine, input: InteractionInput, onBusy: (err: unknown) => void = () => undefined): Promise<'first' | InteractionAnswer> {
   if (input.kind === 'ping' || input.kind === 'autocomplete') return 'first';
   try {
-    return claimFirstTime(engine.store, `discord:${input.id}`) ? 'first' : { kind: 'replayed' };
+    return (await claimFirstTime(engine.store, `discord:${input.id}`)) ? 'first' : { kind: 'replayed' };
   } catch (err) {
     // Another process holds the database: say so in time rather than answer late.
     onBusy(err);
@@ -82,16 +82,16 @@ export function claimInteraction(engine: Engine, input: InteractionInput, onBusy
 }
 
 /** Carries out a claimed interaction; refusals are private answers that change nothing. */
-export function carryOut(engine: Engine, input: InteractionInput): InteractionAnswer {
+export async function carryOut(engine: Engine, input: InteractionInput): Promise<InteractionAnswer> {
   const store = engine.store;
   switch (input.kind) {
     case 'ping':
       return { kind: 'pong' };
     case 'autocomplete': {
-      const jobs = store.queries.list({ limit: 25 }).map((r) => ({ id: r.id, pipeline: r.pipeline, state: r.state, brief: r.brief }));
+      const jobs = (await store.queries.list({ limit: 25 })).map((r) => ({ id: r.id, pipeline: r.pipeline, state: r.state, brief: r.brief }));
       // A focused option's value is always a string, others keep their type: accept both.
       const job = Number(input.job);
-      const agg = Number.isInteger(job) && job > 0 ? store.jobs.load(job) : undefined;
+      const agg = Number.isInteger(job) && job > 0 ? await store.jobs.load(job) : undefined;
       const stages = agg ? agg.job.def.stages.filter((s) => s.gate).map((s) => s.id) : [];
       return { kind: 'choices', choices: autocompleteChoices(input.focused, { pipelines: Object.keys(engine.config.pipelines), jobs, stages }) };
     }
@@ -99,24 +99,24 @@ export function carryOut(engine: Engine, input: InteractionInput): InteractionAn
       if (input.name !== 'signoff' || !input.subcommand) return privately('That command is not one signoff knows, so nothing changed.');
       const parsed = commandFromOptions(input.subcommand, input.options);
       if (!parsed.ok) return privately(parsed.message);
-      const reply = beforeAck(store, () => executeCommand(engine, input.who, parsed.command, { surface: 'discord', ...(input.channel ? { channel: input.channel } : {}) }));
+      const reply = await executeCommand(engine, input.who, parsed.command, { surface: 'discord', ...(input.channel ? { channel: input.channel } : {}) }, BEFORE_ACK);
       // "What waits for me" links each card (a jump URL) and carries Approve/Reject buttons.
-      if (reply.pending) return { kind: 'private', message: pendingReply(reply.pending, engine.now(), jumpLinks(store, input.guild, reply.pending)) };
+      if (reply.pending) return { kind: 'private', message: pendingReply(reply.pending, engine.now(), await jumpLinks(store, input.guild, reply.pending)) };
       return privately(reply.text);
     }
     case 'button': {
       const noteFor = parseNoteButtonId(input.customId);
       if (noteFor) {
-        const decided = decidedAlready(engine, noteFor);
+        const decided = await decidedAlready(engine, noteFor);
         return decided ? privately(decided) : { kind: 'modal', modal: noteModal(noteFor) };
       }
       const gate = parseGateCustomId(input.customId);
       if (!gate) return privately('That button is not one signoff made, so nothing changed.');
       if (gate.action === 'reject') {
-        const decided = decidedAlready(engine, gate);
+        const decided = await decidedAlready(engine, gate);
         return decided ? privately(decided) : { kind: 'modal', modal: rejectModal(gate) };
       }
-      const r = beforeAck(store, () => engine.act(input.who, gate.job, { type: gate.action, stage: gate.stage, round: gate.round }));
+      const r = await engine.act(input.who, gate.job, { type: gate.action, stage: gate.stage, round: gate.round }, BEFORE_ACK);
       // The gate message itself is edited through the outbox; the click only needs an answer.
       return r.ok ? { kind: 'update' } : privately(r.message);
     }
@@ -125,13 +125,13 @@ export function carryOut(engine: Engine, input: InteractionInput): InteractionAn
       if (noted) {
         // An empty optional input may be left out of the submission: that is no note.
         const note = input.note?.trim() ?? '';
-        const r = beforeAck(store, () => engine.act(input.who, noted.job, { type: 'approve', stage: noted.stage, round: noted.round, ...(note ? { reason: note } : {}) }));
+        const r = await engine.act(input.who, noted.job, { type: 'approve', stage: noted.stage, round: noted.round, ...(note ? { reason: note } : {}) }, BEFORE_ACK);
         return privately(r.message);
       }
       const ref = parseRejectModalId(input.customId);
       if (!ref || input.reason === null) return privately('That form is not one signoff made, so nothing changed.');
       const reason = input.reason;
-      const r = beforeAck(store, () => engine.act(input.who, ref.job, { type: 'reject', stage: ref.stage, round: ref.round, reason }));
+      const r = await engine.act(input.who, ref.job, { type: 'reject', stage: ref.stage, round: ref.round, reason }, BEFORE_ACK);
       return privately(r.message);
     }
     default:

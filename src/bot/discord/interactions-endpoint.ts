@@ -81,7 +81,7 @@ export function discordInteractionsEndpoint(engine: Engine, publicKeyHex: string
     }
     const input = interactionFromPayload(payload);
     if (!input) return json(res, 400, { error: 'bad_interaction', message: 'The body is not an interaction signoff can read.' });
-    const answer = answerInteraction(engine, input, (err) => log.warn({ err }, 'could not claim a Discord interaction in time'));
+    const answer = await answerInteraction(engine, input, (err) => log.warn({ err }, 'could not claim a Discord interaction in time'));
     json(res, 200, interactionResponse(answer));
   }
   return (req, res) => {

@@ -50,11 +50,11 @@ export class DiscordNotifier {
 
   /** Gate messages and notices of `rows`, in order; the root and its thread are made first if missing. */
   async deliver(jobId: number, rows: OutboxRow[]): Promise<void> {
-    const agg = this.o.store.jobs.load(jobId);
+    const agg = (await this.o.store.jobs.load(jobId));
     if (!agg) return;
     try {
       const root = await this.ensureRoot(agg);
-      const artifacts = this.o.store.artifacts.current(jobId);
+      const artifacts = (await this.o.store.artifacts.current(jobId));
       await deliverBatch(rows, {
         gate: (key, at) => this.upsertGate(agg, artifacts, root, key, at),
         notice: (row) => this.postNotice(agg, artifacts, root, row),
@@ -70,38 +70,38 @@ export class DiscordNotifier {
    * with a retried post, the nonce hands back the message of the first try, which may be older.)
    */
   async editStatus(jobId: number): Promise<void> {
-    const agg = this.o.store.jobs.load(jobId);
+    const agg = (await this.o.store.jobs.load(jobId));
     if (!agg) return;
     try {
       const root = await this.ensureRoot(agg);
-      await this.o.rest.patch(Routes.channelMessage(root.channel, root.messageId), { body: this.status(agg).message });
+      await this.o.rest.patch(Routes.channelMessage(root.channel, root.messageId), { body: (await this.status(agg)).message });
     } catch (err) {
       throw classify(err);
     }
   }
 
-  private status(loaded: JobAggregate) {
+  private async status(loaded: JobAggregate) {
     // Read again: the batch may have waited on the network, and the queue moves meanwhile.
-    const agg = this.o.store.jobs.load(loaded.job.id) ?? loaded;
-    const queue = agg.job.state === 'queued' ? this.o.store.queries.queuePosition(agg.job.id) : null;
-    const view = withExternalNotes(jobStatusView(agg, queue), this.o.store.externalRuns.waitingForJob(agg.job.id), Date.now());
+    const agg = (await this.o.store.jobs.load(loaded.job.id)) ?? loaded;
+    const queue = agg.job.state === 'queued' ? await this.o.store.queries.queuePosition(agg.job.id) : null;
+    const view = withExternalNotes(jobStatusView(agg, queue), await this.o.store.externalRuns.waitingForJob(agg.job.id), Date.now());
     return { message: statusMessage(view), cut: briefIsCut(view) };
   }
 
   private async ensureRoot(agg: JobAggregate): Promise<Root> {
     const { store, config, rest } = this.o;
-    const existing = store.outbox.getRef(TARGET, agg.job.id, 'root');
+    const existing = (await store.outbox.getRef(TARGET, agg.job.id, 'root'));
     if (existing?.threadId) return existing as Root;
     const channel = existing?.channel ?? agg.job.def.channels?.discord ?? config.channels.discord ?? (agg.job.origin.surface === 'discord' ? agg.job.origin.channel : undefined);
     if (!channel) throw new PermanentDeliveryError(`job ${agg.job.id} has no Discord channel: set channels.discord in the config`);
     let messageId = existing?.messageId;
     if (!messageId) {
-      const { message, cut } = this.status(agg);
+      const { message, cut } = await this.status(agg);
       const files = cut ? [{ name: 'brief.txt', data: Buffer.from(agg.job.brief, 'utf8') }] : [];
       const posted = (await rest.post(Routes.channelMessages(channel), { body: { ...message, ...nonce(agg.job.id, 'root') }, files })) as Message;
       messageId = posted.id;
       // Stored before the thread exists, so a failure in between never posts a second root.
-      store.outbox.putRef(TARGET, agg.job.id, 'root', { channel, messageId, threadId: null });
+      await store.outbox.putRef(TARGET, agg.job.id, 'root', { channel, messageId, threadId: null });
     }
     let threadId: string;
     try {
@@ -116,7 +116,7 @@ export class DiscordNotifier {
       threadId = messageId;
     }
     const root = { channel, messageId, threadId };
-    store.outbox.putRef(TARGET, agg.job.id, 'root', root);
+    await store.outbox.putRef(TARGET, agg.job.id, 'root', root);
     return root;
   }
 
@@ -125,8 +125,8 @@ export class DiscordNotifier {
     if (!gate) return;
     const card = gateCardView(agg, gate, artifacts);
     const reviewed = artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id));
-    const diff = roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
-    const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
+    const diff = await roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
+    const ref = (await this.o.store.outbox.getRef(TARGET, agg.job.id, key));
     // The card's picture is attached when the card is posted; an edit keeps the attachment.
     const image = await this.cardImage(reviewed, ref === undefined);
     const imageName = image ? safeAttachmentName(image.name) : undefined;
@@ -138,7 +138,7 @@ export class DiscordNotifier {
     } else {
       const files = image && imageName ? [{ name: imageName, data: fs.readFileSync(image.path) }] : [];
       const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: { ...message, ...nonce(agg.job.id, key) }, files })) as Message;
-      this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
+      await this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
     }
     if (diff) await this.postDiff(agg.job.id, diffUploadKey(gate), root, diff);
     await this.reach.copies(agg, gate);
@@ -146,11 +146,11 @@ export class DiscordNotifier {
 
   /** The round's full `.diff` goes into the thread once, under the card; the nonce makes a retried post return the first. */
   private async postDiff(job: number, key: string, root: Root, diff: RoundDiffView) {
-    if (this.o.store.outbox.getRef(TARGET, job, key)) return;
+    if ((await this.o.store.outbox.getRef(TARGET, job, key))) return;
     const body = { content: `📄 The full diff of round ${diff.round} since round ${diff.previousRound}.`, allowed_mentions: { parse: [] }, ...nonce(job, key) };
     const files = [{ name: safeAttachmentName(diff.file.name), data: Buffer.from(diff.file.text, 'utf8') }];
     const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body, files })) as Message;
-    this.o.store.outbox.putRef(TARGET, job, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
+    await this.o.store.outbox.putRef(TARGET, job, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
   }
 
   /**
@@ -169,16 +169,16 @@ export class DiscordNotifier {
   }
 
   /** The card for a direct message: as in the thread, without the attached image. */
-  private dmGateMessage(agg: JobAggregate, gate: Gate) {
-    const artifacts = this.o.store.artifacts.current(agg.job.id);
+  private async dmGateMessage(agg: JobAggregate, gate: Gate) {
+    const artifacts = (await this.o.store.artifacts.current(agg.job.id));
     const card = gateCardView(agg, gate, artifacts);
-    const diff = roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
+    const diff = await roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
     return gateMessage(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 900), ...(diff ? { diff } : {}) });
   }
 
   private async postNotice(agg: JobAggregate, artifacts: Artifact[], root: Root, row: OutboxRow) {
     const key = `notice:${row.event.seq}`;
-    if (this.o.store.outbox.getRef(TARGET, agg.job.id, key)) return;
+    if ((await this.o.store.outbox.getRef(TARGET, agg.job.id, key))) return;
     const notice = noticeFor(row.event, agg, artifacts);
     if (!notice) return;
     // Files go up once, with the stage that made them; the closing summary only names them.
@@ -188,7 +188,7 @@ export class DiscordNotifier {
       .slice(0, MAX_FILES)
       .map((a) => ({ name: safeAttachmentName(a.name.split('/').pop()!), data: fs.readFileSync(a.path) }));
     const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: { ...noticeMessage(notice), ...nonce(agg.job.id, key) }, files })) as Message;
-    this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
+    await this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
   }
 }
 

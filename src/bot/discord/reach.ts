@@ -33,7 +33,7 @@ export interface DiscordReachOptions {
   config: Config;
   log: Logger;
   /** The gate card for a DM (no attachments). */
-  gateMessage(agg: JobAggregate, gate: Gate): object;
+  gateMessage(agg: JobAggregate, gate: Gate): Promise<object>;
   /** The members holding any of `roles` in the guild of `channelId` (only with DISCORD_EXPAND_ROLES). */
   roleMembers?(channelId: string, roles: string[]): Promise<string[]>;
 }
@@ -47,18 +47,18 @@ export class DiscordReach {
     if (!ping) return;
     const key = `notice:${row.event.seq}`;
     const message = pingMessage(ping, this.o.roleMembers !== undefined);
-    if (message && !this.o.store.outbox.getRef(TARGET, agg.job.id, key)) {
+    if (message && !(await this.o.store.outbox.getRef(TARGET, agg.job.id, key))) {
       const posted = (await this.o.rest.post(Routes.channelMessages(threadId), { body: { ...message, ...nonce(agg.job.id, key) } })) as Message;
-      this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: threadId, messageId: posted.id, threadId });
+      await this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: threadId, messageId: posted.id, threadId });
     }
     if (ping.dm) await this.directMessages(agg, ping, threadId);
   }
 
   /** Edits every DM copy of a gate round's card. */
   async copies(agg: JobAggregate, gate: Gate): Promise<void> {
-    const refs = this.o.store.outbox.refsWithPrefix(TARGET, agg.job.id, `dm:gate:${gate.stage}:${gate.round}:`);
+    const refs = await this.o.store.outbox.refsWithPrefix(TARGET, agg.job.id, `dm:gate:${gate.stage}:${gate.round}:`);
     if (!refs.length) return;
-    const body = this.o.gateMessage(agg, gate);
+    const body = await this.o.gateMessage(agg, gate);
     for (const ref of refs) await this.skipUnreachable({ job: agg.job.id, key: ref.key }, () => this.o.rest.patch(Routes.channelMessage(ref.channel, ref.messageId), { body }));
   }
 
@@ -71,12 +71,12 @@ export class DiscordReach {
       this.o.log.warn({ job: agg.job.id, people: users.length, cap: MAX_DMS, leftOut: users.slice(MAX_DMS) }, `a gate reaches ${users.length} Discord users; only the first ${MAX_DMS} get a direct message`);
     for (const user of users.slice(0, MAX_DMS)) {
       const key = ping.dmCard ? `dm:gate:${ping.stage}:${ping.round}:${user}` : `dm:${ping.seq}:${user}`;
-      if (this.o.store.outbox.getRef(TARGET, agg.job.id, key)) continue;
+      if ((await this.o.store.outbox.getRef(TARGET, agg.job.id, key))) continue;
       await this.skipUnreachable({ job: agg.job.id, key }, async () => {
         const channel = (await this.o.rest.post(Routes.userChannels(), { body: { recipient_id: user } })) as Message;
-        const body = ping.dmCard ? this.o.gateMessage(agg, gate) : dmReminder(ping);
+        const body = ping.dmCard ? await this.o.gateMessage(agg, gate) : dmReminder(ping);
         const posted = (await this.o.rest.post(Routes.channelMessages(channel.id), { body: { ...body, ...nonce(agg.job.id, key) } })) as Message;
-        this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: channel.id, messageId: posted.id, threadId: null });
+        await this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: channel.id, messageId: posted.id, threadId: null });
       });
     }
   }

@@ -52,10 +52,10 @@ export class SlackCardImages {
         shown.set(title, svg.id);
       }
     }
-    const record = (made: UploadedFile[]) => {
+    const record = async (made: UploadedFile[]) => {
       for (const file of made) {
         const artifact = file.title === undefined ? undefined : shown.get(file.title);
-        if (artifact !== undefined && file.id) this.o.store.outbox.putRef(TARGET, agg.job.id, previewKey(artifact), { channel: where.channel, messageId: file.id, threadId: where.messageId });
+        if (artifact !== undefined && file.id) await this.o.store.outbox.putRef(TARGET, agg.job.id, previewKey(artifact), { channel: where.channel, messageId: file.id, threadId: where.messageId });
       }
     };
     return { uploads, record };
@@ -66,7 +66,7 @@ export class SlackCardImages {
    * its image block, the card goes without it: a picture must not cost the card its buttons.
    */
   async sendCard(job: number, card: GateCardView, plain: SlackMessage, send: (message: SlackMessage) => Promise<void>): Promise<void> {
-    const image = this.imageFor(job, card.artifacts);
+    const image = await this.imageFor(job, card.artifacts);
     if (!image) return send(plain);
     try {
       await send(withCardImage(plain, card, image));
@@ -77,9 +77,9 @@ export class SlackCardImages {
     }
   }
 
-  private imageFor(job: number, reviewed: GateCardView['artifacts']): CardImage | undefined {
+  private async imageFor(job: number, reviewed: GateCardView['artifacts']): Promise<CardImage | undefined> {
     for (const a of reviewed) {
-      const ref = this.o.store.outbox.getRef(TARGET, job, previewKey(a.id));
+      const ref = await this.o.store.outbox.getRef(TARGET, job, previewKey(a.id));
       if (ref && ref.messageId !== this.o.pending) return { fileId: ref.messageId, name: a.name };
     }
     return undefined;

@@ -3,12 +3,13 @@
  * modals (reject reason, submit form). A replayed payload is applied at most once, and refusals
  * are answered privately (ephemeral): they change nothing. Commands and gate clicks arrive
  * through the inbox (./inbox.ts), already stored and acknowledged: their ack() does nothing and
- * the inbox row is cleared in the same transaction as the change they make.
+ * the inbox row is cleared in the same transaction as the change they make (the unit of work's
+ * `inboxDone`).
  */
 import type { App, ButtonAction } from '@slack/bolt';
 import type { Logger } from 'pino';
-import type { Engine } from '../../orchestrator/engine.js';
-import { beforeAck, claimFirstTime } from '../before-ack.js';
+import type { ChangeOptions, Engine } from '../../orchestrator/engine.js';
+import { BEFORE_ACK, claimFirstTime } from '../before-ack.js';
 import { executeCommand } from '../commands/execute.js';
 import { decidedAlready } from '../decided-already.js';
 import { parseCommand } from '../commands/parse.js';
@@ -26,28 +27,23 @@ type Context = Record<string, unknown>;
 export function registerHandlers(app: App, engine: Engine, identities: SlackIdentities, log: Logger, reach?: SlackReach): void {
   const store = engine.store;
   /** True the first time an interaction is seen; Slack retries and replayed payloads are dropped. */
-  const firstTime = (key: string, context: Context) =>
+  const firstTime = async (key: string, context: Context) =>
     // The inbox claimed it when it stored it.
-    context[INBOX_KEY] === `slack:${key}` || claimFirstTime(store, `slack:${key}`);
-  /** Runs a change so that an inbox interaction is cleared in the same transaction: carried out exactly once. */
-  const settle = <T>(context: Context, change: () => T): T => {
+    context[INBOX_KEY] === `slack:${key}` || (await claimFirstTime(store, `slack:${key}`));
+  /**
+   * Runs a change so that an inbox interaction is cleared in the same transaction as the change
+   * it makes: carried out exactly once. A command that changes nothing (a status) clears it after.
+   */
+  const settle = async <T>(context: Context, change: (opts: ChangeOptions) => Promise<T>): Promise<T> => {
     const key = context[INBOX_KEY];
-    if (typeof key !== 'string') return change();
-    let began = false;
+    if (typeof key !== 'string') return change({});
+    const result = await change({ inboxKey: key });
     try {
-      return store.transaction(() => {
-        began = true;
-        const result = change();
-        store.inbox.done(key);
-        return result;
-      });
+      await store.inbox.done(key);
     } catch (err) {
-      // The database was busy before anything ran: carry it out on its own, which answers
-      // "busy, try again" by itself if it still cannot write.
-      if (began) throw err;
-      log.warn({ err }, 'could not open a transaction for a Slack interaction; carrying it out without');
-      return change();
+      log.warn({ err, key }, 'could not mark a Slack interaction as carried out; the inbox tries again');
     }
+    return result;
   };
   const pipelines = () => Object.entries(engine.config.pipelines).map(([name, p]) => ({ name, description: p.description, params: p.params }));
 
@@ -55,7 +51,7 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
   // milliseconds, plus an identity lookup bounded at 1.5 s) BEFORE it is acknowledged: what Slack
   // shows as accepted is already in the database, so a crash right after the ack loses nothing.
   app.command('/signoff', async ({ command, ack, respond, client, context }) => {
-    if (!firstTime(`command:${command.trigger_id}`, context)) return void (await ack());
+    if (!(await firstTime(`command:${command.trigger_id}`, context))) return void (await ack());
     const parsed = parseCommand(unescapeSlackText(command.text ?? ''));
     const answer = (text: string) => respond({ response_type: 'ephemeral', ...textBlocks(text) });
     if (!parsed.ok) {
@@ -68,7 +64,7 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
       return;
     }
     const who = await identities.resolve(command.user_id, command.user_name);
-    const reply = settle(context, () => executeCommand(engine, who, parsed.command, { surface: 'slack', channel: command.channel_id }));
+    const reply = await settle(context, (opts) => executeCommand(engine, who, parsed.command, { surface: 'slack', channel: command.channel_id }, opts));
     await ack();
     // "What waits for me" links each card and carries its buttons (clicks work like the card's).
     if (reply.pending && reach) return void (await respond({ response_type: 'ephemeral', ...pendingBlocks(reply.pending, engine.now(), await reach.links(reply.pending)) }));
@@ -78,7 +74,7 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
   app.action(/^signoff_gate_(approve|approve_note|reject|hold)$/, async ({ ack, body, action: raw, client, respond, context }) => {
     if (body.type !== 'block_actions' || raw.type !== 'button' || !('action_id' in raw)) return void (await ack());
     const action: ButtonAction = raw;
-    if (!firstTime(`action:${body.user.id}:${action.action_ts}`, context)) return void (await ack());
+    if (!(await firstTime(`action:${body.user.id}:${action.action_ts}`, context))) return void (await ack());
     // A click on the Home tab has no response_url: its answer is the refreshed tab.
     const say = async (text: string) => {
       if ('response_url' in body && body.response_url) await respond({ response_type: 'ephemeral', replace_original: false, ...textBlocks(text) });
@@ -94,7 +90,7 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
     }
     const channel = body.channel?.id ?? body.container?.channel_id ?? '';
     if (dialog) {
-      const decided = decidedAlready(engine, gate);
+      const decided = await decidedAlready(engine, gate);
       if (decided) return void (await say(decided));
       const meta = { job: gate.job, stage: gate.stage, round: gate.round, channel, ...(body.message?.thread_ts ? { threadTs: body.message.thread_ts } : {}) };
       await client.views.open({ trigger_id: body.trigger_id, view: action.action_id === 'signoff_gate_reject' ? rejectModal(meta) : noteModal(meta) });
@@ -102,7 +98,7 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
     }
     const who = await identities.resolve(body.user.id, body.user.username ?? body.user.name);
     const type = action.action_id === 'signoff_gate_hold' ? 'hold' : 'approve';
-    const r = settle(context, () => engine.act(who, gate.job, { type, stage: gate.stage, round: gate.round }));
+    const r = await settle(context, (opts) => engine.act(who, gate.job, { type, stage: gate.stage, round: gate.round }, opts));
     await ack();
     if (!r.ok) await say(r.message);
   });
@@ -110,10 +106,10 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
   app.view('signoff_reject', async ({ ack, body, view, client, context }) => {
     const input = readReject(view);
     if ('errors' in input) return void (await ack({ response_action: 'errors', errors: input.errors }));
-    if (!firstTime(`view:${view.id}`, context)) return void (await ack());
+    if (!(await firstTime(`view:${view.id}`, context))) return void (await ack());
     const { meta } = input;
     const who = await identities.resolve(body.user.id, body.user.name);
-    const r = beforeAck(store, () => engine.act(who, meta.job, { type: 'reject', stage: meta.stage, round: meta.round, reason: input.reason }));
+    const r = await engine.act(who, meta.job, { type: 'reject', stage: meta.stage, round: meta.round, reason: input.reason }, BEFORE_ACK);
     // Stored first, then the dialog closes; a refusal is answered privately.
     await ack();
     if (!r.ok && meta.channel)
@@ -123,10 +119,10 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
   app.view(NOTE_CALLBACK_ID, async ({ ack, body, view, client, context }) => {
     const input = readNote(view);
     if ('errors' in input) return void (await ack({ response_action: 'errors', errors: input.errors }));
-    if (!firstTime(`view:${view.id}`, context)) return void (await ack());
+    if (!(await firstTime(`view:${view.id}`, context))) return void (await ack());
     const { meta } = input;
     const who = await identities.resolve(body.user.id, body.user.name);
-    const r = beforeAck(store, () => engine.act(who, meta.job, { type: 'approve', stage: meta.stage, round: meta.round, ...(input.note ? { reason: input.note } : {}) }));
+    const r = await engine.act(who, meta.job, { type: 'approve', stage: meta.stage, round: meta.round, ...(input.note ? { reason: input.note } : {}) }, BEFORE_ACK);
     await ack();
     if (!r.ok && meta.channel)
       await client.chat.postEphemeral({ channel: meta.channel, user: body.user.id, ...(meta.threadTs ? { thread_ts: meta.threadTs } : {}), ...textBlocks(r.message) });
@@ -136,13 +132,13 @@ export function registerHandlers(app: App, engine: Engine, identities: SlackIden
     const input = readSubmit(view);
     if ('errors' in input) return void (await ack({ response_action: 'errors', errors: input.errors }));
     const claim = `view:${view.id}:${view.hash ?? ''}`;
-    if (!firstTime(claim, context)) return void (await ack());
+    if (!(await firstTime(claim, context))) return void (await ack());
     // Identity lookups are bounded (see SlackIdentities), so this stays inside Slack's 3 s.
     const who = await identities.resolve(body.user.id, body.user.name);
-    const r = beforeAck(store, () => engine.submit(who, { pipeline: input.pipeline, brief: input.brief, params: input.params, origin: { surface: 'slack', ...(input.channel ? { channel: input.channel } : {}) } }));
+    const r = await engine.submit(who, { pipeline: input.pipeline, brief: input.brief, params: input.params, origin: { surface: 'slack', ...(input.channel ? { channel: input.channel } : {}) } }, BEFORE_ACK);
     if (!r.ok) {
       // A refused form stays open with the reason; its corrected resubmission must go through.
-      store.outbox.releaseClaim(`slack:${claim}`);
+      await store.outbox.releaseClaim(`slack:${claim}`);
       const field = /parameter/i.test(r.message) ? 'params' : 'brief';
       return void (await ack({ response_action: 'errors', errors: { [field]: r.message.slice(0, 150) } }));
     }

@@ -96,11 +96,11 @@ export class SlackInbox {
     this.lastArrival = Date.now();
     return new Promise((resolve, reject) => {
       this.arriving.push({ ...item, resolve, reject });
-      if (this.arriving.length === 1) setImmediate(() => this.storeArrived());
+      if (this.arriving.length === 1) setImmediate(() => void this.storeArrived());
     });
   }
 
-  private storeArrived(): void {
+  private async storeArrived(): Promise<void> {
     const batch = this.arriving.splice(0);
     const now = Date.now();
     const prune = now - this.lastPrune > PRUNE_EVERY_MS;
@@ -108,10 +108,8 @@ export class SlackInbox {
     try {
       // Slack gives up after 3 s: rather than store late and acknowledge into the void, answer
       // an error (nothing stored) when another process holds the database longer than that.
-      fresh = beforeAck(this.db, () => this.db.transaction(() => {
-        if (prune) this.db.outbox.pruneClaims(now - REPLAY_WINDOW_MS);
-        return batch.map((item) => this.db.inbox.accept(item.key, now, item.form));
-      }));
+      const items = batch.map((item) => ({ key: item.key, payload: item.form }));
+      fresh = await beforeAck(this.db).inbox.acceptAll(items, now, prune ? now - REPLAY_WINDOW_MS : undefined);
     } catch (err) {
       for (const item of batch) item.reject(err);
       return;
@@ -125,9 +123,9 @@ export class SlackInbox {
   }
 
   /** Starts carrying out stored interactions, those a previous process left first. */
-  start(): void {
+  async start(): Promise<void> {
     this.running = true;
-    const left = this.db.inbox.pending().filter((item) => !this.queue.some((q) => q.key === item.key));
+    const left = (await this.db.inbox.pending()).filter((item) => !this.queue.some((q) => q.key === item.key));
     if (left.length > 0) this.log.info({ count: left.length }, 'carrying out Slack interactions stored before a restart');
     this.queue.unshift(...left.flatMap((item) => {
       const body = parseForm(item.payload);
@@ -172,7 +170,7 @@ export class SlackInbox {
       this.log.error({ err, key }, 'a stored Slack interaction failed');
     }
     try {
-      this.db.inbox.done(key);
+      await this.db.inbox.done(key);
     } catch (err) {
       this.log.warn({ err, key }, 'could not mark a Slack interaction as carried out; it will run again at start');
     }

@@ -64,7 +64,7 @@ export class SlackNotifier {
     this.reach = new SlackReach({
       client: o.client, store: o.store, config: o.config, log: o.log, identities: o.identities,
       postOnce: (job, key, channel, threadTs, message) => this.postOnce(job, key, channel, threadTs, message),
-      gateMessage: (agg, gate) => this.gateMessage(agg, gate, o.store.artifacts.current(agg.job.id)),
+      gateMessage: async (agg, gate) => this.gateMessage(agg, gate, await o.store.artifacts.current(agg.job.id)),
       now: () => (o.clock ?? Date).now(),
     });
   }
@@ -72,11 +72,11 @@ export class SlackNotifier {
   /** Gate messages and notices of `rows`, in order; the root is posted first if it is missing. */
   async deliver(jobId: number, rows: OutboxRow[]): Promise<Delivered> {
     const { store } = this.o;
-    const agg = store.jobs.load(jobId);
+    const agg = await store.jobs.load(jobId);
     if (!agg) return {};
     try {
       const { root, posted } = await this.ensureRoot(agg);
-      const artifacts = store.artifacts.current(jobId);
+      const artifacts = await store.artifacts.current(jobId);
       await deliverBatch(rows, {
         gate: (key, at) => this.upsertGate(agg, artifacts, root, key, at),
         notice: (row) => this.postNotice(agg, artifacts, root, row),
@@ -90,35 +90,35 @@ export class SlackNotifier {
 
   /** Edits the root message to show the job as it is now. */
   async editStatus(jobId: number): Promise<void> {
-    const agg = this.o.store.jobs.load(jobId);
+    const agg = await this.o.store.jobs.load(jobId);
     if (!agg) return;
     try {
       const { root, posted } = await this.ensureRoot(agg);
-      if (!posted) await this.o.client.chat.update({ channel: root.channel, ts: root.messageId, ...this.status(agg) });
+      if (!posted) await this.o.client.chat.update({ channel: root.channel, ts: root.messageId, ...(await this.status(agg)) });
     } catch (err) {
       throw classify(err);
     }
   }
 
-  private status(loaded: JobAggregate) {
+  private async status(loaded: JobAggregate) {
     // Read again: the batch may have waited on the network, and the queue moves meanwhile.
-    const agg = this.o.store.jobs.load(loaded.job.id) ?? loaded;
-    const queue = agg.job.state === 'queued' ? this.o.store.queries.queuePosition(agg.job.id) : null;
-    return statusBlocks(withExternalNotes(jobStatusView(agg, queue), this.o.store.externalRuns.waitingForJob(agg.job.id), Date.now()), { submitterMention: true });
+    const agg = (await this.o.store.jobs.load(loaded.job.id)) ?? loaded;
+    const queue = agg.job.state === 'queued' ? await this.o.store.queries.queuePosition(agg.job.id) : null;
+    return statusBlocks(withExternalNotes(jobStatusView(agg, queue), await this.o.store.externalRuns.waitingForJob(agg.job.id), Date.now()), { submitterMention: true });
   }
 
   /** The root message; `posted` when it was posted just now, showing the job as it is. */
   private async ensureRoot(agg: JobAggregate): Promise<{ root: { channel: string; messageId: string }; posted: boolean }> {
     const { store, config } = this.o;
-    const existing = store.outbox.getRef(TARGET, agg.job.id, 'root');
+    const existing = (await store.outbox.getRef(TARGET, agg.job.id, 'root'));
     if (existing && existing.messageId !== PENDING) {
       // The brief's upload failed after the root was posted: it is still owed.
-      if (store.outbox.getRef(TARGET, agg.job.id, 'brief')?.messageId === PENDING) await this.uploadBrief(agg, existing);
+      if ((await store.outbox.getRef(TARGET, agg.job.id, 'brief'))?.messageId === PENDING) await this.uploadBrief(agg, existing);
       return { root: existing, posted: false };
     }
     const channel = existing?.channel ?? agg.job.def.channels?.slack ?? config.channels.slack ?? (agg.job.origin.surface === 'slack' ? agg.job.origin.channel : undefined);
     if (!channel) throw new PermanentDeliveryError(`job ${agg.job.id} has no Slack channel: set channels.slack in the config`);
-    const message = this.status(agg);
+    const message = await this.status(agg);
     const made = await this.postOnce(agg.job.id, 'root', channel, null, message);
     const ref = { channel, messageId: made.ts, threadId: null };
     if (JSON.stringify(message.blocks).includes('full brief in the thread')) await this.uploadBrief(agg, ref);
@@ -130,11 +130,11 @@ export class SlackNotifier {
     const gate = agg.gates.find((g) => g.stage === at.stage && g.round === at.round);
     if (!gate) return;
     const card = gateCardView(agg, gate, artifacts);
-    const message = this.gateMessage(agg, gate, artifacts);
+    const message = await this.gateMessage(agg, gate, artifacts);
     // The thread's card names whom it waits for: posting it is what notifies them (see ping.ts).
     const inThread = cardWithMentions(message, cardReachFor(agg, gate, this.o.config.operators));
     await this.images.sendCard(agg.job.id, card, inThread, async (withImage) => {
-      const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
+      const ref = await this.o.store.outbox.getRef(TARGET, agg.job.id, key);
       if (ref && ref.messageId !== PENDING) {
         await this.o.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...withImage });
         return;
@@ -144,7 +144,7 @@ export class SlackNotifier {
       if (posted.existed) await this.o.client.chat.update({ channel: root.channel, ts: posted.ts, ...withImage });
     });
     // After the card, on every delivery of it, until the .diff is known to be in the thread.
-    const diff = roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
+    const diff = await roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
     if (diff) await this.uploadDiff(agg.job.id, diffUploadKey(gate), root, diff);
     // Direct-message copies show the card without its picture (the file is shared in the thread).
     await this.reach.copies(agg, gate, message);
@@ -152,22 +152,22 @@ export class SlackNotifier {
 
   /** The round's full `.diff` goes into the thread once, under the card (see uploadOnce). */
   private async uploadDiff(job: number, key: string, root: { channel: string; messageId: string }, diff: RoundDiffView) {
-    const ref = this.o.store.outbox.getRef(TARGET, job, key);
+    const ref = (await this.o.store.outbox.getRef(TARGET, job, key));
     if (ref && ref.messageId !== PENDING) return;
     const comment = `📄 The full diff of round ${diff.round} since round ${diff.previousRound}.`;
     await this.uploadOnce(job, key, root, comment, [{ content: diff.file.text, filename: diff.file.name, title: diff.file.title }]);
   }
 
   /** A gate's card, with the round's diff once there is one. */
-  private gateMessage(agg: JobAggregate, gate: Gate, artifacts: Artifact[]) {
+  private async gateMessage(agg: JobAggregate, gate: Gate, artifacts: Artifact[]) {
     const card = gateCardView(agg, gate, artifacts);
-    const diff = roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
+    const diff = await roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
     return gateBlocks(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 600), ...(diff ? { diff } : {}) });
   }
 
   private async postNotice(agg: JobAggregate, artifacts: Artifact[], root: { channel: string; messageId: string }, row: OutboxRow) {
     const key = `notice:${row.event.seq}`;
-    const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
+    const ref = (await this.o.store.outbox.getRef(TARGET, agg.job.id, key));
     if (ref && ref.messageId !== PENDING) return;
     const notice = noticeFor(row.event, agg, artifacts);
     if (!notice) return;
@@ -194,14 +194,14 @@ export class SlackNotifier {
    */
   private async postOnce(job: number, key: string, channel: string, threadTs: string | null, message: { text: string; blocks: unknown[] }): Promise<{ ts: string; existed: boolean }> {
     const { store } = this.o;
-    if (store.outbox.getRef(TARGET, job, key)?.messageId === PENDING) {
+    if ((await store.outbox.getRef(TARGET, job, key))?.messageId === PENDING) {
       const found = await this.findPosted(job, key, channel, threadTs);
       if (found) {
-        store.outbox.putRef(TARGET, job, key, { channel, messageId: found, threadId: threadTs });
+        await store.outbox.putRef(TARGET, job, key, { channel, messageId: found, threadId: threadTs });
         return { ts: found, existed: true };
       }
     }
-    store.outbox.putRef(TARGET, job, key, { channel, messageId: PENDING, threadId: threadTs });
+    await store.outbox.putRef(TARGET, job, key, { channel, messageId: PENDING, threadId: threadTs });
     const posted = await this.pacer.run(channel, () =>
       this.o.poster.chat.postMessage({
         channel,
@@ -212,7 +212,7 @@ export class SlackNotifier {
         metadata: { event_type: METADATA_TYPE, event_payload: { job, key } },
       }),
     );
-    store.outbox.putRef(TARGET, job, key, { channel, messageId: String(posted.ts), threadId: threadTs });
+    await store.outbox.putRef(TARGET, job, key, { channel, messageId: String(posted.ts), threadId: threadTs });
     return { ts: String(posted.ts), existed: false };
   }
 
@@ -229,23 +229,23 @@ export class SlackNotifier {
     job: number, key: string, root: { channel: string; messageId: string }, comment: string | undefined,
     uploads: ({ title: string; filename: string } & ({ file: string } | { content: string }))[],
     /** Told the files made (or found), before the upload counts as done. */
-    onFiles: (files: UploadedFile[]) => void = () => undefined,
+    onFiles: (files: UploadedFile[]) => void | Promise<void> = () => undefined,
   ) {
     const { store, client } = this.o;
     const where = { channel: root.channel, threadId: root.messageId };
-    if (store.outbox.getRef(TARGET, job, key)?.messageId === PENDING) {
+    if ((await store.outbox.getRef(TARGET, job, key))?.messageId === PENDING) {
       const found = await this.findUpload(root.channel, root.messageId, uploads.map((u) => u.title));
       if (found?.[0]?.id) {
-        onFiles(found);
-        return void store.outbox.putRef(TARGET, job, key, { ...where, messageId: found[0].id });
+        await onFiles(found);
+        return void await store.outbox.putRef(TARGET, job, key, { ...where, messageId: found[0].id });
       }
     }
-    store.outbox.putRef(TARGET, job, key, { ...where, messageId: PENDING });
+    await store.outbox.putRef(TARGET, job, key, { ...where, messageId: PENDING });
     const r = await client.filesUploadV2({ channel_id: root.channel, thread_ts: root.messageId, ...(comment ? { initial_comment: comment } : {}), file_uploads: uploads });
     // filesUploadV2 answers one completion per group of files, each listing its files.
     const made = ((r as { files?: { files?: UploadedFile[] }[] }).files ?? []).flatMap((group) => group.files ?? []);
-    onFiles(made);
-    store.outbox.putRef(TARGET, job, key, { ...where, messageId: String(made[0]?.id ?? 'uploaded') });
+    await onFiles(made);
+    await store.outbox.putRef(TARGET, job, key, { ...where, messageId: String(made[0]?.id ?? 'uploaded') });
   }
 
   /** The files of a thread message sharing files with all these titles. */

@@ -37,7 +37,7 @@ export interface SlackReachOptions {
   /** Posts once as far as people can see (SlackNotifier.postOnce). */
   postOnce(job: number, key: string, channel: string, threadTs: string | null, message: SlackMessage): Promise<{ ts: string; existed: boolean }>;
   /** The gate card as the thread shows it. */
-  gateMessage(agg: JobAggregate, gate: Gate): SlackMessage;
+  gateMessage(agg: JobAggregate, gate: Gate): Promise<SlackMessage>;
   now(): number;
 }
 
@@ -56,7 +56,7 @@ export class SlackReach {
     const ping = pingFor(row.event, agg, this.o.config.operators);
     if (!ping) return;
     const key = `notice:${row.event.seq}`;
-    const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
+    const ref = (await this.o.store.outbox.getRef(TARGET, agg.job.id, key));
     const message = pingBlocks(ping);
     if (message && (!ref || ref.messageId === PENDING)) await this.o.postOnce(agg.job.id, key, root.channel, root.messageId, message);
     if (ping.dm) await this.directMessages(agg, ping);
@@ -64,7 +64,7 @@ export class SlackReach {
 
   /** Edits every DM copy of a gate round's card to `message`, then refreshes the Home tabs people look at. */
   async copies(agg: JobAggregate, gate: Gate, message: SlackMessage): Promise<void> {
-    for (const ref of this.o.store.outbox.refsWithPrefix(TARGET, agg.job.id, `dm:gate:${gate.stage}:${gate.round}:`)) {
+    for (const ref of await this.o.store.outbox.refsWithPrefix(TARGET, agg.job.id, `dm:gate:${gate.stage}:${gate.round}:`)) {
       if (ref.messageId === PENDING) continue;
       await this.platformErrorsLogged({ job: agg.job.id, key: ref.key }, () => this.o.client.chat.update({ channel: ref.channel, ts: ref.messageId, ...message }));
     }
@@ -84,7 +84,7 @@ export class SlackReach {
   async publishHome(user: string): Promise<void> {
     try {
       const actor = actorFor(this.o.config.operators, await this.o.identities.resolve(user));
-      const items = pendingFor(this.o.store, actor);
+      const items = await pendingFor(this.o.store, actor);
       await this.o.client.views.publish({ user_id: user, view: homeView(items, this.o.now(), await this.links(items)) });
     } catch (err) {
       this.o.log.warn({ err, user }, 'could not publish a Slack Home tab');
@@ -95,7 +95,7 @@ export class SlackReach {
   async links(items: PendingItem[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     for (const item of items) {
-      const ref = this.o.store.outbox.getRef(TARGET, item.jobId, `gate:${item.stage}:${item.round}`);
+      const ref = (await this.o.store.outbox.getRef(TARGET, item.jobId, `gate:${item.stage}:${item.round}`));
       if (!ref || ref.messageId === PENDING) continue;
       const at = `${ref.channel}:${ref.messageId}`;
       let link = this.permalinks.get(at);
@@ -117,12 +117,12 @@ export class SlackReach {
     if (!gate || !ping.dm) return;
     for (const user of await this.people(ping.dm.slack, ping.dmExclude, agg.job.id)) {
       const key = ping.dmCard ? `dm:gate:${ping.stage}:${ping.round}:${user}` : `dm:${ping.seq}:${user}`;
-      const ref = this.o.store.outbox.getRef(TARGET, agg.job.id, key);
+      const ref = (await this.o.store.outbox.getRef(TARGET, agg.job.id, key));
       if (ref && ref.messageId !== PENDING) continue;
       await this.platformErrorsLogged({ job: agg.job.id, key }, async () => {
         const channel = ref?.channel ?? (await this.o.client.conversations.open({ users: user })).channel?.id;
         if (!channel) throw new Error(`Slack opened no DM channel with ${user}`);
-        await this.o.postOnce(agg.job.id, key, channel, null, ping.dmCard ? this.o.gateMessage(agg, gate) : dmTextBlocks(ping));
+        await this.o.postOnce(agg.job.id, key, channel, null, ping.dmCard ? await this.o.gateMessage(agg, gate) : dmTextBlocks(ping));
       });
     }
   }

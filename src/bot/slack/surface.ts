@@ -80,7 +80,7 @@ export class SlackSurface implements ChatSurface {
       );
     }
     if (this.settings.appToken) await this.app.start();
-    this.inbox?.start();
+    await this.inbox?.start();
     this.unsubscribe = this.engine.onEvent(() => this.drainer.poke());
     this.drainer.start();
     this.log.info({ mode: this.mode }, 'Slack surface started');

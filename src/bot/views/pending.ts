@@ -25,10 +25,10 @@ export interface PendingItem {
 export const MAX_PENDING = 50;
 
 /** The gates waiting for `actor` now, oldest first (see waitsFor: approvers who have not voted, escalation after it). */
-export function pendingFor(store: Store, actor: Actor, limit = MAX_PENDING): PendingItem[] {
+export async function pendingFor(store: Store, actor: Actor, limit = MAX_PENDING): Promise<PendingItem[]> {
   const items: PendingItem[] = [];
-  for (const row of store.queries.openGates()) {
-    const agg = store.jobs.loadShared(row.job);
+  for (const row of await store.queries.openGates()) {
+    const agg = await store.jobs.loadShared(row.job);
     const gate = agg?.gates.find((g) => g.stage === row.stage && g.round === row.round);
     const def = agg?.job.def.stages.find((s) => s.id === row.stage);
     if (!agg || !gate || !def?.gate || !waitsFor(actor, def.gate, gate, agg.job)) continue;

@@ -4,7 +4,7 @@
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { StoreError } from '../db.js';
+import { StoreError } from '../errors.js';
 import { redactDatabaseUrl } from './redact.js';
 import { assertKnownVersion, schemaVersion } from './migrate.js';
 

@@ -5,8 +5,8 @@
  * before it commits. Anything wrong rolls the whole copy back.
  */
 import type pg from 'pg';
-import { StoreError } from '../db.js';
-import type { SqliteExport } from '../sqlite-export.js';
+import { StoreError } from '../errors.js';
+import type { SqliteExport } from '../sqlite/export.js';
 import { SIGNOFF_TABLES } from './migrations.js';
 import { postgresColumns, postgresCount, postgresLastEventIds, postgresTables } from './describe.js';
 

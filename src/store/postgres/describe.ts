@@ -4,7 +4,7 @@
  * target is empty and to check a copy.
  */
 import type pg from 'pg';
-import type { ColumnInfo } from '../sqlite-export.js';
+import type { ColumnInfo } from '../sqlite/export.js';
 
 type Queryable = pg.Pool | pg.PoolClient;
 

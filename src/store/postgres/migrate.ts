@@ -5,7 +5,7 @@
  * transaction-pooling proxy, where a session-level one would not.
  */
 import type pg from 'pg';
-import { StoreError } from '../db.js';
+import { StoreError } from '../errors.js';
 import { PG_MIGRATIONS } from './migrations.js';
 
 /** An arbitrary constant: the advisory lock key every signoff takes while it migrates. */

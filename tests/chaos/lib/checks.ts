@@ -4,7 +4,7 @@
  * (plain sentences naming the job, stage and seq) and the figures it counted, so a run can print
  * both and a test can assert that there are no violations.
  */
-import { Database } from '../../../src/store/sqlite.js';
+import { Database } from '../../../src/store/sqlite/driver.js';
 import { renderPlan } from '../../../src/bot/views/render-plan.js';
 import type { Post } from './slack-driver.js';
 

@@ -3,17 +3,9 @@
  * as the state change it describes. Chat surfaces get an outbox row per event they show.
  */
 import type { Db } from './db.js';
+import type { StoredEvent } from '../port.js';
 
-/** An event as the API and surfaces see it. */
-export interface StoredEvent {
-  /** Global, increasing id (SSE `id:` of the all-jobs stream). */
-  id: number;
-  job: number;
-  seq: number;
-  type: string;
-  at: number;
-  data: Record<string, unknown>;
-}
+export type { StoredEvent };
 
 type Row = { id: number; job_id: number; seq: number; type: string; at: number; data: string };
 const toEvent = (r: Row): StoredEvent => ({ id: r.id, job: r.job_id, seq: r.seq, type: r.type, at: r.at, data: JSON.parse(r.data) });

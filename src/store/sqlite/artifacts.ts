@@ -1,12 +1,9 @@
 /** Artifacts: files stages produced, registered with their size, type and checksum. */
 import type { Db } from './db.js';
-import type { ArtifactFile } from '../orchestrator/types.js';
+import type { Artifact } from '../port.js';
+import type { ArtifactFile } from '../../orchestrator/types.js';
 
-export interface Artifact extends ArtifactFile {
-  id: number;
-  job: number;
-  createdAt: number;
-}
+export type { Artifact };
 
 type Row = { id: number; job_id: number; stage: string; run: number; name: string; path: string; size: number; media_type: string; sha256: string; created_at: number };
 const toArtifact = (r: Row): Artifact => ({

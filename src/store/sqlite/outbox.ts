@@ -4,21 +4,9 @@
  * (chat_refs) so a restart edits the same messages instead of posting new ones.
  */
 import type { Db } from './db.js';
-import type { StoredEvent } from './events.js';
+import type { ChatRef, OutboxRow } from '../port.js';
 
-export interface OutboxRow {
-  id: number;
-  target: string;
-  job: number;
-  attempts: number;
-  event: StoredEvent;
-}
-
-export interface ChatRef {
-  channel: string;
-  messageId: string;
-  threadId: string | null;
-}
+export type { OutboxRow, ChatRef };
 
 type Row = { id: number; target: string; job_id: number; attempts: number; event_id: number; seq: number; type: string; at: number; data: string };
 const toRow = (r: Row): OutboxRow => ({

@@ -6,7 +6,7 @@
  * never waits for a stale lock to time out.
  */
 import path from 'node:path';
-import { Database, type SqliteDb } from './sqlite.js';
+import { Database, type SqliteDb } from './driver.js';
 import { StoreError, writableDir } from './db.js';
 
 export interface DirLock {

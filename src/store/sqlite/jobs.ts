@@ -10,9 +10,9 @@
  */
 import type { Db } from './db.js';
 import { StoreError } from './db.js';
-import { cloneAggregate, sameJson } from '../orchestrator/clone-aggregate.js';
-import type { Pipeline } from '../config/schema.js';
-import type { Gate, Job, JobAggregate, JobState, StageRecord, Vote } from '../orchestrator/types.js';
+import { cloneAggregate, sameJson } from '../../orchestrator/clone-aggregate.js';
+import type { Pipeline } from '../../config/schema.js';
+import type { Gate, Job, JobAggregate, JobState, StageRecord, Vote } from '../../orchestrator/types.js';
 
 type Row = Record<string, unknown>;
 const json = (v: unknown) => JSON.stringify(v);

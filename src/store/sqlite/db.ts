@@ -4,21 +4,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Database, type SqliteDb } from './sqlite.js';
-import { MIGRATIONS } from './migrations.js';
+import { Database, type SqliteDb } from './driver.js';
+import { MIGRATIONS } from '../migrations.js';
+import { StoreError } from '../errors.js';
 
 export type Db = SqliteDb;
 
 /** How long a write waits for a lock another process holds before it fails with SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5_000;
 
-/** A store error people can act on: it says what failed and what to do. */
-export class StoreError extends Error {
-  constructor(message: string, readonly code: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StoreError';
-  }
-}
+export { StoreError };
 
 /** Makes the data directory if needed; throws a StoreError people can act on when it cannot be written. */
 export function writableDir(dir: string): void {

@@ -3,18 +3,9 @@
  * and the reads computing one needs (which run a round reviewed, a run's artifacts).
  */
 import type { Db } from './db.js';
-import type { Artifact } from './artifacts.js';
+import type { Artifact, StoredDiff } from '../port.js';
 
-/** A stored diff; `data` is the JSON the review module made (a RoundDiff). */
-export interface StoredDiff {
-  job: number;
-  stage: string;
-  round: number;
-  run: number;
-  previousRun: number;
-  data: unknown;
-  createdAt: number;
-}
+export type { StoredDiff };
 
 type Row = { job_id: number; stage: string; round: number; run: number; previous_run: number; data: string; created_at: number };
 type ArtifactRow = { id: number; job_id: number; stage: string; run: number; name: string; path: string; size: number; media_type: string; sha256: string; created_at: number };

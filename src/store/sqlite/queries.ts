@@ -3,18 +3,10 @@
  * timers are due, and the submission rate.
  */
 import type { Db } from './db.js';
-import type { JobState } from '../orchestrator/types.js';
+import type { JobSummaryRow } from '../port.js';
+import type { JobState } from '../../orchestrator/types.js';
 
-export interface JobSummaryRow {
-  id: number;
-  pipeline: string;
-  state: JobState;
-  stage: string | null;
-  submitter: string;
-  brief: string;
-  createdAt: number;
-  updatedAt: number;
-}
+export type { JobSummaryRow };
 
 export function queryStatements(db: Db) {
   const q = {

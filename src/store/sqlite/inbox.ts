@@ -6,12 +6,9 @@
  * table the surfaces already use for replays.
  */
 import type { Db } from './db.js';
+import type { InboxItem } from '../port.js';
 
-export interface InboxItem {
-  key: string;
-  at: number;
-  payload: string;
-}
+export type { InboxItem };
 
 export function inboxStatements(db: Db) {
   const q = {

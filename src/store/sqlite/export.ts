@@ -5,9 +5,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Database } from './sqlite.js';
-import { openDatabase, StoreError, type Db } from './db.js';
-import { MIGRATIONS } from './migrations.js';
+import { Database } from './driver.js';
+import { openDatabase, type Db } from './db.js';
+import { StoreError } from '../errors.js';
+import { MIGRATIONS } from '../migrations.js';
 
 /** A column as both stores can describe it. */
 export interface ColumnInfo {

@@ -5,32 +5,9 @@
  * guarded update, so a report and an expiry racing each other decide once.
  */
 import type { Db } from './db.js';
+import type { ExternalRun, ExternalRunState, NewExternalRun, NotifyState } from '../port.js';
 
-/**
- * `armed`: a command stage holds a token but has not handed off (the token opens nothing yet);
- * `waiting`: the outside system may report; the rest are final.
- */
-export type ExternalRunState = 'armed' | 'waiting' | 'completed' | 'failed' | 'expired' | 'cancelled' | 'ended';
-export type NotifyState = 'none' | 'pending' | 'delivered' | 'failed';
 
-export interface ExternalRun {
-  id: number;
-  jobId: number;
-  stage: string;
-  run: number;
-  state: ExternalRunState;
-  createdAt: number;
-  waitingSince: number | null;
-  lastHeartbeatAt: number | null;
-  heartbeatMs: number | null;
-  heartbeatDeadline: number | null;
-  timeoutDeadline: number | null;
-  notifyState: NotifyState;
-  notifyAttempts: number;
-  /** sha256 of the body of the `complete` or `fail` report that ended the run. */
-  reportHash: string | null;
-  endedAt: number | null;
-}
 
 type Row = {
   id: number; job_id: number; stage: string; run: number; state: ExternalRunState; created_at: number;
@@ -45,17 +22,7 @@ const toRun = (r: Row): ExternalRun => ({
   notifyAttempts: r.notify_attempts, reportHash: r.report_hash, endedAt: r.ended_at,
 });
 
-export interface NewExternalRun {
-  jobId: number;
-  stage: string;
-  run: number;
-  /** `waiting` for an external stage, `armed` for a command stage that may hand off. */
-  state: 'armed' | 'waiting';
-  heartbeatMs: number | null;
-  timeoutMs: number;
-  notify: boolean;
-  tokenHash: string;
-}
+export type { ExternalRun, ExternalRunState, NewExternalRun, NotifyState };
 
 export function externalRunStatements(db: Db) {
   const q = {
