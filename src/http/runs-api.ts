@@ -4,7 +4,8 @@
  * its own run's progress, heartbeat, artifacts and outcome. Nothing here logs a URL or a token.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -105,9 +106,13 @@ export function registerRunsApi(app: FastifyInstance, engine: Engine, o: RunsApi
           next(null, chunk);
         },
       });
+      // The file is made before the stream starts: a stream that opens it itself may do so after
+      // a failed upload was cleaned away, leaving a stray part file.
+      const file = await open(part, 'wx');
       try {
-        await pipeline(req.raw, meter, createWriteStream(part, { flags: 'wx' }));
+        await pipeline(req.raw, meter, file.createWriteStream());
       } catch (err) {
+        await file.close().catch(() => undefined);
         rmSync(part, { force: true });
         if (tooLarge) return refuse(413, 'too_large', `An artifact may be at most ${o.maxUploadBytes} bytes; nothing was stored.`);
         req.log.warn({ err }, 'an artifact upload broke off');
