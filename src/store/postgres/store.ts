@@ -1,0 +1,185 @@
+/**
+ * The PostgreSQL dialect of the store boundary (../port.ts), over a node-postgres pool. Reads are
+ * one pooled statement each; the unit of work and every write of several statements is one
+ * transaction on one client (./unit-of-work.ts). A `bounded(ms)` view waits at most `ms` for a
+ * pool client and for row locks, then fails with `StoreError('busy')`, as SQLite's bounded view
+ * fails with SQLITE_BUSY: the person hears "could not save that just now; nothing changed".
+ */
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { StoreError } from '../errors.js';
+import type {
+  Applied, ArtifactsPort, Decider, DiffsPort, EventsPort, ExternalRun, ExternalRunsPort, InboxPort, JobsPort, NewExternalRun,
+  OutboxPort, QueriesPort, StorePort, Work,
+} from '../port.js';
+import { openPostgres, type Postgres } from './connect.js';
+import { migratePostgres } from './migrate.js';
+import { pgStatements, type PgStatements } from './statements.js';
+import { applyOn } from './unit-of-work.js';
+import type { Queryable } from './sql.js';
+
+/** How long an unbounded write waits for a row lock another transaction holds (SQLite's busy_timeout). */
+const LOCK_WAIT_MS = 5_000;
+
+/** Errors that mean "waited too long", not "wrong": lock_not_available, query_canceled (statement_timeout). */
+const WAITED_TOO_LONG = new Set(['55P03', '57014']);
+
+export class PgStore implements StorePort {
+  readonly dialect = 'postgres' as const;
+  readonly jobs: JobsPort;
+  readonly events: EventsPort;
+  readonly artifacts: ArtifactsPort;
+  readonly queries: QueriesPort;
+  readonly outbox: OutboxPort;
+  readonly inbox: InboxPort;
+  readonly diffs: DiffsPort;
+  readonly externalRuns: ExternalRunsPort;
+  private readonly s: PgStatements;
+  private readonly views: Map<number, PgStore>;
+
+  /** `lockWaitMs`: this view waits at most that long for a client and for locks (undefined: the store's usual waits). */
+  constructor(readonly pool: pg.Pool, readonly where: string, private readonly lockWaitMs?: number, views?: Map<number, PgStore>) {
+    this.views = views ?? new Map();
+    // A bounded view runs each statement in its own short transaction with the bound set, so
+    // reads and single writes are bounded like units of work.
+    const on: Queryable = lockWaitMs === undefined ? pool : { query: (text, values) => this.tx((c) => c.query(text, values)) };
+    const s = pgStatements(on);
+    this.s = s;
+    this.jobs = { load: s.jobs.load, loadShared: s.jobs.loadShared };
+    this.events = s.events;
+    this.artifacts = { byId: s.artifacts.byId, current: s.artifacts.current };
+    this.queries = s.queries;
+    this.outbox = {
+      ...s.outbox,
+      markDelivered: (ids, now) => this.tx((c) => s.outbox.markDelivered(c, ids, now)),
+      claimOnce: (key, now) => s.outbox.claimOnce(key, now),
+      pruneClaims: (olderThan) => s.outbox.pruneClaims(olderThan),
+      pruneAndClaim: (key, now, olderThan) =>
+        this.tx(async (c) => {
+          await s.outbox.pruneClaims(olderThan, c);
+          return s.outbox.claimOnce(key, now, c);
+        }),
+    };
+    this.inbox = {
+      accept: (key, at, payload) => s.inbox.accept(key, at, payload),
+      done: (key) => s.inbox.done(key),
+      pending: s.inbox.pending,
+      acceptAll: (items, at, pruneOlderThan) =>
+        this.tx(async (c) => {
+          if (pruneOlderThan !== undefined) await s.outbox.pruneClaims(pruneOlderThan, c);
+          const out: boolean[] = [];
+          for (const item of items) out.push(await s.inbox.accept(item.key, at, item.payload, c));
+          return out;
+        }),
+    };
+    this.diffs = s.diffs;
+    const x = s.externalRuns;
+    this.externalRuns = {
+      addToken: x.addToken, byTokenHash: x.byTokenHash, byId: x.byId, handOff: x.handOff, heartbeat: x.heartbeat,
+      end: (id, state, now, reportHash) => x.end(id, state, now, reportHash ?? null),
+      due: x.due, waitingForJob: x.waitingForJob, pendingNotify: x.pendingNotify, setNotify: x.setNotify,
+      start: (r: NewExternalRun, now: number) =>
+        this.tx(async (c): Promise<{ id: number; superseded: ExternalRun[] }> => {
+          const superseded = await x.olderOpen(c, r.jobId, r.stage, r.run);
+          for (const old of superseded) await x.end(old.id, 'ended', now, null, c);
+          return { id: await x.insert(c, r, now), superseded };
+        }),
+    };
+  }
+
+  apply<I>(work: Work<I>, decider: Decider<I>): Promise<Applied> {
+    return this.tx((c) => applyOn(this.s, c, work, decider));
+  }
+
+  bounded(ms: number): PgStore {
+    let view = this.views.get(ms);
+    if (!view) {
+      view = new PgStore(this.pool, this.where, ms, this.views);
+      this.views.set(ms, view);
+    }
+    return view;
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+
+  /**
+   * Runs `fn` in one transaction on one client: BEGIN, the lock bound, `fn`, COMMIT; on any error
+   * ROLLBACK and reject (nothing of it was stored). A client whose connection broke is dropped
+   * from the pool rather than handed out again.
+   */
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.acquire();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const wait = this.lockWaitMs ?? LOCK_WAIT_MS;
+      await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(wait))}`);
+      // A bounded view's statements as a whole also stop soon after the bound.
+      if (this.lockWaitMs !== undefined) await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(wait)) + 1_000}`);
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch((e: Error) => {
+        broken = e;
+      });
+      throw this.classify(err);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** A pool client, waiting at most the view's bound for one (the pool's own connect timeout otherwise). */
+  private async acquire(): Promise<pg.PoolClient> {
+    const ms = this.lockWaitMs;
+    if (ms === undefined) return this.pool.connect().catch((err: unknown) => Promise.reject(this.classify(err)));
+    const pending = this.pool.connect();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(this.busy(`no free database connection within ${ms} ms`)), ms);
+    });
+    try {
+      return await Promise.race([pending, late]);
+    } catch (err) {
+      // The client may still come: hand it straight back.
+      pending.then((c) => c.release(), () => undefined);
+      throw err instanceof StoreError ? err : this.classify(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private busy(why: string, cause?: unknown): StoreError {
+    return new StoreError(`PostgreSQL at ${this.where} is busy (${why}); nothing changed. Try again in a moment.`, 'busy', { cause });
+  }
+
+  /** A lock or statement timeout becomes "busy", like SQLITE_BUSY; the rest are passed on as they are. */
+  private classify(err: unknown): unknown {
+    const code = (err as { code?: string }).code;
+    if (code && WAITED_TOO_LONG.has(code)) return this.busy((err as Error).message, err);
+    if (err instanceof Error && /timeout exceeded when trying to connect/i.test(err.message)) return this.busy('no free database connection', err);
+    return err;
+  }
+}
+
+/**
+ * Connects to `url` (the connection check of ./connect.ts, with its messages), brings the schema
+ * up to date, and puts the boundary over the pool.
+ */
+export async function openPgStore(url: string, log?: Logger): Promise<PgStore> {
+  const pg: Postgres = await openPostgres(url, log);
+  try {
+    const applied = await migratePostgres(pg.pool, pg.where);
+    if (applied.length > 0) log?.info({ database: pg.where, applied }, 'PostgreSQL schema brought up to date');
+  } catch (err) {
+    await pg.close().catch(() => undefined);
+    throw err;
+  }
+  return new PgStore(pg.pool, pg.where);
+}
