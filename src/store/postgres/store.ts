@@ -21,8 +21,46 @@ import type { Queryable } from './sql.js';
 /** How long an unbounded write waits for a row lock another transaction holds (SQLite's busy_timeout). */
 const LOCK_WAIT_MS = 5_000;
 
+/** How long a unit of work whose connection was lost is tried again on a new one. */
+const RETRY_WITHIN_MS = 5_000;
+
 /** Errors that mean "waited too long", not "wrong": lock_not_available, query_canceled (statement_timeout). */
 const WAITED_TOO_LONG = new Set(['55P03', '57014']);
+
+/** Server codes of a connection that ended: admin_shutdown, crash_shutdown, cannot_connect_now, connection_exception…. */
+const CONNECTION_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
+
+/** True when `err` says the connection (not the statement) failed. */
+function connectionLost(err: unknown, depth = 0): boolean {
+  const e = err as { code?: string; message?: string; cause?: unknown };
+  if (!e || depth > 3) return false;
+  if (e.code && CONNECTION_CODES.has(e.code)) return true;
+  if (/Connection terminated|connection error|Client was closed|not queryable/i.test(e.message ?? '')) return true;
+  // The unit of work wraps a failure that ended its transaction (see unit-of-work.ts).
+  return connectionLost(e.cause, depth + 1);
+}
+
+const listening = new WeakSet<pg.PoolClient>();
+
+/**
+ * A checked-out client whose connection ends emits 'error' (the pool listens only while it is
+ * idle): unheard, that would end the process. The query in flight fails with the same error,
+ * which the transaction handles.
+ */
+function listened(client: pg.PoolClient): pg.PoolClient {
+  if (!listening.has(client)) {
+    listening.add(client);
+    client.on('error', () => undefined);
+  }
+  return client;
+}
+
+/** A transaction whose connection was lost; `commitSent` when it may have been stored. */
+class Lost extends Error {
+  constructor(override readonly cause: unknown, readonly commitSent: boolean) {
+    super((cause as Error)?.message ?? String(cause));
+  }
+}
 
 export class PgStore implements StorePort {
   readonly dialect = 'postgres' as const;
@@ -42,7 +80,7 @@ export class PgStore implements StorePort {
     this.views = views ?? new Map();
     // A bounded view runs each statement in its own short transaction with the bound set, so
     // reads and single writes are bounded like units of work.
-    const on: Queryable = lockWaitMs === undefined ? pool : { query: (text, values) => this.tx((c) => c.query(text, values)) };
+    const on: Queryable = lockWaitMs === undefined ? { query: (text, values) => this.statement(text, values) } : { query: (text, values) => this.tx((c) => c.query(text, values)) };
     const s = pgStatements(on);
     this.s = s;
     this.jobs = { load: s.jobs.load, loadShared: s.jobs.loadShared };
@@ -109,37 +147,86 @@ export class PgStore implements StorePort {
   }
 
   /**
-   * Runs `fn` in one transaction on one client: BEGIN, the lock bound, `fn`, COMMIT; on any error
-   * ROLLBACK and reject (nothing of it was stored). A client whose connection broke is dropped
-   * from the pool rather than handed out again.
+   * Runs `fn` in one transaction (see `txOnce`). When the connection is lost before COMMIT was
+   * sent (a restarted server, a killed backend, a dropped socket) nothing of it was stored, so it
+   * is run again on a new connection, with backoff, for at most RETRY_WITHIN_MS (a bounded view:
+   * its bound); then it fails as "busy". A connection lost while COMMIT was on its way is not run
+   * again: it may have been stored, and running a unit twice could create a job twice.
    */
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.acquire();
-    let broken: Error | undefined;
+    const until = Date.now() + (this.lockWaitMs ?? RETRY_WITHIN_MS);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.txOnce(fn);
+      } catch (err) {
+        if (!(err instanceof Lost) || err.commitSent) throw err instanceof Lost ? err.cause : err;
+        const wait = Math.min(1_000, 50 * 2 ** attempt);
+        if (Date.now() + wait > until) throw this.busy(`the connection to the database was lost and did not come back in time: ${(err.cause as Error).message}`, err.cause);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  /**
+   * Runs `fn` in one transaction on one client: BEGIN with the lock bound, `fn`, COMMIT; on any
+   * error ROLLBACK and reject (nothing of it was stored). A client whose connection broke is
+   * dropped from the pool rather than handed out again.
+   */
+  private async txOnce<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
     try {
-      await client.query('BEGIN');
-      const wait = this.lockWaitMs ?? LOCK_WAIT_MS;
-      await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(wait))}`);
-      // A bounded view's statements as a whole also stop soon after the bound.
-      if (this.lockWaitMs !== undefined) await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(wait)) + 1_000}`);
+      client = await this.acquire();
+    } catch (err) {
+      throw connectionLost(err) ? new Lost(err, false) : err;
+    }
+    let broken: Error | undefined;
+    let commitSent = false;
+    try {
+      const wait = Math.max(1, Math.floor(this.lockWaitMs ?? LOCK_WAIT_MS));
+      // One round trip: a bounded view's statements as a whole also stop soon after the bound.
+      await client.query(`BEGIN; SET LOCAL lock_timeout = ${wait}${this.lockWaitMs !== undefined ? `; SET LOCAL statement_timeout = ${wait + 1_000}` : ''}`);
       const result = await fn(client);
+      commitSent = true;
       await client.query('COMMIT');
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch((e: Error) => {
         broken = e;
       });
+      if (connectionLost(err)) {
+        broken ??= err as Error;
+        throw new Lost(err, commitSent);
+      }
       throw this.classify(err);
     } finally {
       client.release(broken);
     }
   }
 
+  /**
+   * One pooled statement. A read whose connection was lost is read again on a new one (within
+   * RETRY_WITHIN_MS); a single write is not, as it may have been stored (a claim applied twice
+   * would turn a first click into a "replay").
+   */
+  private async statement(text: string, values?: unknown[]): Promise<pg.QueryResult> {
+    const until = Date.now() + RETRY_WITHIN_MS;
+    const read = /^\s*SELECT\b/i.test(text);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.pool.query(text, values);
+      } catch (err) {
+        const wait = Math.min(1_000, 50 * 2 ** attempt);
+        if (!read || !connectionLost(err) || Date.now() + wait > until) throw this.classify(err);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
   /** A pool client, waiting at most the view's bound for one (the pool's own connect timeout otherwise). */
   private async acquire(): Promise<pg.PoolClient> {
     const ms = this.lockWaitMs;
-    if (ms === undefined) return this.pool.connect().catch((err: unknown) => Promise.reject(this.classify(err)));
-    const pending = this.pool.connect();
+    if (ms === undefined) return this.pool.connect().then(listened, (err: unknown) => Promise.reject(this.classify(err)));
+    const pending = this.pool.connect().then(listened);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(this.busy(`no free database connection within ${ms} ms`)), ms);

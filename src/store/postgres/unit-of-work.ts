@@ -27,7 +27,9 @@ export async function applyOn<I>(s: PgStatements, tx: pg.PoolClient, work: Work<
   }
   if (work.inboxDone !== undefined) await s.inbox.done(work.inboxDone, tx);
   if (work.create) {
-    const created = await createOne(s, tx, work.create, d);
+    // A copy: the writes number its events and ids in place, and a unit run again after a lost
+    // connection must start from the decision as it was.
+    const created = await createOne(s, tx, { ...work.create, agg: cloneAggregate(work.create.agg) }, d);
     out.created = created;
     out.committed.push(created);
   }
@@ -78,7 +80,7 @@ async function savepoint<T>(tx: pg.PoolClient, fn: () => Promise<T>, attempts = 
       await tx.query('ROLLBACK TO SAVEPOINT item');
       await tx.query('RELEASE SAVEPOINT item');
     } catch (cause) {
-      throw new TransactionLost(`the transaction was lost: ${(err as Error).message}`, { cause: err ?? cause });
+      throw new TransactionLost(`the transaction was lost: ${(err as Error).message}`, { cause: err });
     }
     if (err instanceof StoreError && err.code === 'conflict' && attempts > 1) return savepoint(tx, fn, attempts - 1);
     throw err;
