@@ -10,24 +10,45 @@ import { StoreError } from '../errors.js';
 import { sameJson } from '../../orchestrator/clone-aggregate.js';
 import type { JobAggregate, StageRecord, Vote } from '../../orchestrator/types.js';
 import { defParser, toGate, toJob, toStage } from '../sqlite/jobs.js';
-import { row, rows, run, type Queryable } from './sql.js';
+import { row, run, type Queryable } from './sql.js';
 
 type Row = Record<string, unknown>;
 const json = (v: unknown) => JSON.stringify(v);
 const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
 
+/**
+ * A job's stages, gates and votes ($1: the job id) as JSON arrays, in one statement. Votes of a
+ * gate in SQLite's order: by time, then insertion (ctid is the nearest PostgreSQL has to rowid).
+ */
+const CHILDREN = `COALESCE((SELECT json_agg(s ORDER BY s.idx) FROM stages s WHERE s.job_id = $1), '[]') AS stages,
+  COALESCE((SELECT json_agg(g ORDER BY g.id) FROM gates g WHERE g.job_id = $1), '[]') AS gates,
+  COALESCE((SELECT json_agg(v ORDER BY v.at, v.ctid) FROM votes v JOIN gates g ON g.id = v.gate_id WHERE g.job_id = $1), '[]') AS votes`;
+
 export function jobStatements(db: Queryable) {
   const parseDef = defParser();
 
-  /** The aggregate; with `tx`, its job row locked until that transaction ends. */
+  /**
+   * The aggregate; with `tx`, its job row locked until that transaction ends. A locked read takes
+   * the row lock first and reads the children in a second statement: under READ COMMITTED that
+   * statement sees what the transaction that held the lock committed (subqueries of the locking
+   * statement itself would not). An unlocked read is one statement, so one snapshot.
+   */
   async function read(id: number, tx?: Queryable): Promise<JobAggregate | undefined> {
-    const on = tx ?? db;
-    const r = await row(on, `SELECT * FROM jobs WHERE id = $1${tx ? ' FOR UPDATE' : ''}`, [id]);
-    if (!r) return undefined;
-    const stages = await rows(on, 'SELECT * FROM stages WHERE job_id = $1 ORDER BY idx', [id]);
-    const gates = await rows(on, 'SELECT * FROM gates WHERE job_id = $1 ORDER BY id', [id]);
-    // SQLite orders ties by rowid (insertion); ctid is the nearest PostgreSQL has.
-    const votes = gates.length === 0 ? [] : await rows(on, 'SELECT v.* FROM votes v JOIN gates g ON g.id = v.gate_id WHERE g.job_id = $1 ORDER BY v.at, v.ctid', [id]);
+    let r: Row | undefined;
+    let children: Row | undefined;
+    if (tx) {
+      r = await row(tx, 'SELECT * FROM jobs WHERE id = $1 FOR UPDATE', [id]);
+      if (!r) return undefined;
+      children = await row(tx, `SELECT ${CHILDREN}`, [id]);
+    } else {
+      const both = await row(db, `SELECT row_to_json(j) AS job, ${CHILDREN} FROM jobs j WHERE j.id = $1`, [id]);
+      if (!both) return undefined;
+      r = both.job as Row;
+      children = both;
+    }
+    const stages = children!.stages as Row[];
+    const gates = children!.gates as Row[];
+    const votes = children!.votes as Row[];
     const votesOf = (gateId: number): Vote[] =>
       votes.filter((v) => Number(v.gate_id) === gateId).map((v) => ({
         actor: String(v.actor), display: String(v.display), vote: v.vote as Vote['vote'], reason: str(v.reason), at: Number(v.at),
