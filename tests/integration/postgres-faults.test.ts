@@ -12,6 +12,7 @@ import { transitionDecider } from '../../src/orchestrator/commit-input.js';
 import { createJob } from '../../src/orchestrator/create-job.js';
 import type { JobInput } from '../../src/orchestrator/types.js';
 import type { StorePort } from '../../src/store/store.js';
+import type { PgStore } from '../../src/store/postgres/store.js';
 import { configFrom, FakeClock, OPERATORS, silentLog } from '../helpers/fixtures.js';
 import { freshPlace, openAt, otherPool } from '../helpers/stores.js';
 import { waitFor } from '../helpers/wait.js';
@@ -94,6 +95,24 @@ describe('PostgreSQL connection faults', () => {
     expect(kills).toBeGreaterThanOrEqual(1);
     await admin.query('DROP TRIGGER slow_gate ON events');
     expect(await store.jobs.load(job)).toEqual(before);
+  });
+
+  it('answers busy within the bound when every pooled connection is taken, and goes through once one is free', async () => {
+    const { store, job } = await setUp();
+    const pool = (store as PgStore).pool;
+    const held: pg.PoolClient[] = [];
+    // Take every connection the pool may open (its max), as a burst of slow work would.
+    for (let i = 0; i < (pool.options.max ?? 10); i++) held.push(await pool.connect());
+    try {
+      const t0 = Date.now();
+      await expect(store.bounded(200).apply({ items: [{ jobId: job, input: succeeded }], atomic: true }, decider)).rejects.toThrow(/busy.*no free database connection.*nothing changed/i);
+      expect(Date.now() - t0).toBeLessThan(1_500);
+    } finally {
+      for (const c of held) c.release();
+    }
+    const applied = await store.bounded(200).apply({ items: [{ jobId: job, input: succeeded }], atomic: true }, decider);
+    expect(applied.committed[0]!.agg.job.state).toBe('awaiting_approval');
+    expect((await eventTypes(store, job)).filter((t) => t === 'stage.succeeded')).toHaveLength(1);
   });
 
   it('the engine carries a run of jobs to its end while every connection is killed again and again: nothing lost, nothing decided twice', async () => {
