@@ -106,22 +106,22 @@ async function createOne<I>(s: PgStatements, tx: pg.PoolClient, dec: Decision, d
   return { agg: dec.agg, effects: dec.effects, events, ...(dec.reply ? { reply: dec.reply } : {}) };
 }
 
-/** Writes event rows (with outbox rows for chat) and artifacts of a decision. */
+/** Writes event rows (with outbox rows for chat) and artifacts of a decision: artifacts first (events name their ids), then the events in one statement. */
 async function persist<I>(s: PgStatements, tx: pg.PoolClient, dec: Decision, d: Decider<I>): Promise<StoredEvent[]> {
   const { agg, at } = dec;
-  const events: StoredEvent[] = [];
-  const append = async (type: string, data: Record<string, unknown>) => {
+  const events: { seq: number; type: string; data: Record<string, unknown> }[] = [];
+  const append = (type: string, data: Record<string, unknown>) => {
     agg.job.lastSeq += 1;
-    events.push(await s.events.append(tx, agg.job.id, agg.job.lastSeq, type, at, data, d.toChat(type) ? agg.job.targets : []));
+    events.push({ seq: agg.job.lastSeq, type, data });
   };
   for (const effect of dec.effects) {
-    if (effect.type === 'event') await append(effect.event, effect.data);
+    if (effect.type === 'event') append(effect.event, effect.data);
     else if (effect.type === 'artifact') {
       const a = await s.artifacts.insert(tx, agg.job.id, effect.file, at);
-      await append('artifact.added', { artifact: a.id, stage: a.stage, name: a.name, size: a.size, media_type: a.mediaType });
+      append('artifact.added', { artifact: a.id, stage: a.stage, name: a.name, size: a.size, media_type: a.mediaType });
     }
   }
-  return events;
+  return s.events.appendAll(tx, agg.job.id, at, events, (type) => (d.toChat(type) ? agg.job.targets : []));
 }
 
 async function guardHolds(s: PgStatements, tx: pg.PoolClient, g: Guard): Promise<boolean> {
