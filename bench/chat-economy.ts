@@ -28,6 +28,7 @@ import { FakeSlack } from '../tests/helpers/fake-slack.js';
 import { waitFor } from '../tests/helpers/wait.js';
 import { benchDir, silentLog } from './lib/engine.js';
 import { fmt, type Figure, type RunContext, type Sample } from './lib/figure.js';
+import { sqliteOnly } from '../src/store/store.js';
 
 const DEMO_JOBS = Number(process.env.BENCH_CHAT_DEMO_JOBS ?? 5);
 const BURST_JOBS = Number(process.env.BENCH_CHAT_JOBS ?? 50);
@@ -115,16 +116,16 @@ async function scenario(ctx: RunContext, name: string, pipeline: string, JOBS: n
       const r = await engine.submit({ platform: 'slack', user: ALICE, display: 'alice' }, { pipeline, brief: `Film ${i + 1}: how bees find flowers, for children`, origin: { surface: 'slack', channel: CHANNEL } });
       if (!r.ok) throw new Error(r.message);
     }
-    const finished = () => (store.db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE state = 'succeeded'").get() as { n: number }).n;
-    const undelivered = () => (store.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE target = 'slack' AND delivered_at IS NULL").get() as { n: number }).n;
+    const finished = () => (sqliteOnly(store).db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE state = 'succeeded'").get() as { n: number }).n;
+    const undelivered = () => (sqliteOnly(store).db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE target = 'slack' AND delivered_at IS NULL").get() as { n: number }).n;
     await waitFor(() => finished() === JOBS && undelivered() === 0, `${JOBS} jobs to finish and their Slack messages to be delivered`, 600_000);
     const seconds = (performance.now() - t0) / 1000;
     const jobsDone = performance.now();
 
     // What one-message-per-event would post: one message per event shown in Slack.
-    const outboxRows = (store.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE target = 'slack'").get() as { n: number }).n;
-    const failedRows = (store.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE target = 'slack' AND attempts > 0").get() as { n: number }).n;
-    const dropped = (store.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE target = 'slack' AND last_error LIKE 'dropped:%'").get() as { n: number }).n;
+    const outboxRows = (sqliteOnly(store).db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE target = 'slack'").get() as { n: number }).n;
+    const failedRows = (sqliteOnly(store).db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE target = 'slack' AND attempts > 0").get() as { n: number }).n;
+    const dropped = (sqliteOnly(store).db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE target = 'slack' AND last_error LIKE 'dropped:%'").get() as { n: number }).n;
     const lost = await missingMessages(app, fake, ctx.log);
 
     const api = fake.calls.filter((c) => c.method !== 'auth.test');
@@ -176,7 +177,7 @@ async function missingMessages(app: App, fake: FakeSlack, log: (m: string) => vo
     missing++;
     if (missing <= 5) log(`  missing: ${what}`);
   };
-  for (const { id } of store.db.prepare('SELECT id FROM jobs').all() as { id: number }[]) {
+  for (const { id } of sqliteOnly(store).db.prepare('SELECT id FROM jobs').all() as { id: number }[]) {
     const root = (await store.outbox.getRef('slack', id, 'root'));
     const rootMessage = root && fake.message(root.channel, root.messageId);
     if (!rootMessage || !/Succeeded/.test(JSON.stringify(rootMessage.blocks))) miss(`job ${id}: root message (or it does not show the job succeeded)`);

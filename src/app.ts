@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
 import { PACKAGE_DIR } from './config/env.js';
-import { openStore, type SqliteStore } from './store/store.js';
+import { openStore, type Store } from './store/store.js';
 import { lockDataDir } from './store/sqlite/dir-lock.js';
 import { Engine, type Clock } from './orchestrator/engine.js';
 import { buildServer } from './http/server.js';
@@ -40,11 +40,17 @@ export interface AppOptions {
   slack?: SlackSettings;
   /** Connect to Discord with these settings. */
   discord?: DiscordSettings;
+  /**
+   * Keep jobs in this PostgreSQL database (SIGNOFF_DATABASE_URL) instead of the data directory's
+   * SQLite file. Artifacts and the lock file stay in the data directory either way.
+   */
+  databaseUrl?: string;
 }
 
 export interface App {
   engine: Engine;
-  store: SqliteStore;
+  /** The store in use (SQLite or PostgreSQL); `sqliteOnly(app.store)` for SQLite's own database. */
+  store: Store;
   server: FastifyInstance;
   /** The base URL once listening, e.g. http://127.0.0.1:3000 */
   url: string;
@@ -57,9 +63,13 @@ export const VERSION: string = JSON.parse(fs.readFileSync(path.join(PACKAGE_DIR,
 
 export async function startApp(o: AppOptions): Promise<App> {
   const lock = await lockDataDir(o.dataDir);
-  let store: SqliteStore;
+  let store: Store;
   try {
-    store = openStore(path.join(o.dataDir, 'signoff.db'));
+    // One process per data directory holds on PostgreSQL too (its artifacts live there);
+    // several processes on one database are not built yet.
+    store = o.databaseUrl
+      ? await (await import('./store/postgres/store.js')).openPgStore(o.databaseUrl, o.log)
+      : openStore(path.join(o.dataDir, 'signoff.db'));
   } catch (err) {
     lock.release();
     throw err;
@@ -99,7 +109,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     await server.close();
     for (const surface of surfaces) await surface.stop().catch(() => undefined);
     await engine.stop();
-    store.close();
+    await store.close();
     lock.release();
     throw err;
   }
@@ -113,7 +123,7 @@ export async function startApp(o: AppOptions): Promise<App> {
       for (const surface of surfaces) await surface.stop();
       await server.close();
       await engine.stop();
-      store.close();
+      await store.close();
       lock.release();
     },
   };

@@ -7,6 +7,7 @@ import { loadDotEnv, readEnv } from './config/env.js';
 import { createLogger } from './log.js';
 import { ensureToken } from './http/api-token.js';
 import { StoreError } from './store/store.js';
+import { redactDatabaseUrl } from './store/postgres/redact.js';
 import { startApp } from './app.js';
 import { StartupError } from './startup-error.js';
 import { USAGE, packageVersion, parseArgs } from './cli/args.js';
@@ -31,7 +32,10 @@ async function main(argv: string[]): Promise<number> {
   const env = readEnv(process.env, { config: args.config, dataDir: args.dataDir });
   // Said before anything is read, so a wrong file is noticed even when it fails to load.
   process.stdout.write(`Config: ${env.configPath}  (from ${env.configFrom})\n`);
-  if (command === 'start') process.stdout.write(`Data:   ${env.dataDir}  (from ${env.dataDirFrom})\n`);
+  if (command === 'start') {
+    process.stdout.write(`Data:   ${env.dataDir}  (from ${env.dataDirFrom})\n`);
+    process.stdout.write(`Store:  ${env.databaseUrl ? `PostgreSQL, ${redactDatabaseUrl(env.databaseUrl)}  (from SIGNOFF_DATABASE_URL; artifacts stay in the data directory)` : 'SQLite, in the data directory'}\n`);
+  }
   const config = loadConfig(env.configPath);
   if (command === 'check-config') {
     const pipelines = Object.entries(config.pipelines).map(([n, p]) => `${n} (${p.stages.length} stages)`);
@@ -45,11 +49,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ level: env.logLevel, pretty: env.logPretty });
-  if (env.databaseUrl) await (await import('./cli/store-status.js')).refuseStartOnPostgres({ ...env, databaseUrl: env.databaseUrl }, log);
   const token = ensureToken(env.apiToken, env.dataDir);
   const consoleToken = config.console.enabled ? ensureToken(undefined, env.dataDir, 'console-token').token : undefined;
-  const app = await startApp({ config, dataDir: env.dataDir, apiToken: token.token, maxUploadBytes: env.maxUploadBytes, ...(env.publicUrl ? { publicUrl: env.publicUrl } : {}), ...(consoleToken ? { consoleToken } : {}), ...(env.slack ? { slack: env.slack } : {}), ...(env.discord ? { discord: env.discord } : {}), log, host: env.host, port: env.port });
-  log.info({ url: app.url, config: env.configPath, data: env.dataDir }, 'signoff is running');
+  const app = await startApp({ config, dataDir: env.dataDir, apiToken: token.token, maxUploadBytes: env.maxUploadBytes, ...(env.publicUrl ? { publicUrl: env.publicUrl } : {}), ...(consoleToken ? { consoleToken } : {}), ...(env.slack ? { slack: env.slack } : {}), ...(env.discord ? { discord: env.discord } : {}), ...(env.databaseUrl ? { databaseUrl: env.databaseUrl } : {}), log, host: env.host, port: env.port });
+  log.info({ url: app.url, config: env.configPath, data: env.dataDir, store: app.store.dialect }, 'signoff is running');
   // Printed, not logged: this is the one place the token is shown, for the person who started signoff.
   if (!env.apiToken) process.stdout.write(`\nAPI token (kept in ${token.file}): ${token.token}\n`);
   process.stdout.write(`signoff is listening on ${app.url}  (health: ${app.url}/healthz, API: ${app.url}/api/v1)\n`);

@@ -92,7 +92,7 @@ async function migrate(dataDir: string, url: string, out: (s: string) => void): 
       out(`Note: ${count} text value${count === 1 ? '' : 's'} in ${table} held NUL characters, which PostgreSQL cannot store; each became U+FFFD (\uFFFD).\n`);
     out(`Checked: the rows of every table, and the last event id of each of ${report.jobsChecked} jobs.\n`);
     out(`Artifact files stay in ${path.join(dataDir, 'artifacts')} (their metadata was copied).\n`);
-    out('Running signoff on PostgreSQL is not built yet: until it is, keep running signoff on this data directory.\n');
+    out(`To run on it: start signoff with SIGNOFF_DATABASE_URL set to this database and the same data directory (${dataDir}), which keeps the artifacts; the SQLite file there is no longer used.\n`);
     return 0;
   } finally {
     await target?.close().catch(() => undefined);

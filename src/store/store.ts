@@ -3,7 +3,7 @@
  * dialect (./sqlite), the default. Every SQL statement signoff runs lives under src/store.
  */
 import type { StorePort } from './port.js';
-import { openSqliteStore, type SqliteStore } from './sqlite/store.js';
+import { openSqliteStore, SqliteStore as SqliteStoreClass, type SqliteStore } from './sqlite/store.js';
 
 /** The store everything outside src/store works with. */
 export type Store = StorePort;
@@ -11,6 +11,15 @@ export type Store = StorePort;
 /** Opens the SQLite store in `file` (made and migrated if needed). */
 export function openStore(file: string): SqliteStore {
   return openSqliteStore(file);
+}
+
+/**
+ * The SQLite store behind `store`, for tests and benchmarks that read its file directly; throws
+ * on any other store, so such a test cannot pass by accident on PostgreSQL.
+ */
+export function sqliteOnly(store: StorePort): SqliteStore {
+  if (!(store instanceof SqliteStoreClass)) throw new Error(`This needs the SQLite store; the store in use is ${store.dialect}.`);
+  return store;
 }
 
 export { SqliteStore, sqliteStoreOver } from './sqlite/store.js';

@@ -14,6 +14,7 @@ import { ApiClient } from '../helpers/api-client.js';
 import { configFrom, silentLog, tempDir } from '../helpers/fixtures.js';
 import { NotifyReceiver } from '../helpers/notify-receiver.js';
 import { waitFor } from '../helpers/wait.js';
+import { sqliteOnly } from '../../src/store/store.js';
 
 const TOKEN = 'test-token-0123456789';
 let app: App;
@@ -52,7 +53,7 @@ afterAll(async () => {
 
 /** Every row that a report could change, and every file (not directory) under the data directory but the database's. */
 function fingerprint(): string {
-  const db = app.store.db;
+  const db = sqliteOnly(app.store).db;
   const rows = ['jobs', 'stages', 'events', 'artifacts', 'external_runs', 'external_tokens'].map((t) => JSON.stringify(db.prepare(`SELECT * FROM ${t}`).all()));
   const files = fs
     .readdirSync(dataDir, { recursive: true, withFileTypes: true })

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
 import { ALICE, BOB, CAROL, CHANNEL, liveMarkup, MALLORY, startHostileApp, textsOf, VIC, type HostileApp } from './lib/hostile-app.js';
 import { CHAOS_SIGNING_SECRET, signForm, signInteraction } from './lib/slack-driver.js';
+import { sqliteOnly } from '../../src/store/store.js';
 
 let h: HostileApp;
 beforeAll(async () => {
@@ -84,7 +85,7 @@ describe('forged, stale and replayed Slack requests', () => {
     expect(h.refusals()).toHaveLength(refusals);
 
     // A slash command replayed byte for byte (and as a Slack retry) makes one job.
-    const count = () => (h.app.store.db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE brief = 'replayed submit'").get() as { n: number }).n;
+    const count = () => (sqliteOnly(h.app.store).db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE brief = 'replayed submit'").get() as { n: number }).n;
     const fields = h.fake.slashCommand({ user_id: ALICE, channel_id: CHANNEL, text: 'submit review replayed submit' });
     const submit = signForm(fields);
     expect((await h.post(submit)).status).toBe(200);
@@ -199,8 +200,8 @@ describe('briefs made to ping, to overflow, or to break encodings', () => {
     expect((await h.job(job)).brief).toContain('<!channel> <!here> <!everyone> @everyone');
     const viaApi = (await h.api('POST', '/jobs', { json: { pipeline: 'review', brief: `api says ${typed}` } })).body.job.id as number;
     for (const id of [job, viaApi]) await waitFor(() => h.recorder.card(id, 'draft', 1), `the card of job ${id}`);
-    await waitFor(() => (h.app.store.db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE job_id IN (?, ?) AND delivered_at IS NULL').get(job, viaApi) as { n: number }).n === 0, 'both jobs delivered');
-    const roots = h.app.store.db.prepare("SELECT message_id FROM chat_refs WHERE target = 'slack' AND key = 'root' AND job_id IN (?, ?)").all(job, viaApi) as { message_id: string }[];
+    await waitFor(() => (sqliteOnly(h.app.store).db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE job_id IN (?, ?) AND delivered_at IS NULL').get(job, viaApi) as { n: number }).n === 0, 'both jobs delivered');
+    const roots = sqliteOnly(h.app.store).db.prepare("SELECT message_id FROM chat_refs WHERE target = 'slack' AND key = 'root' AND job_id IN (?, ?)").all(job, viaApi) as { message_id: string }[];
     const messages = h.fake.messageList(CHANNEL).filter((m) => roots.some((r) => r.message_id === m.ts || r.message_id === m.thread_ts));
     expect(messages.length).toBeGreaterThanOrEqual(4);
     for (const m of messages) {
@@ -225,7 +226,7 @@ describe('briefs made to ping, to overflow, or to break encodings', () => {
     expect(created.status).toBe(201);
     const job = created.body.job.id as number;
     await waitFor(() => h.recorder.card(job, 'draft', 1), 'the draft card');
-    const root = h.app.store.db.prepare("SELECT message_id FROM chat_refs WHERE target = 'slack' AND key = 'root' AND job_id = ?").get(job) as { message_id: string };
+    const root = sqliteOnly(h.app.store).db.prepare("SELECT message_id FROM chat_refs WHERE target = 'slack' AND key = 'root' AND job_id = ?").get(job) as { message_id: string };
     const message = h.fake.message(CHANNEL, root.message_id)!;
     expect(message.blocks!.length).toBeLessThanOrEqual(50);
     for (const block of message.blocks as { text?: { text: string } }[]) expect(block.text?.text.length ?? 0).toBeLessThanOrEqual(3000);

@@ -9,6 +9,7 @@ import { ALICE_ID, BOB_ID, FakeDiscord } from '../helpers/fake-discord.js';
 import { deferredAnswer, drained, gateMessages, postedGate, startDiscordApp, threadOf, visibleText, type DiscordHarness } from '../helpers/discord-harness.js';
 import { operatorsDiscord, redoPipelines } from '../helpers/redo-pipeline.js';
 import { waitFor } from '../helpers/wait.js';
+import { sqliteOnly } from '../../src/store/store.js';
 
 let fake: FakeDiscord;
 let h: DiscordHarness | undefined;
@@ -69,7 +70,7 @@ describe('a redo reviewed on Discord', () => {
 
     // As if signoff had died after Discord took the post but before its id was stored: the next
     // delivery of the card posts with the same nonce and gets the same message back.
-    app.store.db.prepare("DELETE FROM chat_refs WHERE target = 'discord' AND key = 'diff:write:2'").run();
+    sqliteOnly(app.store).db.prepare("DELETE FROM chat_refs WHERE target = 'discord' AND key = 'diff:write:2'").run();
 
     // Approve with note…: a modal, then the note on the decided message, escaped.
     expect(Object.keys(round2.buttons)).toEqual(['Approve', 'Approve with note…', 'Reject']);

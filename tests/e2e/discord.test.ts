@@ -48,6 +48,8 @@ import {
   type PostedGate,
 } from '../helpers/discord-harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { freshDatabase } from '../helpers/postgres.js';
+import { STORES, type StoreKind } from '../helpers/stores.js';
 
 let fake: FakeDiscord;
 let clock: FakeClock;
@@ -66,8 +68,9 @@ afterEach(async () => {
   expect(fake.internalErrors).toEqual([]);
 });
 
-async function start(): Promise<DiscordHarness> {
-  h = await startDiscordApp({ fake, clock });
+/** Starts signoff on the fake Discord; on `kind`'s store (SQLite unless told). */
+async function start(kind: StoreKind = 'sqlite'): Promise<DiscordHarness> {
+  h = await startDiscordApp({ fake, clock, ...(kind === 'postgres' ? { databaseUrl: await freshDatabase() } : {}) });
   return h;
 }
 
@@ -237,9 +240,9 @@ describe('Discord: autocomplete', () => {
   });
 });
 
-describe('Discord: gate buttons', () => {
+describe.each(STORES)('Discord: gate buttons (%s)', (kind) => {
   it('refusals are ephemeral and change nothing; an editor approves; self-approval is refused; a role holder decides; a replayed click counts once; a late click is told', async () => {
-    await start();
+    await start(kind);
     const { job } = await slash(ALICE_ID, 'submit', { pipeline: 'quick', brief: 'Buttons' });
     await autoApproveOutline(job);
     const script = await postedGate(fake, job, 'script');

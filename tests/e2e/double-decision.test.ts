@@ -1,14 +1,15 @@
 /**
- * Several processes decide the same gate at the same moment, on one SQLite file. A decision is a
- * compare-and-set: exactly one wins, the others are told who decided, and nothing is recorded twice.
+ * Several processes decide the same gate at the same moment, on one SQLite file or one PostgreSQL
+ * database. A decision is a compare-and-set (on PostgreSQL behind a row lock): exactly one wins,
+ * the others are told who decided, and nothing is recorded twice.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/orchestrator/engine.js';
-import { openStore } from '../../src/store/store.js';
-import { configFrom, silentLog, tempDir } from '../helpers/fixtures.js';
+import { configFrom, silentLog } from '../helpers/fixtures.js';
+import { STORES, freshPlace, openAt, type StoreKind } from '../helpers/stores.js';
 import { REPO, writeConfig } from '../helpers/signoff-process.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -23,10 +24,11 @@ pipelines:
         gate: { required: true, approvers: [team], min_approvals: ${min}, allow_self_approval: true }
 `;
 
-async function race(min: number, deciders: { user: string; action: 'approve' | 'reject' }[]) {
-  const dir = tempDir();
+async function race(kind: StoreKind, min: number, deciders: { user: string; action: 'approve' | 'reject' }[]) {
+  const place = await freshPlace(kind);
+  const dir = place.dataDir;
   const configPath = writeConfig(dir, YAML(min));
-  const store = openStore(path.join(dir, 'signoff.db'));
+  const store = await openAt(place);
   const engine = new Engine({ store, config: configFrom(YAML(min)), dataDir: dir, baseDir: REPO, log: silentLog, tickSchedule: false });
   const submitted = (await engine.submit({ platform: 'api', user: 'api' }, { pipeline: 'one', brief: 'race', origin: { surface: 'api' } }));
   if (!submitted.ok) throw new Error(submitted.message);
@@ -34,7 +36,7 @@ async function race(min: number, deciders: { user: string; action: 'approve' | '
   await waitFor(async () => (await store.jobs.load(id))!.job.state === 'awaiting_approval', 'the gate to open');
   const goFile = path.join(dir, 'go');
   const procs = deciders.map(({ user, action }) => {
-    const p = spawn(process.execPath, [path.join(REPO, 'tests/fixtures/decide.mjs'), dir, configPath, user, action, goFile, String(id)], { cwd: REPO });
+    const p = spawn(process.execPath, [path.join(REPO, 'tests/fixtures/decide.mjs'), dir, configPath, user, action, goFile, String(id), ...(place.databaseUrl ? [place.databaseUrl] : [])], { cwd: REPO });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (out += d));
@@ -47,13 +49,13 @@ async function race(min: number, deciders: { user: string; action: 'approve' | '
   const agg = (await store.jobs.load(id))!;
   const events = (await store.events.forJob(id)).map((e) => e.type);
   await engine.stop();
-  store.close();
+  await store.close();
   return { replies, agg, events };
 }
 
-describe('simultaneous decisions on one gate', () => {
+describe.each(STORES)('simultaneous decisions on one gate (%s)', (kind) => {
   it('six approvers at once on a 1-approval gate: one approval, five "already approved by …"', async () => {
-    const { replies, agg, events } = await race(1, ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'].map((user) => ({ user, action: 'approve' as const })));
+    const { replies, agg, events } = await race(kind, 1, ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'].map((user) => ({ user, action: 'approve' as const })));
     const won = replies.filter((r) => r.ok);
     expect(won).toHaveLength(1);
     const gate = agg.gates[0]!;
@@ -68,7 +70,7 @@ describe('simultaneous decisions on one gate', () => {
   });
 
   it('approvals and rejections at once on a 2-approval gate: exactly one outcome, never both', async () => {
-    const { replies, agg, events } = await race(2, [
+    const { replies, agg, events } = await race(kind, 2, [
       { user: 'p1', action: 'approve' }, { user: 'p2', action: 'approve' }, { user: 'p3', action: 'reject' },
       { user: 'p4', action: 'approve' }, { user: 'p5', action: 'reject' },
     ]);

@@ -1,8 +1,8 @@
 /**
  * The PostgreSQL commands as an operator meets them, through real `node dist/main.js` child
  * processes and the tests' own PostgreSQL server: `migrate` refuses while signoff runs on the
- * directory and copies once it is stopped; `start` with SIGNOFF_DATABASE_URL checks the
- * connection, then stops honestly (exit 2); `check-config` names the store. No output ever shows
+ * directory and copies once it is stopped; `start` with SIGNOFF_DATABASE_URL runs on PostgreSQL,
+ * or stops with exit 2 and what to do when it cannot connect; `check-config` names the store. No output ever shows
  * the password.
  */
 import { spawn } from 'node:child_process';
@@ -15,6 +15,7 @@ import { postgresCount, postgresTables } from '../../src/store/postgres/describe
 import { QUICK_PIPELINE, tempDir } from '../helpers/fixtures.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { REPO, freePort, startSignoff, writeConfig } from '../helpers/signoff-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 const dirs: string[] = [];
 const pools: pg.Pool[] = [];
@@ -91,18 +92,24 @@ describe('signoff migrate (child process)', () => {
 });
 
 describe('SIGNOFF_DATABASE_URL at start and in check-config (child process)', () => {
-  it('start checks the connection, then stops with exit 2 saying running on PostgreSQL is not built yet', async () => {
+  it('start runs on PostgreSQL: makes the schema, says which store (redacted), keeps jobs there and artifacts in the data directory', async () => {
     const url = await freshDatabase();
     const password = new URL(url).password;
     const data = dir();
-    const env = { SIGNOFF_DATABASE_URL: url, SIGNOFF_DATA_DIR: data, SIGNOFF_PORT: String(await freePort()) };
-    const r = await cli(['start'], env);
-    expect(r.code).toBe(2);
-    expect(fs.readdirSync(data)).toEqual([]);
-    expect(r.out).toContain('the PostgreSQL store can be prepared with `signoff migrate --to`, running on it is not built yet');
-    expect(r.out).toMatch(/PostgreSQL at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+ answers \(schema version 0\)/);
-    expect(r.out).not.toContain(password);
-    expect(await tables(url)).toEqual({});
+    const config = writeConfig(dir(), QUICK_PIPELINE);
+    const signoff = await startSignoff({ configPath: config, dataDir: data, env: { SIGNOFF_DATABASE_URL: url, SIGNOFF_LOG_LEVEL: 'info' } });
+    try {
+      const created = await signoff.api('POST', '/jobs', { pipeline: 'quick', brief: 'A film about bees' });
+      expect(created.status).toBe(201);
+      await waitFor(async () => (await signoff.api('GET', `/jobs/${created.json.job.id}`)).json.state === 'awaiting_approval', 'the job to reach its first gate');
+      expect(signoff.output()).toMatch(/Store: {2}PostgreSQL, postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+ {2}\(from SIGNOFF_DATABASE_URL; artifacts stay in the data directory\)/);
+      expect(signoff.output()).not.toContain(password);
+      expect((await tables(url)).jobs).toBe(1);
+      expect(fs.existsSync(path.join(data, 'signoff.db'))).toBe(false);
+      expect(fs.readdirSync(path.join(data, 'artifacts', String(created.json.job.id)))).toContain('outline');
+    } finally {
+      await signoff.kill('SIGTERM');
+    }
   });
 
   it('start stops with exit 2 and what to do when the server is unreachable or refuses the password', async () => {

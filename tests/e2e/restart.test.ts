@@ -2,12 +2,13 @@
  * signoff as a real process, killed with SIGKILL mid-stage and mid-gate: after each restart the
  * job carries on, the interrupted stage runs again, and the auto-approval that fell due while the
  * process was dead fires at start. The stage process the killed signoff left running is killed
- * by the next one before it runs the stage again.
+ * by the next one before it runs the stage again. On both stores (jobs in the data directory's
+ * SQLite file, or in PostgreSQL with the artifacts in the data directory).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/fixtures.js';
+import { STORES, envFor, freshPlace } from '../helpers/stores.js';
 import { startSignoff, writeConfig, type SignoffProcess } from '../helpers/signoff-process.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -26,9 +27,11 @@ afterEach(async () => {
   running = [];
 });
 
-describe('restart', () => {
+describe.each(STORES)('restart (%s)', (kind) => {
   it('survives kill -9 in a running stage and at a pending gate', async () => {
-    const dir = tempDir();
+    const place = await freshPlace(kind);
+    const env = envFor(place);
+    const dir = place.dataDir;
     const runsLog = path.join(dir, 'runs.log');
     const release = path.join(dir, 'release');
     // The stage records each run, then waits until the test lets it finish.
@@ -49,7 +52,7 @@ pipelines:
     const dataDir = path.join(dir, 'data');
     const lines = () => (fs.existsSync(runsLog) ? fs.readFileSync(runsLog, 'utf8').trim().split('\n').length : 0);
 
-    let signoff = await startSignoff({ configPath, dataDir });
+    let signoff = await startSignoff({ configPath, dataDir, env });
     running.push(signoff);
     const created = await signoff.api('POST', '/jobs', { pipeline: 'restartable', brief: 'survive' });
     expect(created.status).toBe(201);
@@ -60,7 +63,7 @@ pipelines:
     // Restart 1: the stage that was in flight runs again, and its orphaned first run is killed.
     const orphan = Number(fs.readFileSync(runsLog, 'utf8').trim().split(' ')[1]);
     expect(running_(orphan), 'the first run outlives the killed signoff').toBe(true);
-    signoff = await startSignoff({ configPath, dataDir });
+    signoff = await startSignoff({ configPath, dataDir, env });
     running.push(signoff);
     await waitFor(() => lines() === 2, 'the stage to run again after the crash');
     await waitFor(() => !running_(orphan), 'the orphaned first run to be killed');
@@ -74,7 +77,7 @@ pipelines:
 
     // Restart 2, after the auto-approve deadline passed while nothing was running.
     await waitFor(() => Date.now() > deadline + 50, 'the auto-approve deadline to pass');
-    signoff = await startSignoff({ configPath, dataDir });
+    signoff = await startSignoff({ configPath, dataDir, env });
     running.push(signoff);
     const done = await waitFor(async () => {
       const { json } = await signoff.api('GET', `/jobs/${id}`);
@@ -89,5 +92,7 @@ pipelines:
     expect(types.filter((t) => t === 'stage.recovered')).toHaveLength(1);
     expect(types.filter((t) => t === 'gate.approved')).toHaveLength(1);
     expect(json.events.map((e: { seq: number }) => e.seq)).toEqual(types.map((_, i) => i + 1));
+    // On PostgreSQL the data directory holds the artifacts and the lock, never an SQLite store.
+    expect(fs.existsSync(path.join(dataDir, 'signoff.db'))).toBe(kind === 'sqlite');
   });
 });

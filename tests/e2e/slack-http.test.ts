@@ -38,6 +38,8 @@ import {
 } from '../helpers/slack-harness.js';
 import { slackSignature } from '../helpers/slack-signing.js';
 import { waitFor } from '../helpers/wait.js';
+import { freshDatabase } from '../helpers/postgres.js';
+import { STORES } from '../helpers/stores.js';
 
 let fake: FakeSlack;
 let clock: FakeClock;
@@ -55,7 +57,7 @@ afterEach(async () => {
   expect(fake.internalErrors).toEqual([]);
 });
 
-async function start(o: { postsPerSecond?: number } = {}): Promise<SlackHarness> {
+async function start(o: { postsPerSecond?: number; databaseUrl?: string } = {}): Promise<SlackHarness> {
   h = await startSlackApp({ fake, mode: 'http', clock, ...o });
   return h;
 }
@@ -181,8 +183,8 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     expect(fake.uploads.every((u) => u.channel === CHANNEL && u.threadTs === root.message.ts)).toBe(true);
   });
 
-  it('gate buttons: refusals change nothing, an editor approves, a double click counts once, a late click is told, a user-group member approves', async () => {
-    await start();
+  it.each(STORES)('gate buttons (%s): refusals change nothing, an editor approves, a double click counts once, a late click is told, a user-group member approves', async (kind) => {
+    await start(kind === 'postgres' ? { databaseUrl: await freshDatabase() } : {});
     const { job } = await command(ALICE, 'submit quick Buttons');
     await autoApproveOutline(job);
     const scriptCard = asPosted(await waitForGateCard(fake, job, 'script'));

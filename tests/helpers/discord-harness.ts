@@ -43,11 +43,12 @@ export interface DiscordHarness {
 }
 
 /** signoff in this process on port 0, connected to the fake Discord (resolves once the bot is ready). */
-export async function startDiscordApp(o: { fake: FakeDiscord; yaml?: string; clock?: Clock; dataDir?: string; log?: Logger; expandRoles?: boolean }): Promise<DiscordHarness> {
+export async function startDiscordApp(o: { fake: FakeDiscord; yaml?: string; clock?: Clock; dataDir?: string; log?: Logger; expandRoles?: boolean; databaseUrl?: string }): Promise<DiscordHarness> {
   const dataDir = o.dataDir ?? tempDir('signoff-discord-e2e-');
   const app = await startApp({
     config: configFrom(o.yaml ?? discordConfigYaml()),
     dataDir,
+    ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : {}),
     apiToken: API_TOKEN,
     log: o.log ?? silentLog,
     host: '127.0.0.1',

@@ -11,7 +11,8 @@ import { FakeClock, chatTestConfig, tempDir } from './fixtures.js';
 import { redoPipelines } from './redo-pipeline.js';
 import { waitFor } from './wait.js';
 
-const YAML = chatTestConfig(`
+/** The configuration the directory was made with (signoff started on it later needs the same pipelines). */
+export const EVERY_STATE_YAML = chatTestConfig(`
 operators:
   editors: { slack: [U0ALICE, U0BOB], console: [alice, bob] }
   directors: { slack_usergroups: [S0DIR], console: [carol] }
@@ -36,13 +37,17 @@ export interface EveryStateDir {
   jobs: Record<'succeeded' | 'rejected' | 'failed' | 'cancelled' | 'awaiting_approval' | 'awaiting_round_two' | 'running' | 'queued', number>;
 }
 
-/** Builds the directory (about 5-10 s); signoff is stopped when this returns. */
-export async function everyStateDataDir(): Promise<EveryStateDir> {
+/**
+ * Builds the directory (about 5-10 s); signoff is stopped when this returns. With `o.fake` the
+ * messages are made on that fake Slack, which stays open (a test that starts signoff again on
+ * the copy sees its messages edited); otherwise on a fake of its own, closed at the end.
+ */
+export async function everyStateDataDir(o: { fake?: FakeSlack } = {}): Promise<EveryStateDir> {
   const dataDir = tempDir('signoff-every-state-');
-  const fake = await FakeSlack.start();
+  const fake = o.fake ?? (await FakeSlack.start());
   fake.usergroups.set('S0DIR', [CAROL]);
   const clock = new FakeClock(Date.now());
-  const h = await startSlackApp({ fake, mode: 'http', clock, yaml: YAML, dataDir });
+  const h = await startSlackApp({ fake, mode: 'http', clock, yaml: EVERY_STATE_YAML, dataDir });
   const api = new ApiClient(h.app.url, API_TOKEN);
   const bob = { actor: 'console:bob' };
   const submit = async (text: string) => {
@@ -108,6 +113,6 @@ export async function everyStateDataDir(): Promise<EveryStateDir> {
     return { dataDir, jobs: { succeeded, rejected, failed, cancelled, awaiting_approval: awaiting, awaiting_round_two: roundTwo, running, queued } };
   } finally {
     await h.app.stop();
-    await fake.close();
+    if (!o.fake) await fake.close();
   }
 }

@@ -58,11 +58,14 @@ export async function startSlackApp(o: {
   clock?: Clock;
   postsPerSecond?: number;
   dataDir?: string;
+  /** Jobs in this PostgreSQL database instead of the data directory's SQLite file. */
+  databaseUrl?: string;
 }): Promise<SlackHarness> {
   const dataDir = o.dataDir ?? tempDir('signoff-slack-e2e-');
   const app = await startApp({
     config: configFrom(o.yaml ?? slackConfigYaml()),
     dataDir,
+    ...(o.databaseUrl ? { databaseUrl: o.databaseUrl } : {}),
     apiToken: API_TOKEN,
     log: silentLog,
     host: '127.0.0.1',

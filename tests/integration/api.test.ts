@@ -1,29 +1,34 @@
 /**
  * The REST API end to end, as an API user meets it: a real signoff (SQLite file, engine, fastify
- * on a real port) per test, driven with `fetch`. Timers are fired by moving a fake clock and
+ * on a real port) per test, driven with `fetch`. Everything but authentication runs on both stores
+ * (the same tests with jobs in a real PostgreSQL database). Timers are fired by moving a fake clock and
  * calling `(await engine.tick())`; everything else is waited for by polling the API.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { ApiClient, latestGate, type Json, type SseStream } from '../helpers/api-client.js';
-import { FakeClock, QUICK_PIPELINE, configFrom, silentLog, tempDir } from '../helpers/fixtures.js';
+import { FakeClock, QUICK_PIPELINE, configFrom, silentLog } from '../helpers/fixtures.js';
+import { STORES, appPlace, freshPlace, type StoreKind } from '../helpers/stores.js';
 
 const TOKEN = 'test-token-0123456789';
 
 let app: App | undefined;
 let dataDir: string | undefined;
+/** The store the tests of the current block run on. */
+let storeKind: StoreKind = 'sqlite';
 let clock: FakeClock;
 let api: ApiClient;
 const streams: SseStream[] = [];
 
 async function boot(yaml = QUICK_PIPELINE): Promise<ApiClient> {
-  dataDir = tempDir('signoff-api-');
+  const place = await freshPlace(storeKind, 'signoff-api-');
+  dataDir = place.dataDir;
   clock = new FakeClock();
   app = await startApp({
     config: configFrom(yaml),
-    dataDir,
+    ...appPlace(place),
     apiToken: TOKEN,
     log: silentLog,
     host: '127.0.0.1',
@@ -146,7 +151,11 @@ describe('authentication', () => {
   });
 });
 
-describe('POST /api/v1/jobs', () => {
+describe.each(STORES)('POST /api/v1/jobs (%s)', (kind) => {
+  beforeEach(() => {
+    storeKind = kind;
+  });
+
   it('answers 201 with the new job', async () => {
     await boot();
     const r = await api.post('/api/v1/jobs', { json: { pipeline: 'quick', brief: '  Why the sky is blue  ' } });
@@ -160,10 +169,11 @@ describe('POST /api/v1/jobs', () => {
       params: {},
       submitter: 'api',
       origin: 'api',
-      state: expect.stringMatching(/^(queued|running)$/),
-      gates: [],
-      artifacts: [],
     });
+    // The answer shows the job as it is by then. On SQLite that is before its builtin first stage
+    // ends; on PostgreSQL the reads after the commit can take long enough for it to reach its gate.
+    if (job.state === 'awaiting_approval' && kind === 'postgres') expect(job.gates.map((g: Json) => g.stage)).toEqual(['outline']);
+    else expect(job).toMatchObject({ state: expect.stringMatching(/^(queued|running)$/), gates: [], artifacts: [] });
     expect(job).toHaveProperty('stage');
     expect(job.stages.map((s: Json) => s.id)).toEqual(['outline', 'script', 'storyboard']);
     expect(job.stages.map((s: Json) => s.has_gate)).toEqual([true, true, true]);
@@ -268,7 +278,11 @@ describe('POST /api/v1/jobs', () => {
   });
 });
 
-describe('a job through its gates', () => {
+describe.each(STORES)('a job through its gates (%s)', (kind) => {
+  beforeEach(() => {
+    storeKind = kind;
+  });
+
   it('runs to the optional gate, auto-approves, waits at the required gates and finishes with downloadable artifacts', async () => {
     await boot();
     const submitted = await api.submit('Explain solar panels to homeowners');
@@ -399,7 +413,11 @@ describe('a job through its gates', () => {
   });
 });
 
-describe('gate rules', () => {
+describe.each(STORES)('gate rules (%s)', (kind) => {
+  beforeEach(() => {
+    storeKind = kind;
+  });
+
   it('refuses self-approval and viewers, needs a reason to reject, reports who decided, and redoes with the reason', async () => {
     await boot();
     const job = await jobAtScriptGate({ actor: 'console:alice' });
@@ -554,7 +572,11 @@ describe('gate rules', () => {
   });
 });
 
-describe('server-sent events', () => {
+describe.each(STORES)('server-sent events (%s)', (kind) => {
+  beforeEach(() => {
+    storeKind = kind;
+  });
+
   it('streams a job\'s events from Last-Event-ID on, then new ones live', async () => {
     await boot();
     const { id } = await jobAtScriptGate();
@@ -646,7 +668,11 @@ describe('server-sent events', () => {
   });
 });
 
-describe('lists and config', () => {
+describe.each(STORES)('lists and config (%s)', (kind) => {
+  beforeEach(() => {
+    storeKind = kind;
+  });
+
   it('lists jobs newest first and filters by state', async () => {
     await boot();
     const a = await api.submit('Alpha');

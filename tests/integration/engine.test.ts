@@ -1,5 +1,5 @@
 /**
- * The engine over a real SQLite file: jobs start by themselves, stages really run (builtin and
+ * The engine over each store (a real SQLite file, a real PostgreSQL database): jobs start by themselves, stages really run (builtin and
  * command), timers fire from the database, the queue and the rate limit hold.
  */
 import fs from 'node:fs';
@@ -7,8 +7,9 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/orchestrator/engine.js';
 import type { Identity } from '../../src/orchestrator/policy.js';
-import { openStore, type Store, type StoredEvent } from '../../src/store/store.js';
-import { configFrom, FakeClock, OPERATORS, QUICK_PIPELINE, silentLog, tempDir } from '../helpers/fixtures.js';
+import type { Store, StoredEvent } from '../../src/store/store.js';
+import { configFrom, FakeClock, OPERATORS, QUICK_PIPELINE, silentLog } from '../helpers/fixtures.js';
+import { STORES, freshPlace, openAt, type StoreKind, type StorePlace } from '../helpers/stores.js';
 import { waitFor } from '../helpers/wait.js';
 
 const alice: Identity = { platform: 'console', user: 'alice' };
@@ -19,19 +20,21 @@ let open: { engine: Engine; store: Store }[] = [];
 afterEach(async () => {
   for (const { engine, store } of open) {
     await engine.stop();
-    store.close();
+    await store.close();
   }
   open = [];
 });
 
-async function boot(yaml: string, dataDir = tempDir(), clock = new FakeClock()) {
-  const store = openStore(path.join(dataDir, 'signoff.db'));
+async function boot(kind: StoreKind, yaml: string, place?: StorePlace, clock = new FakeClock()) {
+  const at = place ?? (await freshPlace(kind));
+  const dataDir = at.dataDir;
+  const store = await openAt(at);
   const engine = new Engine({ store, config: configFrom(yaml), dataDir, baseDir: process.cwd(), log: silentLog, clock, tickSchedule: false });
   const events: StoredEvent[] = [];
   engine.onEvent((e) => events.push(e));
   await engine.start();
   open.push({ engine, store });
-  return { engine, store, clock, dataDir, events };
+  return { engine, store, clock, dataDir, place: at, events };
 }
 
 const submit = async (engine: Engine, who: Identity = alice, pipeline = 'quick', brief = 'bees and honey') => {
@@ -41,9 +44,9 @@ const submit = async (engine: Engine, who: Identity = alice, pipeline = 'quick',
 };
 const stateOf = async (store: Store, id: number) => (await store.jobs.load(id))!;
 
-describe('engine', () => {
+describe.each(STORES)('engine (%s)', (kind) => {
   it('runs a job by itself to its first required gate, through an auto-approving gate, and on to the end', async () => {
-    const { engine, store, clock, events } = await boot(QUICK_PIPELINE);
+    const { engine, store, clock, events } = await boot(kind, QUICK_PIPELINE);
     const id = await submit(engine);
     await waitFor(async () => (await stateOf(store, id)).job.state === 'awaiting_approval', 'the outline gate');
     clock.advance(30_000);
@@ -65,7 +68,7 @@ describe('engine', () => {
   });
 
   it('hands earlier artifacts and the rejection reason to a redone stage', async () => {
-    const { engine, store, clock } = await boot(QUICK_PIPELINE);
+    const { engine, store, clock } = await boot(kind, QUICK_PIPELINE);
     const id = await submit(engine);
     await waitFor(async () => (await stateOf(store, id)).job.state === 'awaiting_approval', 'the outline gate');
     clock.advance(30_000);
@@ -99,7 +102,7 @@ pipelines:
               fs.copyFileSync(thing.path, process.env.SIGNOFF_OUTPUT_DIR + '/copy.txt');
               fs.writeFileSync(process.env.SIGNOFF_OUTPUT_DIR + '/names.json', JSON.stringify(inputs.map((a) => a.name)));
 `;
-    const { engine, store } = await boot(yaml);
+    const { engine, store } = await boot(kind, yaml);
     const id = await submit(engine, alice, 'cmd');
     await waitFor(async () => (await stateOf(store, id)).job.state === 'succeeded' || (await stateOf(store, id)).job.state === 'failed', 'the job to finish');
     expect((await stateOf(store, id)).job).toMatchObject({ state: 'succeeded', error: null });
@@ -117,7 +120,7 @@ pipelines:
       - id: wait
         run: { command: ["sh", "-c", "echo $$ > \\"$SIGNOFF_OUTPUT_DIR/../pid\\"; exec sleep 300"] }
 `;
-    const { engine, store, dataDir } = await boot(yaml);
+    const { engine, store, dataDir } = await boot(kind, yaml);
     const id = await submit(engine, alice, 'slow');
     const pidFile = path.join(dataDir, 'artifacts', String(id), 'wait', 'run-1', 'pid');
     const pid = Number(await waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim(), 'the stage process'));
@@ -129,7 +132,7 @@ pipelines:
 
   it('queues jobs beyond max_concurrent_jobs and starts them as others finish', async () => {
     const yaml = QUICK_PIPELINE.replace('max_concurrent_jobs: 4', 'max_concurrent_jobs: 2');
-    const { engine, store } = await boot(yaml);
+    const { engine, store } = await boot(kind, yaml);
     const [a, b, c] = [await submit(engine), await submit(engine), await submit(engine)];
     expect((await stateOf(store, c!)).job.state).toBe('queued');
     expect((await store.queries.queuePosition(c!))).toBe(1);
@@ -140,7 +143,7 @@ pipelines:
   });
 
   it('refuses submissions over the per-user rate limit, saying when to try again', async () => {
-    const { engine, store, clock } = await boot(QUICK_PIPELINE.replace('jobs_per_user_per_minute: 100', 'jobs_per_user_per_minute: 2'));
+    const { engine, store, clock } = await boot(kind, QUICK_PIPELINE.replace('jobs_per_user_per_minute: 100', 'jobs_per_user_per_minute: 2'));
     (await submit(engine));
     clock.advance(20_000);
     (await submit(engine));
@@ -151,14 +154,13 @@ pipelines:
   });
 
   it('fires a timer that fell due while no engine was running, at the next start', async () => {
-    const dataDir = tempDir();
     const clock = new FakeClock();
-    const first = await boot(QUICK_PIPELINE, dataDir, clock);
+    const first = await boot(kind, QUICK_PIPELINE, undefined, clock);
     const id = await submit(first.engine);
     await waitFor(async () => (await stateOf(first.store, id)).job.state === 'awaiting_approval', 'the outline gate');
     await first.engine.stop();
     clock.advance(10 * 60_000);
-    const second = await boot(QUICK_PIPELINE, dataDir, clock);
+    const second = await boot(kind, QUICK_PIPELINE, first.place, clock);
     expect((await stateOf(second.store, id)).gates[0]).toMatchObject({ state: 'approved', decidedBy: 'timer' });
     await waitFor(async () => (await stateOf(second.store, id)).gates.some((g) => g.stage === 'script'), 'the job to move on');
   });

@@ -1,18 +1,19 @@
 /**
  * External stages end to end in one process: a real signoff (SQLite file, engine, fastify on a
  * real port) notifies a real HTTP receiver, and the test plays the outside system, reporting
- * with the run token alone. Deadlines are moved with a fake clock and `(await engine.tick())`.
+ * with the run token alone. On both stores (the same tests with jobs in PostgreSQL). Deadlines are moved with a fake clock and `(await engine.tick())`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { jobThread } from '../../src/bot/console/job-thread.js';
 import { redactRunUrl } from '../../src/log.js';
 import { ApiClient, latestGate, type Json } from '../helpers/api-client.js';
-import { FakeClock, configFrom, silentLog, tempDir } from '../helpers/fixtures.js';
+import { FakeClock, configFrom, silentLog } from '../helpers/fixtures.js';
+import { STORES, appPlace, freshPlace, type StoreKind } from '../helpers/stores.js';
 import { NotifyReceiver } from '../helpers/notify-receiver.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -20,6 +21,8 @@ const TOKEN = 'test-token-0123456789';
 let app: App | undefined;
 let receiver: NotifyReceiver | undefined;
 let dataDir: string | undefined;
+/** The store the tests of the current block run on. */
+let storeKind: StoreKind = 'sqlite';
 let clock: FakeClock;
 let api: ApiClient;
 let logged = '';
@@ -66,7 +69,8 @@ pipelines:
 
 async function boot(o: { maxUploadBytes?: number; logToBuffer?: boolean } = {}) {
   receiver = await new NotifyReceiver().start();
-  dataDir = tempDir('signoff-ext-');
+  const place = await freshPlace(storeKind, 'signoff-ext-');
+  dataDir = place.dataDir;
   clock = new FakeClock();
   logged = '';
   const log = o.logToBuffer
@@ -74,7 +78,7 @@ async function boot(o: { maxUploadBytes?: number; logToBuffer?: boolean } = {}) 
     : silentLog;
   app = await startApp({
     config: configFrom(yaml(receiver.url, path.join(dataDir, 'handoff.env'))),
-    dataDir, apiToken: TOKEN, log, host: '127.0.0.1', port: 0, clock, tickSchedule: false, notifyBackoffMs: 5,
+    ...appPlace(place), apiToken: TOKEN, log, host: '127.0.0.1', port: 0, clock, tickSchedule: false, notifyBackoffMs: 5,
     ...(o.maxUploadBytes ? { maxUploadBytes: o.maxUploadBytes } : {}),
   });
   api = new ApiClient(app.url, TOKEN);
@@ -101,7 +105,11 @@ async function submitAndWaitForNotify(n = 1): Promise<{ job: Json; notification:
 
 const deployOf = (j: Json) => j.stages.find((s: Json) => s.id === 'deploy');
 
-describe('an external stage', () => {
+describe.each(STORES)('an external stage (%s)', (kind) => {
+  beforeEach(() => {
+    storeKind = kind;
+  });
+
   it('notifies with the stage request and a token, retried through failures, and completes once with that token', async () => {
     await boot({ logToBuffer: true });
     receiver!.failFirst = 2;
@@ -267,7 +275,11 @@ describe('an external stage', () => {
   });
 });
 
-describe('a command stage that hands off', () => {
+describe.each(STORES)('a command stage that hands off (%s)', (kind) => {
+  beforeEach(() => {
+    storeKind = kind;
+  });
+
   it('gets a token for its run only, hands off with ::external::, and is completed by the outside system', async () => {
     await boot();
     const envFile = path.join(dataDir!, 'handoff.env');
@@ -289,7 +301,11 @@ describe('a command stage that hands off', () => {
   });
 });
 
-describe('an external stage without notify', () => {
+describe.each(STORES)('an external stage without notify (%s)', (kind) => {
+  beforeEach(() => {
+    storeKind = kind;
+  });
+
   it('hands its token to someone who may manage the job, through the API, and to no one else', async () => {
     await boot();
     const job = await api.submit('sign the release', { pipeline: 'manual', actor: 'console:alice' });

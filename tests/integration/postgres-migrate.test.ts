@@ -89,7 +89,7 @@ describe('signoff migrate --to (in process)', () => {
     expect(r.out).not.toContain(password);
     expect(r.out).toMatch(/^Copied .*signoff\.db into postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+ in \d+ ms \(schema version \d+\):/);
     expect(r.out).toContain('Checked: the rows of every table, and the last event id of each of 8 jobs.');
-    expect(r.out).toContain('Running signoff on PostgreSQL is not built yet');
+    expect(r.out).toContain(`To run on it: start signoff with SIGNOFF_DATABASE_URL set to this database and the same data directory (${source.dataDir})`);
     expect(r.out).toMatch(/Note: \d+ text values? in stages held NUL characters, which PostgreSQL cannot store; each became U\+FFFD/);
 
     const p = pool(url);

@@ -10,6 +10,7 @@ import { startApp, type App } from '../../src/app.js';
 import { ApiClient, latestGate, type Json } from '../helpers/api-client.js';
 import { FakeClock, OPERATORS, configFrom, silentLog, tempDir } from '../helpers/fixtures.js';
 import { redoPipelines } from '../helpers/redo-pipeline.js';
+import { sqliteOnly } from '../../src/store/store.js';
 
 const TOKEN = 'test-token-0123456789';
 const BOB = 'console:bob';
@@ -81,7 +82,7 @@ describe('GET /api/v1/jobs/:id/gates/:stage/diff', () => {
     await boot();
     const job = await atRoundTwo('redo');
     const first = (await api.get(`/api/v1/jobs/${job.id}/gates/write/diff?round=2`)).body;
-    app!.store.db.prepare('DELETE FROM round_diffs').run();
+    sqliteOnly(app!.store).db.prepare('DELETE FROM round_diffs').run();
     expect((await app!.engine.store.diffs.get(job.id, 'write', 2))).toBeUndefined();
     const again = await api.get(`/api/v1/jobs/${job.id}/gates/write/diff?round=2`);
     expect(again.body).toEqual(first);

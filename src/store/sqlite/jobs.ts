@@ -34,7 +34,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** Parses a stored pipeline definition once per distinct text; the result is frozen, as copies share it. */
-function defParser() {
+export function defParser() {
   const defs = new Map<string, Pipeline>();
   return (text: string): Pipeline => {
     let def = defs.get(text);
@@ -47,7 +47,7 @@ function defParser() {
   };
 }
 
-function toJob(r: Row, parseDef: (text: string) => Pipeline): Job {
+export function toJob(r: Row, parseDef: (text: string) => Pipeline): Job {
   return {
     id: Number(r.id), pipeline: String(r.pipeline), brief: String(r.brief), params: parse(r.params),
     submitter: String(r.submitter), origin: parse(r.origin), targets: parse(r.targets), def: parseDef(String(r.def)),
@@ -57,7 +57,7 @@ function toJob(r: Row, parseDef: (text: string) => Pipeline): Job {
   };
 }
 
-function toStage(r: Row): StageRecord {
+export function toStage(r: Row): StageRecord {
   return {
     stage: String(r.stage), index: Number(r.idx), state: r.state as StageRecord['state'], run: Number(r.run),
     attempt: Number(r.attempt), startedAt: num(r.started_at), finishedAt: num(r.finished_at), retryAt: num(r.retry_at),
@@ -65,7 +65,7 @@ function toStage(r: Row): StageRecord {
   };
 }
 
-function toGate(r: Row, votes: Vote[]): Gate {
+export function toGate(r: Row, votes: Vote[]): Gate {
   return {
     id: Number(r.id), stage: String(r.stage), round: Number(r.round), state: r.state as Gate['state'],
     required: Boolean(r.required), minApprovals: Number(r.min_approvals), openedAt: Number(r.opened_at),

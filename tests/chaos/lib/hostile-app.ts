@@ -9,6 +9,7 @@ import { FakeSlack } from '../../helpers/fake-slack.js';
 import { configFrom, silentLog, tempDir } from '../../helpers/fixtures.js';
 import { waitFor } from '../../helpers/wait.js';
 import { CHAOS_BOT_TOKEN, CHAOS_SIGNING_SECRET, PostRecorder, send, signForm, signInteraction, type Delivery, type SignedRequest } from './slack-driver.js';
+import { sqliteOnly } from '../../../src/store/store.js';
 
 export const API_TOKEN = 'hostile-api-token-0123456789abcdef';
 export const CHANNEL = 'C0HOSTILE';
@@ -94,7 +95,7 @@ export async function startHostileApp(yaml = HOSTILE_YAML): Promise<HostileApp> 
     port: 0,
     slack: { botToken: CHAOS_BOT_TOKEN, signingSecret: CHAOS_SIGNING_SECRET, apiUrl: fake.apiUrl, postsPerSecond: 100 },
   });
-  const db = app.store.db;
+  const db = sqliteOnly(app.store).db;
   const h: HostileApp = {
     app,
     fake,
