@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser } from '../helpers/browser.js';
+import { openConsole } from '../helpers/browser.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { REPO, startSignoff, writeConfig, type SignoffProcess } from '../helpers/signoff-process.js';
 import { waitFor } from '../helpers/wait.js';
@@ -43,20 +43,13 @@ pipelines:
 let signoff: SignoffProcess;
 let browser: Browser;
 let page: Page;
-const pageErrors: string[] = [];
+let pageErrors: string[] = [];
 
 beforeAll(async () => {
   const dir = tempDir('signoff-console-');
   signoff = await startSignoff({ configPath: writeConfig(dir, CONFIG), dataDir: path.join(dir, 'data') });
   const consoleUrl = await waitFor(() => /Console: (\S+)/.exec(signoff.output())?.[1], 'the console URL on stdout');
-  browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.on('pageerror', (err) => pageErrors.push(String(err)));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') pageErrors.push(msg.text());
-  });
-  await page.goto(consoleUrl);
-  await page.locator('#connection[data-state="open"]').waitFor();
+  ({ browser, page, pageErrors } = await openConsole(consoleUrl));
 });
 
 afterAll(async () => {

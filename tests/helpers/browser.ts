@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 /** Which Chromium was found, and the flags it needs. */
 export interface FoundChromium {
@@ -110,4 +110,21 @@ export async function launchBrowser(): Promise<Browser> {
   } catch (err) {
     throw new Error(`Chromium from ${found.source} did not start: ${(err as Error).message}\n${INSTALL_HINT}`, { cause: err });
   }
+}
+
+/**
+ * A console page at `url` in a fresh Chromium, connected to its live stream: the page's errors
+ * (uncaught exceptions and console errors) are collected in `pageErrors` for a test to assert on.
+ */
+export async function openConsole(url: string): Promise<{ browser: Browser; page: Page; pageErrors: string[] }> {
+  const browser = await launchBrowser();
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(String(err)));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') pageErrors.push(msg.text());
+  });
+  await page.goto(url);
+  await page.locator('#connection[data-state="open"]').waitFor();
+  return { browser, page, pageErrors };
 }
