@@ -3,6 +3,7 @@
  * redacted wherever they might appear in a logged object.
  */
 import pino, { type Logger } from 'pino';
+import { replicaId } from './cluster/replica.js';
 
 export const REDACT_PATHS = [
   'token', '*.token', 'apiToken', '*.apiToken', 'secret', '*.secret', 'signingSecret', '*.signingSecret',
@@ -12,9 +13,11 @@ export const REDACT_PATHS = [
   'databaseUrl', '*.databaseUrl', 'connectionString', '*.connectionString',
 ];
 
-export function createLogger(options: { level: string; pretty: boolean }): Logger {
+/** The process's logger; every line names the process (`replica`, see src/cluster/replica.ts). */
+export function createLogger(options: { level: string; pretty: boolean; replica?: string }): Logger {
   return pino({
     level: options.level,
+    base: { replica: options.replica ?? replicaId() },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     ...(options.pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' } } } : {}),
   });
