@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { openDatabase } from '../../src/store/sqlite/db.js';
 import { exportOver } from '../../src/store/sqlite/export.js';
-import { PG_MIGRATIONS, SIGNOFF_TABLES } from '../../src/store/postgres/migrations.js';
+import { PG_MIGRATIONS, PG_ONLY_TABLES, SIGNOFF_TABLES } from '../../src/store/postgres/migrations.js';
 import { createPool, openPostgres } from '../../src/store/postgres/connect.js';
 import { migratePostgres, schemaVersion } from '../../src/store/postgres/migrate.js';
 import { postgresColumns, postgresIndexes, postgresTables } from '../../src/store/postgres/describe.js';
@@ -60,8 +60,8 @@ function sqliteSchema(file: string): Schema {
 }
 
 async function postgresSchema(p: pg.Pool): Promise<Schema> {
-  const tables = (await postgresTables(p)).filter((t) => t !== 'schema_version');
-  return { tables: Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await postgresColumns(p, t)] as const))), indexes: await postgresIndexes(p) };
+  const tables = (await postgresTables(p)).filter((t) => t !== 'schema_version' && !PG_ONLY_TABLES.includes(t));
+  return { tables: Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await postgresColumns(p, t)] as const))), indexes: await postgresIndexes(p, PG_ONLY_TABLES) };
 }
 
 describe('PostgreSQL migrations', () => {

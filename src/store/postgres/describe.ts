@@ -45,12 +45,13 @@ export async function postgresLastEventIds(db: Queryable): Promise<Map<number, n
 }
 
 /** Names of the indexes signoff created (not those PostgreSQL makes for keys and UNIQUE constraints). */
-export async function postgresIndexes(db: Queryable): Promise<string[]> {
+export async function postgresIndexes(db: Queryable, exceptTables: readonly string[] = []): Promise<string[]> {
   const { rows } = await db.query<{ name: string }>(
     `SELECT i.indexname AS name FROM pg_indexes i
-     WHERE i.schemaname = current_schema()
+     WHERE i.schemaname = current_schema() AND i.tablename <> ALL($1::text[])
        AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname AND c.connamespace = current_schema()::regnamespace)
      ORDER BY 1`,
+    [exceptTables],
   );
   return rows.map((r) => r.name);
 }
