@@ -27,7 +27,7 @@ export function contentsId(artifactPath: string): number | undefined {
 }
 
 /** A file read CHUNK_BYTES at a time, every chunk full but the last (ranges are found by arithmetic). */
-async function* chunksOf(file: string, expected: number): AsyncGenerator<Buffer> {
+export async function* chunksOf(file: string, expected: number): AsyncGenerator<Buffer> {
   const fh = await fs.open(file, 'r');
   try {
     let total = 0;

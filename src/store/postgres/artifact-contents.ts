@@ -16,8 +16,10 @@ export function artifactContentStatements(pool: pg.Pool) {
     /**
      * Stores a file's contents from `chunks` (each CHUNK_BYTES long but the last) and returns
      * the new row's id. The transaction holds one connection while the file is read from disk.
+     * With `artifactId`, that artifact row is pointed at the contents in the same transaction
+     * (`signoff migrate` moving an existing file into the database).
      */
-    async put(job: number, size: number, chunks: AsyncIterable<Buffer>, at: number): Promise<number> {
+    async put(job: number, size: number, chunks: AsyncIterable<Buffer>, at: number, artifactId?: number): Promise<number> {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
@@ -25,6 +27,7 @@ export function artifactContentStatements(pool: pg.Pool) {
         const id = head.rows[0]!.id;
         let n = 0;
         for await (const chunk of chunks) await client.query('INSERT INTO artifact_chunks (content_id, n, data) VALUES ($1, $2, $3)', [id, n++, chunk]);
+        if (artifactId !== undefined) await client.query('UPDATE artifacts SET path = $2 WHERE id = $1', [artifactId, `postgres:${id}`]);
         await client.query('COMMIT');
         return id;
       } catch (err) {
@@ -50,13 +53,9 @@ export function artifactContentStatements(pool: pg.Pool) {
       const r = await pool.query<{ count: string }>('SELECT count(*) AS count FROM artifact_chunks WHERE content_id = $1', [id]);
       return Number(r.rows[0]!.count);
     },
-    /** Points an artifact row at stored contents (`signoff migrate` moving a file's contents into the database). */
-    async repoint(artifactId: number, path: string): Promise<void> {
-      await pool.query('UPDATE artifacts SET path = $2 WHERE id = $1', [artifactId, path]);
-    },
-    /** Every artifact row's id, job and path, oldest first (`signoff migrate`). */
-    async allArtifacts(): Promise<{ id: number; job_id: number; path: string; size: number }[]> {
-      return (await pool.query<{ id: number; job_id: number; path: string; size: number }>('SELECT id, job_id, path, size FROM artifacts ORDER BY id')).rows;
+    /** Artifact rows whose contents are still a file path (not `postgres:<id>`), oldest first (`signoff migrate`). */
+    async onDisk(): Promise<{ id: number; job_id: number; path: string; size: number }[]> {
+      return (await pool.query<{ id: number; job_id: number; path: string; size: number }>("SELECT id, job_id, path, size FROM artifacts WHERE path NOT LIKE 'postgres:%' ORDER BY id")).rows;
     },
   };
 }
