@@ -52,4 +52,6 @@ export interface ArtifactContents extends ArtifactReader {
   keep(job: number, files: ArtifactFile[]): Promise<ArtifactFile[]>;
   /** The run is over (succeeded, failed or cancelled): scratch files on this host may go. */
   release(runDir: string): Promise<void>;
+  /** Removes stored contents no artifact names, kept longer than `graceMs` (none for local files); how many went. */
+  sweep(graceMs: number): Promise<number>;
 }

@@ -86,6 +86,10 @@ export class PgContents implements ArtifactContents {
     await fs.rm(runDir, { recursive: true, force: true });
   }
 
+  async sweep(graceMs: number): Promise<number> {
+    return this.o.statements.sweepOrphans((this.o.now ?? Date.now)() - graceMs);
+  }
+
   async has(a: StoredArtifact): Promise<boolean> {
     const id = contentsId(a.path);
     return id === undefined ? localArtifacts.has(a) : (await this.o.statements.size(id)) !== undefined;

@@ -78,6 +78,9 @@ export interface ChangeOptions {
 /** What a person is told when the database could not take their change. */
 export const BUSY_MESSAGE = 'signoff could not save that just now; nothing changed. Try again in a moment.';
 
+/** How old stored artifact contents no artifact names must be before a start removes them. */
+const ORPHAN_GRACE_MS = 60 * 60 * 1000;
+
 /** Inputs applied per group commit at most; the rest follow on the next turn. */
 const MAX_GROUP = 32;
 const FREES_OR_QUEUES = new Set(['job.finished', 'job.queued']);
@@ -141,9 +144,24 @@ export class Engine {
       this.dispatch(id, { type: 'recover', ...(waiting.length ? { waiting } : {}) });
     }
     await this.external.resume();
+    await this.sweepContents();
     await this.tick();
     const schedule = this.options.tickSchedule ?? '* * * * * *';
     if (schedule) this.task = cron.schedule(schedule, () => this.tick(), { name: 'signoff-timers', noOverlap: true });
+  }
+
+  /**
+   * Removes stored artifact contents no artifact names (a run whose success lost its
+   * compare-and-set, or whose process died between storing and reporting). Only those older than
+   * ORPHAN_GRACE_MS: a run on another process may have stored its outputs and not reported yet.
+   */
+  private async sweepContents(): Promise<void> {
+    try {
+      const swept = await this.contents.sweep(ORPHAN_GRACE_MS);
+      if (swept) this.log.info({ swept }, 'removed stored artifact contents no artifact names');
+    } catch (err) {
+      this.log.warn({ err }, 'could not sweep unnamed artifact contents; the next start tries again');
+    }
   }
 
   /** Stops the tick and the running stages; their stage rows stay `running`, so the next start re-runs them. */

@@ -44,8 +44,8 @@ afterEach(async () => {
   place = undefined;
 });
 
-async function boot(kind: StoreKind, extra: Partial<AppOptions> = {}, size = SIZE): Promise<ApiClient> {
-  place = await freshPlace(kind, 'signoff-contents-');
+async function boot(kind: StoreKind, extra: Partial<AppOptions> = {}, size = SIZE, same = false): Promise<ApiClient> {
+  if (!same || !place) place = await freshPlace(kind, 'signoff-contents-');
   app = await startApp({
     config: configFrom(`${OPERATORS}\nlimits: { jobs_per_user_per_minute: 100, max_concurrent_jobs: 4 }\npipelines:${pipelines(size)}\n`),
     ...appPlace(place), apiToken: TOKEN, log: silentLog, host: '127.0.0.1', port: 0, clock: new FakeClock(), tickSchedule: false,
@@ -142,6 +142,24 @@ describe('artifact contents in PostgreSQL', () => {
     expect(job.artifacts).toEqual([]);
     const count = await (app!.store as PgStore).pool.query('SELECT count(*)::int AS n FROM artifact_contents');
     expect(count.rows[0].n).toBe(0);
+  });
+
+  it('a start removes stored contents no artifact names once they are an hour old; named ones stay', async () => {
+    const clock = new FakeClock();
+    let api = await boot('postgres', { clock }, 3000);
+    const job = await finished(api);
+    const statements = artifactContentStatements((app!.store as PgStore).pool);
+    // As a run whose success lost its compare-and-set would leave them: stored, named by no artifact.
+    const lost = async (at: number) => statements.put(job.id, 8, (async function* () { yield Buffer.from('lost run'); })(), at);
+    const old = await lost(clock.now() - 2 * 60 * 60 * 1000);
+    const recent = await lost(clock.now() - 60_000);
+    await app!.stop();
+    api = await boot('postgres', { clock }, 3000, true);
+    const left = (await (app!.store as PgStore).pool.query<{ id: number }>('SELECT id FROM artifact_contents')).rows.map((r) => Number(r.id));
+    expect(left).not.toContain(old);
+    expect(left).toContain(recent);
+    expect(left).toHaveLength(job.artifacts.length + 1);
+    expect((await download(api, artifact(job, 'make', 'data.bin').url)).bytes.equals(madeBytes(3000))).toBe(true);
   });
 
   it('SIGNOFF_ARTIFACTS_DIR keeps contents as files in that directory instead', async () => {

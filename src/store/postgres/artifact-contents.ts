@@ -48,6 +48,16 @@ export function artifactContentStatements(pool: pg.Pool) {
       const r = await pool.query<{ data: Buffer }>('SELECT substring(data FROM $3 FOR $4) AS data FROM artifact_chunks WHERE content_id = $1 AND n = $2', [id, n, from + 1, length]);
       return r.rows[0]?.data;
     },
+    /**
+     * Deletes contents stored before `before` that no artifact row names: a run whose success
+     * report lost its compare-and-set (a run presumed dead and run again) or whose process died
+     * between storing and reporting. How many went.
+     */
+    async sweepOrphans(before: number): Promise<number> {
+      const r = await pool.query(`DELETE FROM artifact_contents c WHERE c.created_at < $1
+        AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.job_id = c.job_id AND a.path = 'postgres:' || c.id)`, [before]);
+      return r.rowCount ?? 0;
+    },
     /** How many chunk rows contents `id` has (tests and checks). */
     async chunkCount(id: number): Promise<number> {
       const r = await pool.query<{ count: string }>('SELECT count(*) AS count FROM artifact_chunks WHERE content_id = $1', [id]);
