@@ -10,6 +10,7 @@ import type { Config } from './config/schema.js';
 import { PACKAGE_DIR } from './config/env.js';
 import { openStore, type Store } from './store/store.js';
 import { lockDataDir } from './store/sqlite/dir-lock.js';
+import { DEFAULT_MAX_ARTIFACT_BYTES, openArtifactContents } from './artifacts/open.js';
 import { Engine, type Clock } from './orchestrator/engine.js';
 import { buildServer } from './http/server.js';
 import { createMetrics } from './http/metrics.js';
@@ -42,9 +43,13 @@ export interface AppOptions {
   discord?: DiscordSettings;
   /**
    * Keep jobs in this PostgreSQL database (SIGNOFF_DATABASE_URL) instead of the data directory's
-   * SQLite file. Artifacts and the lock file stay in the data directory either way.
+   * SQLite file. Artifact contents are then kept in the database too, unless `artifactsDir` is set.
    */
   databaseUrl?: string;
+  /** On PostgreSQL: keep artifact contents in this shared directory (SIGNOFF_ARTIFACTS_DIR) instead. */
+  artifactsDir?: string;
+  /** On PostgreSQL: largest output a stage may leave (SIGNOFF_MAX_ARTIFACT_BYTES; default 100 MiB). */
+  maxArtifactBytes?: number;
 }
 
 export interface App {
@@ -74,8 +79,11 @@ export async function startApp(o: AppOptions): Promise<App> {
     lock.release();
     throw err;
   }
+  const clock = o.clock ?? { now: () => Date.now() };
+  const contents = openArtifactContents(store, { dataDir: o.dataDir, ...(o.artifactsDir ? { artifactsDir: o.artifactsDir } : {}), maxBytes: o.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES, now: () => clock.now() });
   const engine = new Engine({
     store,
+    contents,
     config: o.config,
     dataDir: o.dataDir,
     baseDir: o.baseDir ?? process.cwd(),

@@ -34,7 +34,8 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.write(`Config: ${env.configPath}  (from ${env.configFrom})\n`);
   if (command === 'start') {
     process.stdout.write(`Data:   ${env.dataDir}  (from ${env.dataDirFrom})\n`);
-    process.stdout.write(`Store:  ${env.databaseUrl ? `PostgreSQL, ${redactDatabaseUrl(env.databaseUrl)}  (from SIGNOFF_DATABASE_URL; artifacts stay in the data directory)` : 'SQLite, in the data directory'}\n`);
+    process.stdout.write(`Store:  ${env.databaseUrl ? `PostgreSQL, ${redactDatabaseUrl(env.databaseUrl)}  (from SIGNOFF_DATABASE_URL)` : 'SQLite, in the data directory'}\n`);
+    if (env.databaseUrl) process.stdout.write(`Artifacts: ${env.artifactsDir ? `${env.artifactsDir}  (from SIGNOFF_ARTIFACTS_DIR)` : 'in PostgreSQL'}, at most ${env.maxArtifactBytes} bytes each  (SIGNOFF_MAX_ARTIFACT_BYTES)\n`);
   }
   const config = loadConfig(env.configPath);
   if (command === 'check-config') {
@@ -51,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger({ level: env.logLevel, pretty: env.logPretty });
   const token = ensureToken(env.apiToken, env.dataDir);
   const consoleToken = config.console.enabled ? ensureToken(undefined, env.dataDir, 'console-token').token : undefined;
-  const app = await startApp({ config, dataDir: env.dataDir, apiToken: token.token, maxUploadBytes: env.maxUploadBytes, ...(env.publicUrl ? { publicUrl: env.publicUrl } : {}), ...(consoleToken ? { consoleToken } : {}), ...(env.slack ? { slack: env.slack } : {}), ...(env.discord ? { discord: env.discord } : {}), ...(env.databaseUrl ? { databaseUrl: env.databaseUrl } : {}), log, host: env.host, port: env.port });
+  const app = await startApp({ config, dataDir: env.dataDir, apiToken: token.token, maxUploadBytes: env.maxUploadBytes, ...(env.publicUrl ? { publicUrl: env.publicUrl } : {}), ...(consoleToken ? { consoleToken } : {}), ...(env.slack ? { slack: env.slack } : {}), ...(env.discord ? { discord: env.discord } : {}), ...(env.databaseUrl ? { databaseUrl: env.databaseUrl } : {}), ...(env.artifactsDir ? { artifactsDir: env.artifactsDir } : {}), maxArtifactBytes: env.maxArtifactBytes, log, host: env.host, port: env.port });
   log.info({ url: app.url, config: env.configPath, data: env.dataDir, store: app.store.dialect }, 'signoff is running');
   // Printed, not logged: this is the one place the token is shown, for the person who started signoff.
   if (!env.apiToken) process.stdout.write(`\nAPI token (kept in ${token.file}): ${token.token}\n`);

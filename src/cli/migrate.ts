@@ -15,12 +15,14 @@ import { openPostgres, type Postgres } from '../store/postgres/connect.js';
 import { migratePostgres } from '../store/postgres/migrate.js';
 import { copyFromSqlite, whyNotEmpty } from '../store/postgres/copy-from-sqlite.js';
 import { redactDatabaseUrl } from '../store/postgres/redact.js';
+import { copyContentsIntoPostgres } from '../artifacts/copy-into-postgres.js';
 
 const USAGE = `usage: signoff migrate --to postgres://user:password@host:5432/database [--data-dir DIR]
 
 Copies the SQLite data directory (--data-dir, else $SIGNOFF_DATA_DIR, else ./data) into an EMPTY
 PostgreSQL database: its schema first, then every table in one transaction, keeping ids. The copy
-is checked (rows per table, the last event id of each job) before it commits.
+is checked (rows per table, the last event id of each job) before it commits. Then each artifact's
+contents are copied into the database (unless SIGNOFF_ARTIFACTS_DIR is set), one file at a time.
 --to defaults to $SIGNOFF_DATABASE_URL (which keeps the password out of your shell history).
 Stop signoff first: migrate takes the data directory's lock.
 
@@ -49,7 +51,7 @@ export async function runMigrate(argv: string[], out: (s: string) => void = (s) 
   }
   const dataDir = path.resolve(args['data-dir'] ?? env.dataDir);
   try {
-    const report = await migrate(dataDir, url, out);
+    const report = await migrate(dataDir, url, out, env.artifactsDir);
     return report;
   } catch (e) {
     if (e instanceof StoreError) {
@@ -62,7 +64,7 @@ export async function runMigrate(argv: string[], out: (s: string) => void = (s) 
   }
 }
 
-async function migrate(dataDir: string, url: string, out: (s: string) => void): Promise<number> {
+async function migrate(dataDir: string, url: string, out: (s: string) => void, artifactsDir?: string): Promise<number> {
   const started = performance.now();
   // Checked before locking: taking the lock would make the directory if it did not exist.
   if (!fs.existsSync(sqliteFileIn(dataDir)))
@@ -91,8 +93,23 @@ async function migrate(dataDir: string, url: string, out: (s: string) => void): 
     for (const { table, count } of report.nulReplaced)
       out(`Note: ${count} text value${count === 1 ? '' : 's'} in ${table} held NUL characters, which PostgreSQL cannot store; each became U+FFFD (\uFFFD).\n`);
     out(`Checked: the rows of every table, and the last event id of each of ${report.jobsChecked} jobs.\n`);
-    out(`Artifact files stay in ${path.join(dataDir, 'artifacts')} (their metadata was copied).\n`);
-    out(`To run on it: start signoff with SIGNOFF_DATABASE_URL set to this database and the same data directory (${dataDir}), which keeps the artifacts; the SQLite file there is no longer used.\n`);
+    if (artifactsDir) {
+      // Contents stay files: a shared artifacts directory is this deployment's choice.
+      out(`Artifact files stay where they are (SIGNOFF_ARTIFACTS_DIR is set, so contents are not moved into the database); old artifacts are read from ${path.join(dataDir, 'artifacts')} by the process whose disk that is.\n`);
+    } else {
+      let moved;
+      try {
+        moved = await copyContentsIntoPostgres(target.pool);
+      } catch (e) {
+        // The rows are committed by now: say exactly what state the target is in.
+        out(`The rows were copied, but copying artifact contents into the database failed: ${(e as Error).message}. Artifacts not copied yet keep their file paths and are read from ${path.join(dataDir, 'artifacts')} on this host only.\n`);
+        return 1;
+      }
+      out(`Artifact contents: ${moved.copied} file${moved.copied === 1 ? '' : 's'} (${moved.bytes} bytes) copied into the database, so every signoff process can serve them.\n`);
+      if (moved.missing.length)
+        out(`Note: ${moved.missing.length} artifact file${moved.missing.length === 1 ? ' was' : 's were'} missing or changed (e.g. ${moved.missing[0]!.path}); ${moved.missing.length === 1 ? 'it keeps its' : 'they keep their'} old path and will read as missing.\n`);
+    }
+    out(`To run on it: start signoff with SIGNOFF_DATABASE_URL set to this database; the SQLite file in ${dataDir} is no longer used.\n`);
     return 0;
   } finally {
     await target?.close().catch(() => undefined);

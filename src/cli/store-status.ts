@@ -19,7 +19,8 @@ export async function printStoreStatus(env: Env, out = (s: string) => process.st
     const pg = await openPostgres(env.databaseUrl);
     await pg.close();
     out(`Store: PostgreSQL, ${pg.where}: reachable, schema version ${pg.version} of ${PG_MIGRATIONS.length}.\n`);
-    out(`Note: \`signoff start\` keeps jobs there (migrating the schema if needed); artifacts and the lock file stay in ${env.dataDir}. \`signoff migrate --to\` copies an SQLite data directory into an empty database.\n`);
+    const artifacts = env.artifactsDir ? `artifact contents in ${env.artifactsDir} (SIGNOFF_ARTIFACTS_DIR)` : 'artifact contents there too';
+    out(`Note: \`signoff start\` keeps jobs there (migrating the schema if needed) and ${artifacts}; the lock file stays in ${env.dataDir}. \`signoff migrate --to\` copies an SQLite data directory into an empty database.\n`);
     return 0;
   } catch (err) {
     if (!(err instanceof StoreError)) throw err;

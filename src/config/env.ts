@@ -21,6 +21,8 @@ const envSchema = z.object({
   SIGNOFF_API_TOKEN: z.string().min(16, 'SIGNOFF_API_TOKEN must be at least 16 characters').optional(),
   SIGNOFF_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   SIGNOFF_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).default(100 * 1024 * 1024),
+  SIGNOFF_ARTIFACTS_DIR: z.string().optional(),
+  SIGNOFF_MAX_ARTIFACT_BYTES: z.coerce.number({ error: 'SIGNOFF_MAX_ARTIFACT_BYTES is a number of bytes, e.g. 104857600 for 100 MiB' }).int().min(1).default(100 * 1024 * 1024),
   SIGNOFF_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SIGNOFF_LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
   SLACK_BOT_TOKEN: z.string().regex(/^xoxb-/, 'SLACK_BOT_TOKEN is the bot token, starting with xoxb-').optional(),
@@ -78,6 +80,10 @@ export type Env = {
   publicUrl?: string;
   /** Largest artifact an external system may upload. */
   maxUploadBytes: number;
+  /** On PostgreSQL: keep artifact contents in this directory (every process mounts it) instead of the database. */
+  artifactsDir?: string;
+  /** On PostgreSQL: largest output a stage may leave; a larger one fails the stage. */
+  maxArtifactBytes: number;
   logLevel: z.infer<typeof envSchema>['SIGNOFF_LOG_LEVEL'];
   logPretty: boolean;
   slack?: SlackSettings;
@@ -121,6 +127,8 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env, flags: Flags = 
     apiToken: e.SIGNOFF_API_TOKEN,
     ...(e.SIGNOFF_PUBLIC_URL ? { publicUrl: e.SIGNOFF_PUBLIC_URL } : {}),
     maxUploadBytes: e.SIGNOFF_MAX_UPLOAD_BYTES,
+    ...(e.SIGNOFF_ARTIFACTS_DIR ? { artifactsDir: path.resolve(cwd, e.SIGNOFF_ARTIFACTS_DIR) } : {}),
+    maxArtifactBytes: e.SIGNOFF_MAX_ARTIFACT_BYTES,
     logLevel: e.SIGNOFF_LOG_LEVEL,
     logPretty: e.SIGNOFF_LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : e.SIGNOFF_LOG_PRETTY === 'true',
     ...(e.SLACK_BOT_TOKEN

@@ -125,7 +125,7 @@ export function registerApi(app: FastifyInstance, engine: Engine, surfaces: () =
     if (!p) return reply;
     const a = await store.artifacts.byId(p.id);
     if (!a) return notFound(reply, `Artifact ${p.id}`);
-    return sendArtifact(reply, a, showsInline(a.mediaType) ? 'inline' : 'attachment');
+    return sendArtifact(reply, engine.contents, a, showsInline(a.mediaType) ? 'inline' : 'attachment', req.headers.range);
   });
 
   app.get('/pipelines', async () => ({

@@ -45,7 +45,7 @@ export async function lookupDiff(engine: Engine, job: number, stage: string, rou
   const wanted = round ?? Math.max(...rounds);
   if (!rounds.includes(wanted)) return { missing: `Round ${wanted} of the "${stage}" gate of job ${job}` };
   if (wanted < 2) return { missing: `A diff for round 1 of "${stage}" (the first review has nothing before it)` };
-  const diff = await ensureRoundDiff(engine.store, job, stage, wanted, now);
+  const diff = await ensureRoundDiff(engine.store, engine.contents, job, stage, wanted, now);
   return diff ? { diff } : { missing: `The files of round ${wanted - 1} of "${stage}"` };
 }
 

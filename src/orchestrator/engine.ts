@@ -11,6 +11,7 @@
  * only its own writes. People's actions and submissions are applied at once, in their own
  * transaction, so their answer never waits for a turn.
  */
+import path from 'node:path';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
@@ -22,6 +23,8 @@ import { StageLauncher } from './stage-launcher.js';
 import { ensureRoundDiff } from '../review/ensure-diff.js';
 import { ExternalRuns } from './external-runs.js';
 import type { JobInput, Reply } from './types.js';
+import type { ArtifactContents } from '../artifacts/contents.js';
+import { LocalContents } from '../artifacts/local.js';
 
 export interface Clock {
   now(): number;
@@ -30,8 +33,10 @@ export interface Clock {
 export interface EngineOptions {
   store: Store;
   config: Config;
-  /** Where stage outputs are kept (`<dataDir>/artifacts/...`). */
+  /** The process's data directory: stage outputs go under `<dataDir>/artifacts/` unless `contents` says otherwise. */
   dataDir: string;
+  /** Where artifact contents are kept and read (default: files under `<dataDir>/artifacts`, SQLite's way). */
+  contents?: ArtifactContents;
   /** Directory command stages run in unless they set `cwd`. */
   baseDir: string;
   log: Logger;
@@ -73,6 +78,9 @@ export interface ChangeOptions {
 /** What a person is told when the database could not take their change. */
 export const BUSY_MESSAGE = 'signoff could not save that just now; nothing changed. Try again in a moment.';
 
+/** How old stored artifact contents no artifact names must be before a start removes them. */
+const ORPHAN_GRACE_MS = 60 * 60 * 1000;
+
 /** Inputs applied per group commit at most; the rest follow on the next turn. */
 const MAX_GROUP = 32;
 const FREES_OR_QUEUES = new Set(['job.finished', 'job.queued']);
@@ -87,6 +95,8 @@ export class Engine {
   private readonly launcher: StageLauncher;
   /** Runs that wait for an external system: tokens, notifications, their deadlines. */
   readonly external: ExternalRuns;
+  /** Where artifact contents are kept; every reader (downloads, diffs, chat) reads through it. */
+  readonly contents: ArtifactContents;
   private task: ScheduledTask | undefined;
   private stopping = false;
   private queue: Queued[] = [];
@@ -101,11 +111,12 @@ export class Engine {
     this.log = options.log;
     this.clock = options.clock ?? { now: () => Date.now() };
     this.decider = transitionDecider(this.clock);
+    this.contents = options.contents ?? new LocalContents(path.join(options.dataDir, 'artifacts'));
     this.external = new ExternalRuns({
       store: options.store,
       log: options.log,
       clock: this.clock,
-      dataDir: options.dataDir,
+      contents: this.contents,
       commit: (jobId, input, guard) => this.applyWith(jobId, input, guard),
       dispatch: (jobId, input) => {
         if (!this.stopping) this.dispatch(jobId, input);
@@ -115,7 +126,7 @@ export class Engine {
     this.launcher = new StageLauncher({
       external: this.external,
       store: options.store,
-      dataDir: options.dataDir,
+      contents: this.contents,
       baseDir: options.baseDir,
       log: options.log,
       clock: this.clock,
@@ -133,9 +144,24 @@ export class Engine {
       this.dispatch(id, { type: 'recover', ...(waiting.length ? { waiting } : {}) });
     }
     await this.external.resume();
+    await this.sweepContents();
     await this.tick();
     const schedule = this.options.tickSchedule ?? '* * * * * *';
     if (schedule) this.task = cron.schedule(schedule, () => this.tick(), { name: 'signoff-timers', noOverlap: true });
+  }
+
+  /**
+   * Removes stored artifact contents no artifact names (a run whose success lost its
+   * compare-and-set, or whose process died between storing and reporting). Only those older than
+   * ORPHAN_GRACE_MS: a run on another process may have stored its outputs and not reported yet.
+   */
+  private async sweepContents(): Promise<void> {
+    try {
+      const swept = await this.contents.sweep(ORPHAN_GRACE_MS);
+      if (swept) this.log.info({ swept }, 'removed stored artifact contents no artifact names');
+    } catch (err) {
+      this.log.warn({ err }, 'could not sweep unnamed artifact contents; the next start tries again');
+    }
   }
 
   /** Stops the tick and the running stages; their stage rows stay `running`, so the next start re-runs them. */
@@ -355,7 +381,7 @@ export class Engine {
     for (const e of c.events) {
       if (!opensLaterRound(e)) continue;
       try {
-        await ensureRoundDiff(this.store, c.agg.job.id, String(e.data.stage), Number(e.data.round), this.clock.now());
+        await ensureRoundDiff(this.store, this.contents, c.agg.job.id, String(e.data.stage), Number(e.data.round), this.clock.now());
       } catch (err) {
         this.log.warn({ err, jobId: c.agg.job.id, stage: e.data.stage }, 'could not store a round diff now; it is computed when first shown');
       }

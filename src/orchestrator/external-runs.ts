@@ -10,7 +10,9 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { StageDef } from '../config/schema.js';
 import { BUSY, externalRequest, gone, limitsOf, reportHash, UNKNOWN, WAITING_MESSAGE, type Limits, type ReportAnswer } from './external-request.js';
-import { collectArtifacts } from '../stages/collect-artifacts.js';
+import { collectOutputs } from '../artifacts/outputs.js';
+import type { ArtifactContents } from '../artifacts/contents.js';
+import { StageError } from '../stages/types.js';
 import { postWithRetries } from '../stages/external-notify.js';
 import { hashRunToken, looksLikeRunToken, mintRunToken } from '../stages/run-token.js';
 import type { ExternalRun, Guard, Store } from '../store/store.js';
@@ -20,7 +22,8 @@ export interface ExternalRunsOptions {
   store: Store;
   log: Logger;
   clock: { now(): number };
-  dataDir: string;
+  /** Where run directories are and where a completed run's files are kept. */
+  contents: ArtifactContents;
   /** Applies `input` to the job in one transaction with `guard`, only when the guard holds. */
   commit(jobId: number, input: JobInput, guard: Guard): Promise<'applied' | 'refused' | 'busy'>;
   dispatch(jobId: number, input: JobInput): void;
@@ -49,7 +52,7 @@ export class ExternalRuns {
 
   /** Where a run's files go: the same directory every stage run writes to. */
   outputDir(run: Pick<ExternalRun, 'jobId' | 'stage' | 'run'>): string {
-    return path.resolve(this.o.dataDir, 'artifacts', String(run.jobId), run.stage, `run-${run.run}`, 'out');
+    return path.join(this.o.contents.runDir(run.jobId, run.stage, run.run), 'out');
   }
 
   /** An `external` stage starts: record the run and its token, then notify the outside system. */
@@ -229,6 +232,18 @@ export class ExternalRuns {
     return { status: 200, body: { message: 'Progress recorded.' } };
   }
 
+  /** The success input of a completed run, its uploads kept; a file over the size cap makes it a failure saying so. */
+  private async completed(r: ExternalRun, report: { summary?: string; outputs?: Record<string, unknown> }): Promise<JobInput> {
+    const out = this.outputDir(r);
+    try {
+      const artifacts = await collectOutputs(this.o.contents, r.jobId, r.stage, r.run, out, path.join(path.dirname(out), 'stage.log'));
+      return { type: 'stage.succeeded', stage: r.stage, run: r.run, summary: report.summary ?? 'completed by an external system', ...(report.outputs ? { outputs: report.outputs } : {}), artifacts };
+    } catch (err) {
+      if (!(err instanceof StageError)) throw err;
+      return { type: 'stage.failed', stage: r.stage, run: r.run, error: err.message, code: err.code };
+    }
+  }
+
   /** `complete` or `fail`: ends the run once; the same report again is 200, a different one 409. */
   async finish(token: string, report: { kind: 'complete'; summary?: string; outputs?: Record<string, unknown> } | { kind: 'fail'; error: string }): Promise<ReportAnswer> {
     if (!looksLikeRunToken(token)) return UNKNOWN;
@@ -246,15 +261,7 @@ export class ExternalRuns {
     const r = a.run;
     this.completing.add(r.id);
     try {
-      const input: JobInput =
-        report.kind === 'complete'
-          ? {
-              type: 'stage.succeeded', stage: r.stage, run: r.run,
-              summary: report.summary ?? 'completed by an external system',
-              ...(report.outputs ? { outputs: report.outputs } : {}),
-              artifacts: await collectArtifacts(r.stage, r.run, this.outputDir(r), path.join(path.dirname(this.outputDir(r)), 'stage.log')),
-            }
-          : { type: 'stage.failed', stage: r.stage, run: r.run, error: report.error.slice(0, 2000), code: 'external' };
+      const input: JobInput = report.kind === 'complete' ? await this.completed(r, report) : { type: 'stage.failed', stage: r.stage, run: r.run, error: report.error.slice(0, 2000), code: 'external' };
       this.completing.delete(r.id);
       const outcome = await this.o.commit(r.jobId, input, {
         type: 'externalRun.end', id: r.id, state: report.kind === 'complete' ? 'completed' : 'failed', at: this.o.clock.now(), reportHash: hash,
@@ -263,6 +270,8 @@ export class ExternalRuns {
       if (outcome === 'busy') return BUSY;
       if (outcome === 'applied') {
         this.lastProgress.delete(r.id);
+        // Only once applied: a `complete` that was refused as busy is sent again and collects the same files.
+        await this.o.contents.release(path.dirname(this.outputDir(r))).catch((err: unknown) => this.o.log.warn({ err }, 'could not remove the run directory'));
         return { status: 200, body: { message: report.kind === 'complete' ? 'Completed.' : 'Failure recorded.' } };
       }
       const now = await this.o.store.externalRuns.byId(r.id);

@@ -2,12 +2,16 @@
  * Performs `runStage` and `killStage` effects: prepares a fresh output directory, hands the stage
  * its inputs, runs the adapter, and reports the outcome back as a `stage.succeeded` /
  * `stage.failed` input. Each run has its own directory, so a re-run never mixes with an old one.
+ * Where that directory is, and where its outputs are kept once the run succeeds, is the artifact
+ * contents' choice (src/artifacts): the data directory on SQLite, the database on PostgreSQL.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { adapterFor } from '../stages/index.js';
-import { collectArtifacts } from '../stages/collect-artifacts.js';
+import { collectOutputs } from '../artifacts/outputs.js';
+import { stageInputs } from '../artifacts/inputs.js';
+import type { ArtifactContents } from '../artifacts/contents.js';
 import { StageError, type StageContext } from '../stages/types.js';
 import type { Store } from '../store/store.js';
 import type { JobAggregate, JobInput } from './types.js';
@@ -16,7 +20,8 @@ import type { ExternalRuns } from './external-runs.js';
 
 export interface LauncherOptions {
   store: Store;
-  dataDir: string;
+  /** Where run directories are and where outputs are kept. */
+  contents: ArtifactContents;
   baseDir: string;
   log: Logger;
   clock: { now(): number };
@@ -53,7 +58,7 @@ export class StageLauncher {
     const record = agg.stages[index]!;
     // An external stage runs elsewhere: it is a token, a notification and deadlines, not a task here.
     if ('external' in def.run && !('command' in def.run)) return void this.o.external.begin(agg, def, run);
-    const dir = path.resolve(this.o.dataDir, 'artifacts', String(job.id), stage, `run-${run}`);
+    const dir = this.o.contents.runDir(job.id, stage, run);
     const outputDir = path.join(dir, 'out');
     const logPath = path.join(dir, 'stage.log');
     const before = new Set(job.def.stages.slice(0, index).map((s) => s.id));
@@ -84,26 +89,28 @@ export class StageLauncher {
       log,
     };
     let handoff: Awaited<ReturnType<ExternalRuns['arm']>>;
+    let handedOff = false;
     const done = (async () => {
       let outcome: JobInput;
       try {
-        ctx.inputs = (await this.o.store.artifacts.current(job.id))
-          .filter((a) => before.has(a.stage))
-          .map((a) => ({ id: a.id, stage: a.stage, name: a.name, path: a.path, size: a.size }));
+        await freshDirectory(dir, outputDir);
+        // After the fresh directory: inputs that must be copied to this host go inside it.
+        ctx.inputs = await stageInputs(this.o.store, this.o.contents, job.id, before, dir);
         // A command stage whose run has an `external:` block may hand its run to an external system
         // (`::external::`). Only those get a token: least privilege, and no extra writes for the rest.
         handoff = 'command' in def.run && def.run.external ? await this.o.external.arm(agg, def, run) : undefined;
         if (handoff) ctx.handoff = { url: handoff.url, token: handoff.token, begin: handoff.handOff };
-        await freshDirectory(dir, outputDir);
         log.info({ attempt }, 'stage started');
         const { wait, ...result } = await adapterFor(def.run, { baseDir: this.o.baseDir })(ctx);
         // Handed off: the outcome comes with the token; the program's exit says nothing more.
         if (wait === 'external') {
+          handedOff = true;
           log.info('stage handed off to an external system');
           return;
         }
         if (handoff) await this.o.external.disarm(handoff.id);
-        const artifacts = await collectArtifacts(stage, run, outputDir, logPath);
+        // The contents are stored before the success is reported: a counted output always has them.
+        const artifacts = await collectOutputs(this.o.contents, job.id, stage, run, outputDir, logPath);
         outcome = { type: 'stage.succeeded', stage, run, artifacts, ...result };
         log.info({ artifacts: artifacts.length }, 'stage succeeded');
       } catch (err) {
@@ -114,6 +121,8 @@ export class StageLauncher {
         log.warn({ err, code }, 'stage failed');
       } finally {
         this.inflight.delete(key);
+        // A handed-off run's directory still takes the external system's uploads.
+        if (!handedOff) await this.o.contents.release(dir).catch((err: unknown) => log.warn({ err }, 'could not remove the run directory'));
       }
       if (!controller.signal.aborted || controller.signal.reason !== 'shutdown') this.o.report(job.id, outcome);
     })();

@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ArtifactFile } from '../orchestrator/types.js';
+import { StageError } from './types.js';
 
 const MEDIA_TYPES: Record<string, string> = {
   '.md': 'text/markdown; charset=utf-8', '.txt': 'text/plain; charset=utf-8', '.log': 'text/plain; charset=utf-8',
@@ -31,22 +32,30 @@ export function sha256File(file: string): Promise<string> {
   });
 }
 
-async function describe(stage: string, run: number, name: string, file: string): Promise<ArtifactFile> {
+const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+
+async function describe(stage: string, run: number, name: string, file: string, maxBytes: number): Promise<ArtifactFile> {
   const stat = await fs.stat(file);
+  // Checked before hashing: a file past the cap is refused without reading it.
+  if (stat.size > maxBytes)
+    throw new StageError(`The output "${name}" is ${mib(stat.size)} (${stat.size} bytes), more than SIGNOFF_MAX_ARTIFACT_BYTES allows (${mib(maxBytes)}, ${maxBytes} bytes). Make the output smaller, or raise SIGNOFF_MAX_ARTIFACT_BYTES.`, 'too_large');
   return { stage, run, name, path: file, size: stat.size, mediaType: mediaTypeOf(name), sha256: await sha256File(file) };
 }
 
-/** Artifacts for the regular files under `outputDir` (links are not followed), plus a non-empty log. */
-export async function collectArtifacts(stage: string, run: number, outputDir: string, logPath: string): Promise<ArtifactFile[]> {
+/**
+ * Artifacts for the regular files under `outputDir` (links are not followed), plus a non-empty log.
+ * A file larger than `maxBytes` rejects with a `too_large` StageError naming it.
+ */
+export async function collectArtifacts(stage: string, run: number, outputDir: string, logPath: string, maxBytes = Infinity): Promise<ArtifactFile[]> {
   const found: ArtifactFile[] = [];
   const entries = await fs.readdir(outputDir, { recursive: true, withFileTypes: true }).catch(() => []);
   for (const entry of entries) {
     if (!entry.isFile()) continue;
     const file = path.join(entry.parentPath, entry.name);
-    found.push(await describe(stage, run, path.relative(outputDir, file).split(path.sep).join('/'), file));
+    found.push(await describe(stage, run, path.relative(outputDir, file).split(path.sep).join('/'), file, maxBytes));
   }
   found.sort((a, b) => a.name.localeCompare(b.name));
   const log = await fs.stat(logPath).catch(() => undefined);
-  if (log && log.size > 0) found.push(await describe(stage, run, `${stage}.log`, logPath));
+  if (log && log.size > 0) found.push(await describe(stage, run, `${stage}.log`, logPath, maxBytes));
   return found;
 }

@@ -92,7 +92,7 @@ describe('signoff migrate (child process)', () => {
 });
 
 describe('SIGNOFF_DATABASE_URL at start and in check-config (child process)', () => {
-  it('start runs on PostgreSQL: makes the schema, says which store (redacted), keeps jobs there and artifacts in the data directory', async () => {
+  it('start runs on PostgreSQL: makes the schema, says which store (redacted), keeps jobs and artifact contents there', async () => {
     const url = await freshDatabase();
     const password = new URL(url).password;
     const data = dir();
@@ -102,11 +102,14 @@ describe('SIGNOFF_DATABASE_URL at start and in check-config (child process)', ()
       const created = await signoff.api('POST', '/jobs', { pipeline: 'quick', brief: 'A film about bees' });
       expect(created.status).toBe(201);
       await waitFor(async () => (await signoff.api('GET', `/jobs/${created.json.job.id}`)).json.state === 'awaiting_approval', 'the job to reach its first gate');
-      expect(signoff.output()).toMatch(/Store: {2}PostgreSQL, postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+ {2}\(from SIGNOFF_DATABASE_URL; artifacts stay in the data directory\)/);
+      expect(signoff.output()).toMatch(/Store: {2}PostgreSQL, postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+ {2}\(from SIGNOFF_DATABASE_URL\)\n/);
+      expect(signoff.output()).toContain('Artifacts: in PostgreSQL, at most 104857600 bytes each  (SIGNOFF_MAX_ARTIFACT_BYTES)\n');
       expect(signoff.output()).not.toContain(password);
       expect((await tables(url)).jobs).toBe(1);
       expect(fs.existsSync(path.join(data, 'signoff.db'))).toBe(false);
-      expect(fs.readdirSync(path.join(data, 'artifacts', String(created.json.job.id)))).toContain('outline');
+      // The outline's contents are in the database; its scratch run directory went when the run ended.
+      expect((await tables(url)).artifact_contents).toBeGreaterThan(0);
+      expect(fs.existsSync(path.join(data, 'artifacts', String(created.json.job.id), 'outline', 'run-1'))).toBe(false);
     } finally {
       await signoff.kill('SIGTERM');
     }

@@ -14,6 +14,7 @@ import { FakeSlack } from '../helpers/fake-slack.js';
 import * as discord from '../helpers/discord-harness.js';
 import * as slack from '../helpers/slack-harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { STORES, freshPlace, type StoreKind } from '../helpers/stores.js';
 
 /** What the stage draws: a 640×360 board with a title and two panels. */
 const BOARD_SVG = [
@@ -63,7 +64,7 @@ afterEach(async () => {
 type Block = { type: string; slack_file?: { id?: string }; alt_text?: string; title?: { text?: string } };
 
 describe('previews on the Slack gate card', () => {
-  async function start(o: { loseUploadAnswer?: boolean; refuseCard?: boolean } = {}) {
+  async function start(o: { loseUploadAnswer?: boolean; refuseCard?: boolean; kind?: StoreKind } = {}) {
     const fake = await FakeSlack.start();
     cleanups.push(() => fake.close());
     // The stage's files (the SVG and its preview) go up in one upload; its answer may be lost.
@@ -73,7 +74,9 @@ describe('previews on the Slack gate card', () => {
       fake.failNext('chat.postMessage', { hangMs: 0 });
       fake.failNext('chat.postMessage', { error: 'invalid_blocks' });
     }
-    const h = await slack.startSlackApp({ fake, mode: 'http', yaml: yaml() });
+    // On PostgreSQL the SVG is read from the database and its preview kept in this process's cache.
+    const place = await freshPlace(o.kind ?? 'sqlite', 'signoff-previews-');
+    const h = await slack.startSlackApp({ fake, mode: 'http', yaml: yaml(), dataDir: place.dataDir, ...(place.databaseUrl ? { databaseUrl: place.databaseUrl } : {}) });
     cleanups.push(() => h.stop());
     return { fake, h };
   }
@@ -88,8 +91,8 @@ describe('previews on the Slack gate card', () => {
     return { card, upload: previews[0]!, image };
   }
 
-  it('the SVG goes up with a PNG drawn from it, and the card shows that PNG by its file id; the decided card keeps it', async () => {
-    const { fake, h } = await start();
+  it.each(STORES)('the SVG goes up with a PNG drawn from it, and the card shows that PNG by its file id; the decided card keeps it (%s)', async (kind) => {
+    const { fake, h } = await start({ kind });
     const job = await submit(h.app.url, slack.API_TOKEN);
     const { card, upload, image } = await previewOnCard(fake, h, job);
 
@@ -139,10 +142,11 @@ describe('previews on the Slack gate card', () => {
 });
 
 describe('previews on the Discord gate card', () => {
-  it('the card is posted with the PNG attached and its embed shows it; an edit keeps both', async () => {
+  it.each(STORES)('the card is posted with the PNG attached and its embed shows it; an edit keeps both (%s)', async (kind) => {
     const fake = await FakeDiscord.start();
     cleanups.push(() => fake.close());
-    const h = await discord.startDiscordApp({ fake, yaml: yaml() });
+    const place = await freshPlace(kind, 'signoff-previews-');
+    const h = await discord.startDiscordApp({ fake, yaml: yaml(), dataDir: place.dataDir, ...(place.databaseUrl ? { databaseUrl: place.databaseUrl } : {}) });
     cleanups.push(() => h.stop());
     const job = await submit(h.app.url, discord.API_TOKEN);
 

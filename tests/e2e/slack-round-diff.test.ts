@@ -13,6 +13,7 @@ import {
   startSlackApp, threadLog, waitForGateCard, type PostedCard, type SlackHarness,
 } from '../helpers/slack-harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { STORES, freshPlace } from '../helpers/stores.js';
 
 let fake: FakeSlack;
 let h: SlackHarness;
@@ -43,14 +44,22 @@ async function click(card: PostedCard, label: string, user: string) {
 
 const input = (block: string, value: string) => ({ [block]: { [block]: { type: 'plain_text_input', value } } });
 
-describe('a redo reviewed on Slack', () => {
+// On PostgreSQL the artifacts' contents are in the database: the excerpt, the diff, the uploaded
+// files and the SVG's preview are all read through it.
+describe.each(STORES)('a redo reviewed on Slack (%s)', (kind) => {
   it('shows what changed since the rejected round on the card and as a .diff in the thread, and takes an approval note', async () => {
-    h = await startSlackApp({ fake, mode: 'http', yaml: `${OPERATORS_SLACK}\nlimits: { jobs_per_user_per_minute: 100, max_concurrent_jobs: 4 }\npipelines:${redoPipelines()}\n` });
+    const place = await freshPlace(kind, 'signoff-slack-diff-');
+    h = await startSlackApp({ fake, mode: 'http', dataDir: place.dataDir, ...(place.databaseUrl ? { databaseUrl: place.databaseUrl } : {}), yaml: `${OPERATORS_SLACK}\nlimits: { jobs_per_user_per_minute: 100, max_concurrent_jobs: 4 }\npipelines:${redoPipelines()}\n` });
     const { job } = await command(ALICE, 'submit redo A film about bees');
     const first = asPosted(await waitForGateCard(fake, job, 'write', 1));
     await drained(h.app, job);
     // Round 1 has nothing to compare with.
     expect(blockText(first.blocks)).not.toContain('Changes since');
+    // The stage's files went up with their bytes, and the SVG as a PNG drawn from it.
+    const script = fake.uploads.find((u) => u.filename === 'script.md');
+    expect(script?.bytes.toString('utf8')).toContain('The end comes slowly');
+    const preview = fake.uploads.find((u) => u.filename === 'frame-preview.png');
+    expect(preview?.bytes.subarray(1, 4).toString('latin1')).toBe('PNG');
 
     await click(first, 'Reject', BOB);
     await waitFor(() => fake.views.find((v) => v.view.callback_id === 'signoff_reject'), 'the reject dialog');

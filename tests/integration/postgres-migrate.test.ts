@@ -16,12 +16,14 @@ import { exportOver, sqliteFileIn } from '../../src/store/sqlite/export.js';
 import { createPool } from '../../src/store/postgres/connect.js';
 import { IDENTITY_TABLES, withoutNul } from '../../src/store/postgres/copy-from-sqlite.js';
 import { postgresCount, postgresIdentityPositions, postgresRows, postgresTables } from '../../src/store/postgres/describe.js';
-import { SIGNOFF_TABLES } from '../../src/store/postgres/migrations.js';
+import { PG_ONLY_TABLES, SIGNOFF_TABLES } from '../../src/store/postgres/migrations.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { everyStateDataDir, type EveryStateDir } from '../helpers/every-state-data-dir.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { freePort } from '../helpers/signoff-process.js';
+import { PgContents } from '../../src/artifacts/postgres.js';
+import { artifactContentStatements } from '../../src/store/postgres/artifact-contents.js';
 
 let source: EveryStateDir;
 const pools: pg.Pool[] = [];
@@ -77,6 +79,17 @@ function copyOfSource(): string {
   return dir;
 }
 
+/** Each artifact row now names contents in the database holding exactly the bytes of the file it named. */
+async function expectContentsMoved(p: pg.Pool, before: Record<string, unknown>[], after: Record<string, unknown>[]): Promise<void> {
+  const contents = new PgContents({ statements: artifactContentStatements(p), scratchRoot: '/nonexistent', cacheRoot: '/nonexistent', maxBytes: Infinity });
+  const fileOf = new Map(before.map((a) => [a.id, String(a.path)]));
+  for (const a of after) {
+    expect(String(a.path)).toMatch(/^postgres:\d+$/);
+    const stored = await contents.read({ id: Number(a.id), name: String(a.name), path: String(a.path), size: Number(a.size) });
+    expect(stored.equals(fs.readFileSync(fileOf.get(a.id)!)), String(a.name)).toBe(true);
+  }
+}
+
 describe('signoff migrate --to (in process)', () => {
   it('copies a directory with a job in every state: every table, every row, the same ids; new ids come after the old', async () => {
     const url = await freshDatabase();
@@ -89,7 +102,8 @@ describe('signoff migrate --to (in process)', () => {
     expect(r.out).not.toContain(password);
     expect(r.out).toMatch(/^Copied .*signoff\.db into postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+ in \d+ ms \(schema version \d+\):/);
     expect(r.out).toContain('Checked: the rows of every table, and the last event id of each of 8 jobs.');
-    expect(r.out).toContain(`To run on it: start signoff with SIGNOFF_DATABASE_URL set to this database and the same data directory (${source.dataDir})`);
+    expect(r.out).toContain(`To run on it: start signoff with SIGNOFF_DATABASE_URL set to this database; the SQLite file in ${source.dataDir} is no longer used.`);
+    expect(r.out).toMatch(/Artifact contents: \d+ files \(\d+ bytes\) copied into the database, so every signoff process can serve them\./);
     expect(r.out).toMatch(/Note: \d+ text values? in stages held NUL characters, which PostgreSQL cannot store; each became U\+FFFD/);
 
     const p = pool(url);
@@ -102,7 +116,10 @@ describe('signoff migrate --to (in process)', () => {
         // PostgreSQL text cannot hold NUL: the copy stores U+FFFD instead (the failed stage printed one).
         const want = [...x.rows(table)].map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, withoutNul(v).value]))).sort(byKey(key));
         const got = (await postgresRows(p, table, [])).sort(byKey(key));
-        expect({ table, rows: got }).toEqual({ table, rows: want });
+        // An artifact's contents moved into the database: its path names them there, with the file's bytes.
+        if (table === 'artifacts') await expectContentsMoved(p, want, got);
+        const pathless = (rows: Record<string, unknown>[]) => (table === 'artifacts' ? rows.map(({ path: _path, ...rest }) => rest) : rows);
+        expect({ table, rows: pathless(got) }).toEqual({ table, rows: pathless(want) });
         copied[table] = got.length;
         expect(r.out).toMatch(new RegExp(`\\n  ${table} +${got.length}\\n`));
       }
@@ -136,7 +153,7 @@ describe('signoff migrate --to (in process)', () => {
     const after = new Database(sqliteFileIn(dir), { readonly: true });
     expect(after.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     after.close();
-    expect(Object.keys(await contents(pool(url))).sort()).toEqual(['schema_version', ...SIGNOFF_TABLES].sort());
+    expect(Object.keys(await contents(pool(url))).sort()).toEqual(['schema_version', ...SIGNOFF_TABLES, ...PG_ONLY_TABLES].sort());
   });
 
   it('refuses a target that already holds signoff data, and leaves it as it was', async () => {

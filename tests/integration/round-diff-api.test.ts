@@ -8,9 +8,11 @@ import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { ApiClient, latestGate, type Json } from '../helpers/api-client.js';
-import { FakeClock, OPERATORS, configFrom, silentLog, tempDir } from '../helpers/fixtures.js';
+import { FakeClock, OPERATORS, configFrom, silentLog } from '../helpers/fixtures.js';
 import { redoPipelines } from '../helpers/redo-pipeline.js';
 import { sqliteOnly } from '../../src/store/store.js';
+import type { PgStore } from '../../src/store/postgres/store.js';
+import { STORES, appPlace, freshPlace, type StoreKind } from '../helpers/stores.js';
 
 const TOKEN = 'test-token-0123456789';
 const BOB = 'console:bob';
@@ -18,11 +20,13 @@ let app: App | undefined;
 let dataDir: string | undefined;
 let api: ApiClient;
 
-async function boot(): Promise<void> {
-  dataDir = tempDir('signoff-diff-');
+/** Starts signoff on a fresh store of `kind` (on PostgreSQL the artifacts' contents are in the database). */
+async function boot(kind: StoreKind = 'sqlite'): Promise<void> {
+  const place = await freshPlace(kind, 'signoff-diff-');
+  dataDir = place.dataDir;
   app = await startApp({
     config: configFrom(`${OPERATORS}\nlimits: { jobs_per_user_per_minute: 100, max_concurrent_jobs: 4 }\npipelines:${redoPipelines()}\n`),
-    dataDir, apiToken: TOKEN, log: silentLog, host: '127.0.0.1', port: 0, clock: new FakeClock(), tickSchedule: false,
+    ...appPlace(place), apiToken: TOKEN, log: silentLog, host: '127.0.0.1', port: 0, clock: new FakeClock(), tickSchedule: false,
   });
   api = new ApiClient(app.url, TOKEN);
 }
@@ -43,9 +47,9 @@ async function atRoundTwo(pipeline: string, reason = 'make the ending shorter'):
   return api.waitForJob(job.id, (j) => j.state === 'awaiting_approval' && latestGate(j, 'write')?.round === 2, 'round 2 of the write gate');
 }
 
-describe('GET /api/v1/jobs/:id/gates/:stage/diff', () => {
+describe.each(STORES)('GET /api/v1/jobs/:id/gates/:stage/diff (%s)', (kind) => {
   it('shows what changed since the rejected round: line counts, changed words, binaries, images', async () => {
-    await boot();
+    await boot(kind);
     const job = await atRoundTwo('redo');
     const r = await api.get(`/api/v1/jobs/${job.id}/gates/write/diff?round=2`);
     expect(r.status).toBe(200);
@@ -79,10 +83,11 @@ describe('GET /api/v1/jobs/:id/gates/:stage/diff', () => {
   });
 
   it('recomputes a diff that was never stored (signoff died between opening the gate and storing it)', async () => {
-    await boot();
+    await boot(kind);
     const job = await atRoundTwo('redo');
     const first = (await api.get(`/api/v1/jobs/${job.id}/gates/write/diff?round=2`)).body;
-    sqliteOnly(app!.store).db.prepare('DELETE FROM round_diffs').run();
+    if (kind === 'sqlite') sqliteOnly(app!.store).db.prepare('DELETE FROM round_diffs').run();
+    else await (app!.store as PgStore).pool.query('DELETE FROM round_diffs');
     expect((await app!.engine.store.diffs.get(job.id, 'write', 2))).toBeUndefined();
     const again = await api.get(`/api/v1/jobs/${job.id}/gates/write/diff?round=2`);
     expect(again.body).toEqual(first);
@@ -90,7 +95,7 @@ describe('GET /api/v1/jobs/:id/gates/:stage/diff', () => {
   });
 
   it('answers a round with no text artifacts by size and checksum, and a file over the cap with "too large"', async () => {
-    await boot();
+    await boot(kind);
     const bin = await atRoundTwo('binonly');
     const b = (await api.get(`/api/v1/jobs/${bin.id}/gates/write/diff?round=2`)).body;
     expect(b.files).toEqual([expect.objectContaining({ name: 'data.bin', kind: 'binary', status: 'changed', hunks: [], before: expect.objectContaining({ size: 2 }), after: expect.objectContaining({ size: 4 }) })]);
@@ -104,7 +109,7 @@ describe('GET /api/v1/jobs/:id/gates/:stage/diff', () => {
   });
 
   it('says clearly when there is nothing to compare', async () => {
-    await boot();
+    await boot(kind);
     const job = await api.submit('bees', { pipeline: 'redo', actor: 'console:alice' });
     await api.waitAtGate(job.id, 'write');
     const first = await api.get(`/api/v1/jobs/${job.id}/gates/write/diff?round=1`);

@@ -165,7 +165,7 @@ export function registerConsole(app: FastifyInstance, engine: Engine, token: str
       const p = idParams.safeParse(req.params);
       const a = p.success ? await store.artifacts.byId(p.data.id) : undefined;
       if (!a) return reply.code(404).send({ error: 'not_found', message: 'No such artifact.' });
-      return sendArtifact(reply, a, (req.query as Record<string, string>).download === '1' ? 'attachment' : 'inline');
+      return sendArtifact(reply, engine.contents, a, (req.query as Record<string, string>).download === '1' ? 'attachment' : 'inline', req.headers.range);
     });
   });
 }

@@ -19,7 +19,9 @@ import { jobStatusView } from '../views/job-status.js';
 import { withExternalNotes } from '../views/external-note.js';
 import { noticeFor } from '../views/notice.js';
 import { textExcerpts } from '../views/excerpts.js';
-import { previewName, previewPath, SvgPreviews } from '../previews/svg-previews.js';
+import { previewName, SvgPreviews } from '../previews/svg-previews.js';
+import type { ArtifactReader } from '../../artifacts/contents.js';
+import { localArtifacts } from '../../artifacts/local.js';
 import { briefIsCut, gateMessage, noticeMessage, safeAttachmentName, statusMessage } from './render.js';
 import { diffUploadKey, roundDiffFor } from '../round-diff-for.js';
 import type { RoundDiffView } from '../views/round-diff.js';
@@ -43,8 +45,11 @@ export class DiscordNotifier {
   /** Mentions and direct messages (see reach.ts). */
   private readonly reach: DiscordReach;
 
-  constructor(private readonly o: { rest: REST; store: Store; config: Config; log: Logger; roleMembers?: DiscordReachOptions['roleMembers'] }) {
-    this.previews = new SvgPreviews({ log: o.log });
+  private readonly contents: ArtifactReader;
+
+  constructor(private readonly o: { rest: REST; store: Store; config: Config; log: Logger; roleMembers?: DiscordReachOptions['roleMembers']; contents?: ArtifactReader }) {
+    this.contents = o.contents ?? localArtifacts;
+    this.previews = new SvgPreviews({ log: o.log, contents: this.contents });
     this.reach = new DiscordReach({ ...o, gateMessage: (agg, gate) => this.dmGateMessage(agg, gate) });
   }
 
@@ -125,18 +130,18 @@ export class DiscordNotifier {
     if (!gate) return;
     const card = gateCardView(agg, gate, artifacts);
     const reviewed = artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id));
-    const diff = await roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
+    const diff = await roundDiffFor(this.o.store, this.contents, agg.job.id, gate, this.o.log);
     const ref = (await this.o.store.outbox.getRef(TARGET, agg.job.id, key));
     // The card's picture is attached when the card is posted; an edit keeps the attachment.
     const image = await this.cardImage(reviewed, ref === undefined);
     const imageName = image ? safeAttachmentName(image.name) : undefined;
     // The thread's card names whom it waits for: posting it is what notifies them (see ping.ts).
     const reach = cardReachFor(agg, gate, this.o.config.operators);
-    const message = cardWithMentions(gateMessage(card, { excerpts: textExcerpts(reviewed, 900), ...(imageName ? { imageName } : {}), ...(diff ? { diff } : {}) }), reach, this.o.roleMembers !== undefined);
+    const message = cardWithMentions(gateMessage(card, { excerpts: await textExcerpts(this.contents, reviewed, 900), ...(imageName ? { imageName } : {}), ...(diff ? { diff } : {}) }), reach, this.o.roleMembers !== undefined);
     if (ref) {
       await this.o.rest.patch(Routes.channelMessage(ref.channel, ref.messageId), { body: message });
     } else {
-      const files = image && imageName ? [{ name: imageName, data: fs.readFileSync(image.path) }] : [];
+      const files = image && imageName ? [{ name: imageName, data: await image.data() }] : [];
       const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: { ...message, ...nonce(agg.job.id, key) }, files })) as Message;
       await this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
     }
@@ -158,22 +163,23 @@ export class DiscordNotifier {
    * from the first reviewed SVG (Discord shows no SVG). `draw` is false for an edit, which only
    * needs the name the card was posted with: a preview found then is the file posted before.
    */
-  private async cardImage(reviewed: Artifact[], draw: boolean): Promise<{ name: string; path: string } | undefined> {
+  private async cardImage(reviewed: Artifact[], draw: boolean): Promise<{ name: string; data(): Promise<Buffer> } | undefined> {
     const raster = reviewed.find((a) => /^image\/(png|jpeg|gif|webp)$/.test(a.mediaType));
-    if (raster) return { name: raster.name.split('/').pop()!, path: raster.path };
+    if (raster) return { name: raster.name.split('/').pop()!, data: () => this.contents.read(raster) };
     const svg = reviewed.find((a) => SvgPreviews.wants(a));
     if (!svg) return undefined;
-    if (!draw) return fs.existsSync(previewPath(svg)) ? { name: previewName(svg), path: previewPath(svg) } : undefined;
+    const file = this.contents.previewPath(svg);
+    if (!draw) return fs.existsSync(file) ? { name: previewName(svg), data: () => fs.promises.readFile(file) } : undefined;
     const preview = await this.previews.of(svg);
-    return preview ? { name: preview.name, path: preview.path } : undefined;
+    return preview ? { name: preview.name, data: () => fs.promises.readFile(preview.path) } : undefined;
   }
 
   /** The card for a direct message: as in the thread, without the attached image. */
   private async dmGateMessage(agg: JobAggregate, gate: Gate) {
     const artifacts = (await this.o.store.artifacts.current(agg.job.id));
     const card = gateCardView(agg, gate, artifacts);
-    const diff = await roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
-    return gateMessage(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 900), ...(diff ? { diff } : {}) });
+    const diff = await roundDiffFor(this.o.store, this.contents, agg.job.id, gate, this.o.log);
+    return gateMessage(card, { excerpts: await textExcerpts(this.contents, artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 900), ...(diff ? { diff } : {}) });
   }
 
   private async postNotice(agg: JobAggregate, artifacts: Artifact[], root: Root, row: OutboxRow) {
@@ -182,11 +188,14 @@ export class DiscordNotifier {
     const notice = noticeFor(row.event, agg, artifacts);
     if (!notice) return;
     // Files go up once, with the stage that made them; the closing summary only names them.
-    const files = (row.event.type === 'stage.succeeded' ? notice.artifacts : [])
+    const named = (row.event.type === 'stage.succeeded' ? notice.artifacts : [])
       .map((a) => artifacts.find((f) => f.id === a.id))
-      .filter((a): a is Artifact => a !== undefined && a.size <= MAX_FILE_BYTES && fs.existsSync(a.path))
-      .slice(0, MAX_FILES)
-      .map((a) => ({ name: safeAttachmentName(a.name.split('/').pop()!), data: fs.readFileSync(a.path) }));
+      .filter((a): a is Artifact => a !== undefined && a.size <= MAX_FILE_BYTES);
+    const files: { name: string; data: Buffer }[] = [];
+    for (const a of named) {
+      if (files.length >= MAX_FILES) break;
+      if (await this.contents.has(a)) files.push({ name: safeAttachmentName(a.name.split('/').pop()!), data: await this.contents.read(a) });
+    }
     const posted = (await this.o.rest.post(Routes.channelMessages(root.threadId), { body: { ...noticeMessage(notice), ...nonce(agg.job.id, key) }, files })) as Message;
     await this.o.store.outbox.putRef(TARGET, agg.job.id, key, { channel: root.threadId, messageId: posted.id, threadId: root.threadId });
   }

@@ -43,7 +43,7 @@ export class DiscordSurface implements ChatSurface {
     this.client.on(Events.Error, (err) => log.error({ err }, 'Discord client error'));
     registerHandlers(this.client, engine, log.child({ component: 'discord' }));
     const notifier = new DiscordNotifier({
-      rest: this.client.rest, store: engine.store, config: engine.config, log,
+      rest: this.client.rest, store: engine.store, config: engine.config, log, contents: engine.contents,
       ...(settings.expandRoles ? { roleMembers: (channelId: string, roles: string[]) => this.roleMembers(channelId, roles) } : {}),
     });
     this.drainer = new OutboxDrainer({ store: engine.store, target: 'discord', deliver: (job, rows) => notifier.deliver(job, rows), editStatus: (job) => notifier.editStatus(job), log, idleMs: 1_000 });

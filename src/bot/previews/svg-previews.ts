@@ -3,7 +3,8 @@
  * reviews one shows a PNG drawn from it by resvg (@resvg/resvg-js).
  *
  * Each preview is drawn once per artifact and kept next to the run's output (`<run>/previews/`,
- * outside `out/`, so it never becomes an artifact itself); a retry or a restart reuses the file,
+ * outside `out/`, so it never becomes an artifact itself; or in this process's cache when the
+ * contents are kept in PostgreSQL); a retry or a restart reuses the file,
  * so every surface and every attempt shows the same bytes. Drawing happens in a child process
  * (render-child.ts), one SVG at a time, killed after a timeout; the event loop only waits for it
  * (the demo storyboard took 70–85 ms in all, the longest pause of the loop meanwhile a few ms).
@@ -15,6 +16,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Artifact } from '../../store/store.js';
+import type { ArtifactReader } from '../../artifacts/contents.js';
+import { localArtifacts } from '../../artifacts/local.js';
 import { renderInChild } from './render-child.js';
 import { checkSvg, pngSize, PREVIEW_LIMITS, type PreviewLimits } from './svg-check.js';
 
@@ -31,6 +34,8 @@ export interface Preview {
 
 export interface SvgPreviewOptions {
   log: Logger;
+  /** Where the SVGs are read from and where their previews are kept (default: local files, SQLite's way). */
+  contents?: ArtifactReader;
   limits?: PreviewLimits;
   /** How long to wait for one drawing (default 10 s). */
   timeoutMs?: number;
@@ -45,12 +50,14 @@ let queue: Promise<unknown> = Promise.resolve();
 export class SvgPreviews {
   private readonly limits: PreviewLimits;
   private readonly timeoutMs: number;
+  private readonly contents: ArtifactReader;
   /** Artifacts that got no preview in this process: they are not tried (or logged) again. */
   private readonly refused = new Set<number>();
 
   constructor(private readonly o: SvgPreviewOptions) {
     this.limits = o.limits ?? PREVIEW_LIMITS;
     this.timeoutMs = o.timeoutMs ?? 10_000;
+    this.contents = o.contents ?? localArtifacts;
   }
 
   /** Whether `artifact` is an SVG, which chat cannot show without a preview. */
@@ -61,7 +68,7 @@ export class SvgPreviews {
   /** The PNG preview of an SVG artifact (drawn now or found from before), or null when there is none. */
   async of(artifact: Artifact): Promise<Preview | null> {
     if (!SvgPreviews.wants(artifact) || this.refused.has(artifact.id)) return null;
-    const file = previewPath(artifact);
+    const file = this.contents.previewPath(artifact);
     // Slack and Discord may want the same preview at once: it is drawn once for both.
     let pending = drawing.get(file);
     if (!pending) {
@@ -92,9 +99,8 @@ export class SvgPreviews {
   }
 
   private async draw(artifact: Artifact): Promise<{ png: Buffer; width: number; height: number }> {
-    const stat = await fs.stat(artifact.path);
-    if (stat.size > this.limits.maxSvgBytes) throw new Error(`it is larger than ${this.limits.maxSvgBytes} bytes`);
-    const svg = await fs.readFile(artifact.path, 'utf8');
+    if (artifact.size > this.limits.maxSvgBytes) throw new Error(`it is larger than ${this.limits.maxSvgBytes} bytes`);
+    const svg = (await this.contents.read(artifact, this.limits.maxSvgBytes)).toString('utf8');
     const check = checkSvg(svg, this.limits);
     if (!check.ok) throw new Error(check.reason);
     const options = {
@@ -129,10 +135,10 @@ export function previewName(artifact: Pick<Artifact, 'name'>): string {
 }
 
 /**
- * `<run>/previews/<id>.png` for an artifact at `<run>/out/<name>`: beside the stage's output,
- * never inside it. Named by the artifact id, so each artifact has its own.
+ * `<run>/previews/<id>.png` for an artifact kept as a local file at `<run>/out/<name>`: beside the
+ * stage's output, never inside it. Named by the artifact id, so each artifact has its own. (Contents
+ * kept elsewhere have their previews where their `ArtifactReader.previewPath` says.)
  */
 export function previewPath(artifact: Pick<Artifact, 'id' | 'name' | 'path'>): string {
-  const outDir = artifact.path.endsWith(artifact.name) ? artifact.path.slice(0, -artifact.name.length) : path.dirname(artifact.path);
-  return path.join(path.dirname(path.resolve(outDir)), 'previews', `${artifact.id}.png`);
+  return localArtifacts.previewPath(artifact);
 }

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { JobAggregate } from '../../orchestrator/types.js';
 import type { Artifact, Store } from '../../store/store.js';
 import { SvgPreviews } from '../previews/svg-previews.js';
+import type { ArtifactReader } from '../../artifacts/contents.js';
 import type { GateCardView } from '../views/types.js';
 import type { SlackMessage } from './blocks.js';
 import { withCardImage, type CardImage } from './preview-block.js';
@@ -29,8 +30,8 @@ const previewKey = (artifactId: number) => `preview:${artifactId}`;
 export class SlackCardImages {
   private readonly previews: SvgPreviews;
 
-  constructor(private readonly o: { store: Store; log: Logger; pending: string }) {
-    this.previews = new SvgPreviews({ log: o.log });
+  constructor(private readonly o: { store: Store; log: Logger; pending: string; contents: ArtifactReader }) {
+    this.previews = new SvgPreviews({ log: o.log, contents: o.contents });
   }
 
   /**

@@ -5,7 +5,6 @@
  * Every part is idempotent: the ts of each message made is stored (chat_refs) before the row is
  * marked delivered, so a retried batch or a restart edits instead of posting again.
  */
-import fs from 'node:fs';
 import type { App } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
@@ -28,6 +27,8 @@ import { SlackReach } from './reach.js';
 import { cardWithMentions } from './reach-blocks.js';
 import { cardReachFor } from '../views/ping.js';
 import type { Gate } from '../../orchestrator/types.js';
+import type { ArtifactReader } from '../../artifacts/contents.js';
+import { localArtifacts } from '../../artifacts/local.js';
 
 type WebClient = App['client'];
 const TARGET = 'slack';
@@ -50,17 +51,21 @@ export interface SlackNotifierOptions {
   postsPerSecond: number;
   identities: SlackIdentities;
   clock?: { now(): number };
+  /** Where artifact contents are read from (default: local files, SQLite's way). */
+  contents?: ArtifactReader;
 }
 
 export class SlackNotifier {
   private readonly pacer: ChannelPacer;
   private readonly images: SlackCardImages;
+  private readonly contents: ArtifactReader;
   /** Mentions, direct messages and Home tabs (see reach.ts). */
   readonly reach: SlackReach;
 
   constructor(private readonly o: SlackNotifierOptions) {
     this.pacer = new ChannelPacer(o.postsPerSecond);
-    this.images = new SlackCardImages({ store: o.store, log: o.log, pending: PENDING });
+    this.contents = o.contents ?? localArtifacts;
+    this.images = new SlackCardImages({ store: o.store, log: o.log, pending: PENDING, contents: this.contents });
     this.reach = new SlackReach({
       client: o.client, store: o.store, config: o.config, log: o.log, identities: o.identities,
       postOnce: (job, key, channel, threadTs, message) => this.postOnce(job, key, channel, threadTs, message),
@@ -144,7 +149,7 @@ export class SlackNotifier {
       if (posted.existed) await this.o.client.chat.update({ channel: root.channel, ts: posted.ts, ...withImage });
     });
     // After the card, on every delivery of it, until the .diff is known to be in the thread.
-    const diff = await roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
+    const diff = await roundDiffFor(this.o.store, this.contents, agg.job.id, gate, this.o.log);
     if (diff) await this.uploadDiff(agg.job.id, diffUploadKey(gate), root, diff);
     // Direct-message copies show the card without its picture (the file is shared in the thread).
     await this.reach.copies(agg, gate, message);
@@ -161,8 +166,8 @@ export class SlackNotifier {
   /** A gate's card, with the round's diff once there is one. */
   private async gateMessage(agg: JobAggregate, gate: Gate, artifacts: Artifact[]) {
     const card = gateCardView(agg, gate, artifacts);
-    const diff = await roundDiffFor(this.o.store, agg.job.id, gate, this.o.log);
-    return gateBlocks(card, { excerpts: textExcerpts(artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 600), ...(diff ? { diff } : {}) });
+    const diff = await roundDiffFor(this.o.store, this.contents, agg.job.id, gate, this.o.log);
+    return gateBlocks(card, { excerpts: await textExcerpts(this.contents, artifacts.filter((a) => card.artifacts.some((c) => c.id === a.id)), 600), ...(diff ? { diff } : {}) });
   }
 
   private async postNotice(agg: JobAggregate, artifacts: Artifact[], root: { channel: string; messageId: string }, row: OutboxRow) {
@@ -173,11 +178,14 @@ export class SlackNotifier {
     if (!notice) return;
     const message = noticeBlocks(notice);
     // Files go up once, with the stage that made them; the closing summary only names them.
-    const files = (row.event.type === 'stage.succeeded' ? notice.artifacts : [])
+    const named = (row.event.type === 'stage.succeeded' ? notice.artifacts : [])
       .map((a) => artifacts.find((f) => f.id === a.id))
-      .filter((a): a is Artifact => a !== undefined && fs.existsSync(a.path));
+      .filter((a): a is Artifact => a !== undefined);
+    const files: Artifact[] = [];
+    for (const a of named) if (await this.contents.has(a)) files.push(a);
     if (files.length) {
-      const uploads = files.map((f) => ({ file: f.path, filename: f.name.split('/').pop()!, title: fileTitle(f) }));
+      // Slack's upload reads a file on this host: contents kept elsewhere are copied here first.
+      const uploads = await Promise.all(files.map(async (f) => ({ file: await this.contents.localFile(f), filename: f.name.split('/').pop()!, title: fileTitle(f) })));
       // The pictures a gate will show go up with the stage's files (see card-images.ts).
       const pictures = await this.images.forStageFiles(agg, String(row.event.data.stage), files, fileTitle, root);
       // One upload with the notice as its comment: the files and the text arrive as one reply.

@@ -53,7 +53,7 @@ export class SlackSurface implements ChatSurface {
     this.app.error(async (err) => log.error({ err }, 'a Slack handler failed'));
     const identities = new SlackIdentities(this.app.client, engine.config.operators, log);
     const poster = new webApi.WebClient(settings.botToken, { ...clientOptions, retryConfig: { retries: 0 }, logger });
-    const notifier = new SlackNotifier({ client: this.app.client, poster, store: engine.store, config: engine.config, log, postsPerSecond: settings.postsPerSecond, identities, clock: { now: () => engine.now() } });
+    const notifier = new SlackNotifier({ client: this.app.client, poster, store: engine.store, contents: engine.contents, config: engine.config, log, postsPerSecond: settings.postsPerSecond, identities, clock: { now: () => engine.now() } });
     registerHandlers(this.app, engine, identities, log, notifier.reach);
     registerHomeTab(this.app, notifier.reach);
     this.drainer = new OutboxDrainer({ store: engine.store, target: 'slack', deliver: (job, rows) => notifier.deliver(job, rows), editStatus: (job) => notifier.editStatus(job), log, idleMs: 1_000 });

@@ -185,6 +185,20 @@ export const PG_MIGRATIONS: readonly string[] = [
     external_run_id bigint NOT NULL REFERENCES external_runs (id) ON DELETE CASCADE
   );
   `,
+  /* 7: artifact contents, chunked, so every process can serve them (PostgreSQL only; an artifact's path is then postgres:<id>) */ `
+  CREATE TABLE artifact_contents (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id bigint NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    size bigint NOT NULL,
+    created_at bigint NOT NULL
+  );
+  CREATE TABLE artifact_chunks (
+    content_id bigint NOT NULL REFERENCES artifact_contents (id) ON DELETE CASCADE,
+    n integer NOT NULL,
+    data bytea NOT NULL,
+    PRIMARY KEY (content_id, n)
+  );
+  `,
 ];
 
 /** The tables a signoff schema holds, parents before children (the order a copy inserts them). */
@@ -195,4 +209,4 @@ export const SIGNOFF_TABLES = ['jobs', 'stages', 'gates', 'votes', 'artifacts', 
  * schema test leaves them out when it compares the two stores. Their migrations have an empty
  * twin in ../migrations.ts, so both stores keep one version number.
  */
-export const PG_ONLY_TABLES: readonly string[] = [];
+export const PG_ONLY_TABLES: readonly string[] = ['artifact_contents', 'artifact_chunks'];
