@@ -117,14 +117,17 @@ export class Courier {
 
   private async startDuties(): Promise<void> {
     const started: CourierDuty[] = [];
+    // Running from the first duty on, so a surface that starts quickly delivers at once while a
+    // slower one (Discord's gateway) is still connecting.
+    this.running = true;
     try {
       for (const d of this.o.duties) {
         await d.startCourier({ mayDeliver: this.mayDeliver });
         started.push(d);
       }
-      this.running = true;
       this.o.log.info({ epoch: this.lease?.epoch, surfaces: started.map((d) => d.name) }, 'this replica is the chat courier');
     } catch (err) {
+      this.running = false;
       for (const d of started.reverse()) await d.stopCourier().catch(() => undefined);
       if (!this.lease) throw err;
       if (this.starting) this.startError ??= err;
