@@ -53,6 +53,29 @@ function threadKinds(f: FakeSlack, rootTs: string): string[] {
   );
 }
 
+/** Starts replicas named by the caller on one database, Slack in HTTP mode, each with its own data directory and bot token. */
+function launcher(configPath: string, databaseUrl: string, dir: string) {
+  return async (name: string) => {
+    const p = await startSignoff({
+      configPath,
+      dataDir: path.join(dir, `data-${name}`),
+      env: {
+        SIGNOFF_DATABASE_URL: databaseUrl,
+        SIGNOFF_REPLICA_ID: name,
+        SLACK_BOT_TOKEN: `xoxb-${name}`,
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        SLACK_APP_TOKEN: '', // HTTP mode, whatever the surrounding environment holds
+        SLACK_API_URL: fake!.apiUrl,
+        // Paced, so that the courier is still delivering when it is killed.
+        SIGNOFF_SLACK_POSTS_PER_SECOND: '4',
+      },
+    });
+    running.push(p);
+    await waitFor(async () => (await health(p)).ok, `${name} to be ready`);
+    return p;
+  };
+}
+
 describe('two replicas on one PostgreSQL, one chat courier', () => {
   it('delivers through the courier only; after SIGKILL of the courier the other takes over within 10 s and nothing is lost or shown twice', async () => {
     fake = await FakeSlack.start();
@@ -60,25 +83,7 @@ describe('two replicas on one PostgreSQL, one chat courier', () => {
     // Room for every job at once: the cluster-wide limits are another part's work.
     const configPath = writeConfig(dir, slackConfigYaml().replace('max_concurrent_jobs: 4', `max_concurrent_jobs: ${JOBS * 2}`));
     const databaseUrl = await freshDatabase();
-    const launch = async (name: string) => {
-      const p = await startSignoff({
-        configPath,
-        dataDir: path.join(dir, `data-${name}`),
-        env: {
-          SIGNOFF_DATABASE_URL: databaseUrl,
-          SIGNOFF_REPLICA_ID: name,
-          SLACK_BOT_TOKEN: `xoxb-${name}`,
-          SLACK_SIGNING_SECRET: SIGNING_SECRET,
-          SLACK_APP_TOKEN: '', // HTTP mode, whatever the surrounding environment holds
-          SLACK_API_URL: fake!.apiUrl,
-          // Paced, so that the courier is still delivering when it is killed.
-          SIGNOFF_SLACK_POSTS_PER_SECOND: '4',
-        },
-      });
-      running.push(p);
-      await waitFor(async () => (await health(p)).ok, `${name} to be ready`);
-      return p;
-    };
+    const launch = launcher(configPath, databaseUrl, dir);
     const a = await launch('replica-a');
     const b = await launch('replica-b');
     const replicas = [a, b];
@@ -149,5 +154,28 @@ describe('two replicas on one PostgreSQL, one chat courier', () => {
     // After the kill only the new courier delivered.
     expect(fake.calls.filter((c) => c.at > killedAt && DELIVERY.has(c.method) && c.token !== 'xoxb-replica-b')).toEqual([]);
     expect((await health(b)).replica).toBe('replica-b');
+  });
+
+  it('a courier stopped with SIGTERM hands the role over at once: the other replica delivers the next job', async () => {
+    fake = await FakeSlack.start();
+    const dir = tempDir('signoff-courier-term-');
+    const launch = launcher(writeConfig(dir, slackConfigYaml()), await freshDatabase(), dir);
+    const a = await launch('replica-a');
+    const b = await launch('replica-b');
+    expect([(await health(a)).courier, (await health(b)).courier]).toEqual([true, false]);
+
+    const stopped = performance.now();
+    expect(await a.kill('SIGTERM')).toBe(0);
+    await waitFor(async () => (await health(b)).courier, 'replica-b to become the courier', 10_000);
+    const handoverMs = Math.round(performance.now() - stopped);
+    console.info(`courier handover after SIGTERM: ${handoverMs} ms`);
+    // The lease was released, not left to run out (8 s).
+    expect(handoverMs).toBeLessThan(5_000);
+
+    const sent = await slash(fake, `${b.url}/slack/events`, { user: ALICE, text: 'submit gated After the handover' });
+    expect(sent.res.status).toBe(200);
+    await waitForGateCard(fake, 1, 'outline');
+    expect(rootsOf(fake, 1)).toHaveLength(1);
+    expect(deliveries(fake.calls, 'xoxb-replica-a')).toEqual([]);
   });
 });
