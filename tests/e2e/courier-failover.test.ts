@@ -98,6 +98,7 @@ describe('two replicas on one PostgreSQL, one chat courier', () => {
 
     // Commands to each replica in turn; each answers its own person.
     const ids: number[] = [];
+    const viaB = new Set<number>();
     await Promise.all(
       Array.from({ length: JOBS }, async (_, i) => {
         const sent = await slash(fake!, `${replicas[i % 2]!.url}/slack/events`, { user: ALICE, text: `submit gated Cluster job ${i}` });
@@ -106,6 +107,7 @@ describe('two replicas on one PostgreSQL, one chat courier', () => {
         const id = Number(/^Job (\d+) \(gated\) started\.$/.exec(answer.text)?.[1]);
         expect(id).toBeGreaterThan(0);
         ids.push(id);
+        if (i % 2 === 1) viaB.add(id);
       }),
     );
     // Every job waits at its gate (no stage is left running in the process about to be killed).
@@ -114,8 +116,10 @@ describe('two replicas on one PostgreSQL, one chat courier', () => {
       return true;
     }, 'every job to wait at its gate');
 
-    // Kill the courier part-way through its deliveries.
+    // Kill the courier part-way through its deliveries, once it has posted for a job replica-b
+    // took (found by its once-a-second poll: replica-b's commits do not wake it).
     await waitFor(() => fake!.callsTo('chat.postMessage').length >= JOBS, 'the courier to have posted some messages');
+    await waitFor(() => [...viaB].some((id) => rootsOf(fake!, id)[0]?.call.token === 'xoxb-replica-a'), 'replica-a to post for a job replica-b took');
     await a.kill('SIGKILL');
     const killedAt = Date.now();
     const killed = performance.now();
