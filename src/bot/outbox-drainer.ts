@@ -105,7 +105,10 @@ export class OutboxDrainer {
       return;
     }
     clearTimeout(this.timer);
-    this.running = this.round().finally(() => {
+    // A round that cannot read the outbox (the database is away) is tried again after the idle
+    // pause; unhandled, its rejection would end the process.
+    const round = this.round().catch((err: unknown) => this.o.log.warn({ err, target: this.o.target }, 'could not read the chat outbox just now; trying again shortly'));
+    this.running = round.finally(() => {
       this.running = undefined;
       if (this.stopped) return;
       if (this.again) {

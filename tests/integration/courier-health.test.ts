@@ -2,8 +2,9 @@
  * /healthz of a replica: who answers, whether it is the chat courier, whether the database
  * answers, how many stage runs it is doing. The PostgreSQL connection goes through a TCP proxy
  * the test cuts: the database turns "unreachable" at once (503), the replica stops being the
- * courier when its lease can no longer be renewed, and once the network is back it answers 200
- * and wins the lease again. On SQLite the one process is always the courier.
+ * courier when its lease can no longer be renewed (closing its Discord gateway session), and once
+ * the network is back it answers 200, wins the lease again and opens a new gateway session. On
+ * SQLite the one process is always the courier.
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +13,8 @@ import { replicaId } from '../../src/cluster/replica.js';
 import { configFrom, QUICK_PIPELINE, silentLog, tempDir } from '../helpers/fixtures.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
+import { APP_ID, FakeDiscord } from '../helpers/fake-discord.js';
+import { DISCORD_TOKEN } from '../helpers/discord-harness.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -59,10 +62,11 @@ async function health(app: App): Promise<Health> {
   return { status: res.status, body: (await res.json()) as Health['body'] };
 }
 
-async function start(databaseUrl?: string): Promise<App> {
+async function start(databaseUrl?: string, discord?: FakeDiscord): Promise<App> {
   const app = await startApp({
     config: configFrom(QUICK_PIPELINE), dataDir: tempDir('signoff-health-'), apiToken: 'health-test-token-0123456789',
     log: silentLog, host: '127.0.0.1', port: 0, tickSchedule: false, ...(databaseUrl ? { databaseUrl } : {}),
+    ...(discord ? { discord: { token: DISCORD_TOKEN, applicationId: APP_ID, apiUrl: discord.apiUrl } } : {}),
   });
   cleanup.push(() => app.stop());
   return app;
@@ -74,7 +78,14 @@ describe('/healthz in a cluster', () => {
     const proxy = await cuttableProxy({ host: url.hostname, port: Number(url.port || 5432) });
     url.hostname = '127.0.0.1';
     url.port = String(proxy.port);
-    const app = await start(url.toString());
+    const discord = await FakeDiscord.start();
+    cleanup.push(async () => {
+      await discord.close();
+      expect(discord.internalErrors).toEqual([]);
+    });
+    const app = await start(url.toString(), discord);
+    expect(discord.identifies).toHaveLength(1);
+    expect(discord.gatewayReady).toBe(true);
 
     const up = await health(app);
     expect(up.status).toBe(200);
@@ -89,6 +100,7 @@ describe('/healthz in a cluster', () => {
     expect(down.body.ok).toBe(false);
     // It cannot renew the lease: it stops being the courier before the lease could run out.
     await waitFor(async () => !(await health(app)).body.courier, 'the replica to stop being the courier', 15_000);
+    await waitFor(() => !discord.gatewayReady, 'its Discord gateway session to close');
 
     proxy.mend();
     const back = await waitFor(async () => {
@@ -96,6 +108,7 @@ describe('/healthz in a cluster', () => {
       return h.status === 200 && h.body.courier && h;
     }, 'the replica to be healthy and the courier again', 30_000);
     expect(back.body).toMatchObject({ ok: true, database: 'ok', courier: true });
+    await waitFor(() => discord.gatewayReady && discord.identifies.length === 2, 'a new Discord gateway session');
   });
 
   it('on SQLite: the one process is the courier', async () => {
