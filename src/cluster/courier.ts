@@ -109,10 +109,12 @@ export class Courier {
         if (want && !this.running) await this.startDuties();
         else if (!want && this.running) await this.stopDuties();
       } while (this.again);
-    })().finally(() => {
-      this.settling = undefined;
-      if (this.again) this.settle();
-    });
+    })()
+      .catch((err: unknown) => this.o.log.error({ err }, 'the chat courier role could not be brought in line with the lease'))
+      .finally(() => {
+        this.settling = undefined;
+        if (this.again) this.settle();
+      });
   }
 
   private async startDuties(): Promise<void> {
