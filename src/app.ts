@@ -17,6 +17,15 @@ import { createMetrics } from './http/metrics.js';
 import { registerConsole } from './bot/console/routes.js';
 import type { ChatSurface } from './bot/port.js';
 import type { DiscordSettings, SlackSettings } from './config/env.js';
+import { Courier } from './cluster/courier.js';
+import { DATABASE_CHECK_MS } from './cluster/health.js';
+import { replicaId } from './cluster/replica.js';
+import type { LeaseRows } from './store/postgres/lease-rows.js';
+
+/** The lease that makes one replica the chat courier (see src/cluster/courier.ts). */
+const COURIER_LEASE = 'chat-courier';
+/** How long one lease statement may take: a renewal later than this is of no use (it renews every 2 s). */
+const LEASE_CALL_MS = 1_500;
 
 export interface AppOptions {
   config: Config;
@@ -57,6 +66,8 @@ export interface App {
   /** The store in use (SQLite or PostgreSQL); `sqliteOnly(app.store)` for SQLite's own database. */
   store: Store;
   server: FastifyInstance;
+  /** The chat courier role: `active` on the one replica delivering chat; `poke()` wakes its drainers. */
+  courier: Courier;
   /** The base URL once listening, e.g. http://127.0.0.1:3000 */
   url: string;
   /** The console's URL with its token, when the console is on. */
@@ -69,12 +80,14 @@ export const VERSION: string = JSON.parse(fs.readFileSync(path.join(PACKAGE_DIR,
 export async function startApp(o: AppOptions): Promise<App> {
   const lock = await lockDataDir(o.dataDir);
   let store: Store;
+  let leaseRows: LeaseRows | undefined;
   try {
-    // One process per data directory holds on PostgreSQL too (its artifacts live there);
-    // several processes on one database are not built yet.
-    store = o.databaseUrl
-      ? await (await import('./store/postgres/store.js')).openPgStore(o.databaseUrl, o.log)
-      : openStore(path.join(o.dataDir, 'signoff.db'));
+    // One process per data directory, on either store (its artifacts live there). On PostgreSQL
+    // several processes, each with its own directory, share one database as replicas.
+    if (o.databaseUrl) {
+      store = await (await import('./store/postgres/store.js')).openPgStore(o.databaseUrl, o.log);
+      leaseRows = (await import('./store/postgres/lease-rows.js')).pgLeaseRows(o.databaseUrl, LEASE_CALL_MS, o.log);
+    } else store = openStore(path.join(o.dataDir, 'signoff.db'));
   } catch (err) {
     lock.release();
     throw err;
@@ -98,12 +111,21 @@ export async function startApp(o: AppOptions): Promise<App> {
   const surfaces: ChatSurface[] = [];
   if (o.slack) surfaces.push(new (await import('./bot/slack/surface.js')).SlackSurface(engine, o.slack, o.log));
   if (o.discord) surfaces.push(new (await import('./bot/discord/surface.js')).DiscordSurface(engine, o.discord, o.log));
+  // SQLite: this process is always the courier. PostgreSQL: whichever replica holds the lease.
+  const courier = new Courier({ duties: surfaces, log: o.log, ...(leaseRows ? { lease: { rows: leaseRows, name: COURIER_LEASE, holder: replicaId() } } : {}) });
   const consoleOn = o.config.console.enabled && o.consoleToken !== undefined;
   const names = () => [...surfaces.map((s) => s.name), ...(consoleOn ? ['console'] : [])];
   // The server listens before the chat platforms are verified; /healthz says 503 until they are.
   let ready = false;
   const rawPosts = Object.assign({}, ...surfaces.map((s) => s.httpEndpoints?.() ?? {}));
-  const server = await buildServer({ engine, apiToken: o.apiToken, maxUploadBytes: o.maxUploadBytes ?? 100 * 1024 * 1024, metrics: createMetrics(engine), log: o.log, version: VERSION, surfaces: names, ready: () => ready, rawPosts });
+  const server = await buildServer({ engine, apiToken: o.apiToken, maxUploadBytes: o.maxUploadBytes ?? 100 * 1024 * 1024, metrics: createMetrics(engine), log: o.log, version: VERSION, surfaces: names, ready: () => ready, rawPosts,
+    health: {
+      replica: replicaId(),
+      courier: () => courier.active,
+      database: () => (leaseRows ? leaseRows.ping(DATABASE_CHECK_MS) : store.ping().then(() => true)),
+      stageRuns: () => engine.stageRuns,
+    },
+  });
   if (consoleOn) registerConsole(server, engine, o.consoleToken!, o.clock);
   let address: string;
   try {
@@ -112,12 +134,15 @@ export async function startApp(o: AppOptions): Promise<App> {
     engine.external.setBaseUrl(o.publicUrl ?? address.replace('[::1]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1'));
     await engine.start();
     for (const surface of surfaces) await surface.start();
+    await courier.start();
     ready = true;
   } catch (err) {
     await server.close();
+    await courier.stop().catch(() => undefined);
     for (const surface of surfaces) await surface.stop().catch(() => undefined);
     await engine.stop();
     await store.close();
+    await leaseRows?.close();
     lock.release();
     throw err;
   }
@@ -125,13 +150,17 @@ export async function startApp(o: AppOptions): Promise<App> {
     engine,
     store,
     server,
+    courier,
     url: address.replace('[::1]', '127.0.0.1'),
     consoleUrl: consoleOn ? `${address.replace('[::1]', '127.0.0.1')}/?token=${o.consoleToken}` : null,
     async stop() {
+      // The courier half first: its lease is released only once nothing more is delivered here.
+      await courier.stop();
       for (const surface of surfaces) await surface.stop();
       await server.close();
       await engine.stop();
       await store.close();
+      await leaseRows?.close();
       lock.release();
     },
   };

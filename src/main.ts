@@ -12,6 +12,7 @@ import { startApp } from './app.js';
 import { StartupError } from './startup-error.js';
 import { USAGE, packageVersion, parseArgs } from './cli/args.js';
 import { init } from './cli/init.js';
+import { replicaId } from './cluster/replica.js';
 
 async function main(argv: string[]): Promise<number> {
   // `run` (a script reporting back) and `migrate` read their own options.
@@ -36,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`Data:   ${env.dataDir}  (from ${env.dataDirFrom})\n`);
     process.stdout.write(`Store:  ${env.databaseUrl ? `PostgreSQL, ${redactDatabaseUrl(env.databaseUrl)}  (from SIGNOFF_DATABASE_URL)` : 'SQLite, in the data directory'}\n`);
     if (env.databaseUrl) process.stdout.write(`Artifacts: ${env.artifactsDir ? `${env.artifactsDir}  (from SIGNOFF_ARTIFACTS_DIR)` : 'in PostgreSQL'}, at most ${env.maxArtifactBytes} bytes each  (SIGNOFF_MAX_ARTIFACT_BYTES)\n`);
+    // On PostgreSQL other processes may share the database: say which one this is.
+    if (env.databaseUrl) process.stdout.write(`Replica: ${replicaId()}  (other replicas may share this database; one of them delivers chat)\n`);
   }
   const config = loadConfig(env.configPath);
   if (command === 'check-config') {

@@ -48,6 +48,12 @@ export interface DrainerOptions {
   concurrency?: number;
   /** Attempts before a permanently failing row is dropped so its job's later rows can go. */
   maxPermanentAttempts?: number;
+  /**
+   * Whether this process may deliver right now (the chat courier's term, src/cluster/courier.ts):
+   * checked before each job and each status edit. While false nothing is sent and a failure is
+   * not recorded: the rows wait, due, for whichever replica delivers next. Default: always.
+   */
+  mayDeliver?: () => boolean;
 }
 
 export interface Delivered {
@@ -99,7 +105,10 @@ export class OutboxDrainer {
       return;
     }
     clearTimeout(this.timer);
-    this.running = this.round().finally(() => {
+    // A round that cannot read the outbox (the database is away) is tried again after the idle
+    // pause; unhandled, its rejection would end the process.
+    const round = this.round().catch((err: unknown) => this.o.log.warn({ err, target: this.o.target }, 'could not read the chat outbox just now; trying again shortly'));
+    this.running = round.finally(() => {
       this.running = undefined;
       if (this.stopped) return;
       if (this.again) {
@@ -119,16 +128,22 @@ export class OutboxDrainer {
 
   /** Delivers every job that is due now; resolves when the round is done. */
   async round(): Promise<void> {
+    if (!this.may()) return;
     const jobs = await this.o.store.outbox.dueJobs(this.o.target, this.now(), 100);
     const width = this.o.concurrency ?? 4;
-    for (let i = 0; i < jobs.length && !this.stopped; i += width) {
+    for (let i = 0; i < jobs.length && !this.stopped && this.may(); i += width) {
       await Promise.all(jobs.slice(i, i + width).map((job) => this.deliverJob(job)));
     }
     const old = performance.now() - this.interval;
     for (const [job, at] of this.edited) if (at < old && !this.waiting.has(job)) this.edited.delete(job);
   }
 
+  private may(): boolean {
+    return this.o.mayDeliver?.() ?? true;
+  }
+
   private async deliverJob(job: number): Promise<void> {
+    if (!this.may()) return;
     const rows = await this.o.store.outbox.pendingForJob(this.o.target, job);
     if (!rows.length) {
       this.waiting.delete(job);
@@ -145,6 +160,7 @@ export class OutboxDrainer {
         const started = performance.now();
         if (delivered?.statusPosted) this.edited.set(job, started);
         else if (started >= (this.edited.get(job) ?? -Infinity) + this.interval) {
+          if (!this.may()) throw new NotCourierError();
           await this.o.editStatus(job);
           this.edited.set(job, started);
         } else kept = statusRows.at(-1);
@@ -155,6 +171,8 @@ export class OutboxDrainer {
       if (kept) this.waiting.set(job, this.edited.get(job)! + this.interval);
       else this.waiting.delete(job);
     } catch (err) {
+      // The term ended during the batch: the next courier delivers what is left (rows stay due).
+      if (!this.may()) return;
       const first = rows[0]!;
       const message = err instanceof Error ? err.message : String(err);
       const permanent = err instanceof PermanentDeliveryError;
@@ -178,6 +196,14 @@ export class OutboxDrainer {
     } catch (err) {
       this.o.log.warn({ err, target: this.o.target }, 'could not record a chat delivery failure');
     }
+  }
+}
+
+/** Thrown by a delivery that found this process no longer the courier: nothing is recorded. */
+export class NotCourierError extends Error {
+  constructor() {
+    super('this replica is no longer the chat courier');
+    this.name = 'NotCourierError';
   }
 }
 

@@ -4,11 +4,17 @@
  * rendering the shared views; the orchestrator never knows which platforms exist.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CourierDuty } from '../cluster/courier.js';
 
 /** A plain node:http handler for one POST path. */
 export type RawHttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-export interface ChatSurface {
+/**
+ * A surface has two halves. `start`/`stop` are what every replica runs (taking the platform's
+ * requests and answering people). `startCourier`/`stopCourier` (../cluster/courier.ts) are what
+ * only the chat courier runs: delivering the outbox and, for Discord, the gateway connection.
+ */
+export interface ChatSurface extends CourierDuty {
   /** The outbox target this surface delivers (`slack`, `discord`). */
   readonly name: string;
   /**
@@ -17,10 +23,8 @@ export interface ChatSurface {
    * webhook is read as raw bytes (its signature covers them) and must be answered fast.
    */
   httpEndpoints?(): Record<string, RawHttpHandler>;
-  /** Connects to the platform and starts delivering; resolves once connected. */
+  /** Checks the platform's credentials and starts taking its requests; resolves once it does. */
   start(): Promise<void>;
-  /** Stops delivering and disconnects; undelivered outbox rows stay for the next start. */
+  /** Stops taking requests (after the courier half has stopped). */
   stop(): Promise<void>;
-  /** Something new is in the outbox: deliver soon. */
-  poke(): void;
 }

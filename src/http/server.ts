@@ -16,6 +16,8 @@ import { authenticate } from './auth.js';
 import { closeAllStreams } from './sse.js';
 import { registerRunTokenRoute, registerRunsApi } from './runs-api.js';
 import { redactRunUrl } from '../log.js';
+import { healthFacts, type HealthSources } from '../cluster/health.js';
+import { replicaId } from '../cluster/replica.js';
 
 export interface ServerOptions {
   engine: Engine;
@@ -34,6 +36,8 @@ export interface ServerOptions {
   rawPosts?: Record<string, RawHttpHandler>;
   /** Largest artifact an external system may upload (default 100 MiB). */
   maxUploadBytes?: number;
+  /** This process in its cluster, for /healthz (default: this replica, not the courier, the store's ping). */
+  health?: HealthSources;
 }
 
 type SchemaCompilers = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
@@ -99,10 +103,18 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `No route ${req.method} ${redactRunUrl(req.url.split('?')[0]!)}.` }));
 
   const started = Date.now();
+  const health: HealthSources = o.health ?? {
+    replica: replicaId(),
+    courier: () => false,
+    database: () => o.engine.store.ping().then(() => true),
+    stageRuns: () => o.engine.stageRuns,
+  };
+  // 200 only when ready AND the database answers: a replica that cannot reach it can take no request.
   app.get('/healthz', async (_req, reply) => {
-    await o.engine.store.ping();
-    const ok = o.ready?.() ?? true;
-    return reply.code(ok ? 200 : 503).send({ ok, ...(ok ? {} : { starting: true }), version: o.version, uptime_s: Math.round((Date.now() - started) / 1000), surfaces: o.surfaces?.() ?? [] });
+    const facts = await healthFacts(health);
+    const ready = o.ready?.() ?? true;
+    const ok = ready && facts.database === 'ok';
+    return reply.code(ok ? 200 : 503).send({ ok, ...(ready ? {} : { starting: true }), version: o.version, uptime_s: Math.round((Date.now() - started) / 1000), surfaces: o.surfaces?.() ?? [], ...facts });
   });
   app.get('/metrics', async (_req, reply) => reply.header('content-type', o.metrics.contentType).send(await o.metrics.metrics()));
   // Reports from external systems carry a run token instead of the API token.

@@ -175,6 +175,11 @@ export class Engine {
     await this.launcher.abortAll();
   }
 
+  /** Stage runs this process is doing now (for /healthz). */
+  get stageRuns(): number {
+    return this.launcher.running;
+  }
+
   /** The engine's clock (injected in tests), for views that show ages and deadlines. */
   now(): number {
     return this.clock.now();

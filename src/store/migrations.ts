@@ -179,4 +179,5 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   `,
   /* 7: artifact contents (PostgreSQL only) */ '',
+  /* 8: the cluster's leases (PostgreSQL only) */ '',
 ];

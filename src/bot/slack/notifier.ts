@@ -11,7 +11,7 @@ import type { Config } from '../../config/schema.js';
 import type { Artifact, OutboxRow, Store } from '../../store/store.js';
 import type { JobAggregate } from '../../orchestrator/types.js';
 import { deliverBatch } from '../deliver-batch.js';
-import { PermanentDeliveryError, type Delivered } from '../outbox-drainer.js';
+import { NotCourierError, PermanentDeliveryError, type Delivered } from '../outbox-drainer.js';
 import { gateCardView } from '../views/gate-card.js';
 import { jobStatusView } from '../views/job-status.js';
 import { withExternalNotes } from '../views/external-note.js';
@@ -53,6 +53,11 @@ export interface SlackNotifierOptions {
   clock?: { now(): number };
   /** Where artifact contents are read from (default: local files, SQLite's way). */
   contents?: ArtifactReader;
+  /**
+   * Whether this replica may still post (the chat courier's term): checked right before each new
+   * message or upload, after the pacer's wait, so a courier that lost its term posts nothing more.
+   */
+  mayPost?: () => boolean;
 }
 
 export class SlackNotifier {
@@ -210,16 +215,17 @@ export class SlackNotifier {
       }
     }
     await store.outbox.putRef(TARGET, job, key, { channel, messageId: PENDING, threadId: threadTs });
-    const posted = await this.pacer.run(channel, () =>
-      this.o.poster.chat.postMessage({
+    const posted = await this.pacer.run(channel, () => {
+      this.fence();
+      return this.o.poster.chat.postMessage({
         channel,
         ...(threadTs ? { thread_ts: threadTs } : {}),
         ...(message as { text: string }),
         unfurl_links: false,
         unfurl_media: false,
         metadata: { event_type: METADATA_TYPE, event_payload: { job, key } },
-      }),
-    );
+      });
+    });
     await store.outbox.putRef(TARGET, job, key, { channel, messageId: String(posted.ts), threadId: threadTs });
     return { ts: String(posted.ts), existed: false };
   }
@@ -249,6 +255,7 @@ export class SlackNotifier {
       }
     }
     await store.outbox.putRef(TARGET, job, key, { ...where, messageId: PENDING });
+    this.fence();
     const r = await client.filesUploadV2({ channel_id: root.channel, thread_ts: root.messageId, ...(comment ? { initial_comment: comment } : {}), file_uploads: uploads });
     // filesUploadV2 answers one completion per group of files, each listing its files.
     const made = ((r as { files?: { files?: UploadedFile[] }[] }).files ?? []).flatMap((group) => group.files ?? []);
@@ -266,6 +273,10 @@ export class SlackNotifier {
       this.o.log.warn({ err, channel, threadTs }, 'could not look for files uploaded before a crash; uploading them again (they may show twice)');
       return undefined;
     }
+  }
+
+  private fence(): void {
+    if (this.o.mayPost && !this.o.mayPost()) throw new NotCourierError();
   }
 
   private async findPosted(job: number, key: string, channel: string, threadTs: string | null): Promise<string | undefined> {

@@ -2,12 +2,14 @@
  * The Slack surface on the real @slack/bolt. Socket Mode when SLACK_APP_TOKEN is set (no public
  * URL needed); otherwise HTTP mode at POST /slack/events on signoff's own port. In both, commands
  * and gate clicks go through the inbox (stored, then acknowledged at once, then carried out) and
- * everything else through Bolt's receiver. Outbound messages come from the outbox, in order per job.
+ * everything else through Bolt's receiver. Outbound messages come from the outbox, in order per job,
+ * delivered only by the chat courier (`startCourier`); every replica takes requests and answers.
  */
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { SlackSettings } from '../../config/env.js';
 import type { Engine } from '../../orchestrator/engine.js';
+import type { CourierTerm } from '../../cluster/courier.js';
 import { StartupError } from '../../startup-error.js';
 import { OutboxDrainer } from '../outbox-drainer.js';
 import type { ChatSurface, RawHttpHandler } from '../port.js';
@@ -27,6 +29,7 @@ export class SlackSurface implements ChatSurface {
   private readonly drainer: OutboxDrainer;
   private readonly inbox: SlackInbox | undefined;
   private unsubscribe: (() => void) | undefined;
+  private term: CourierTerm | undefined;
 
   constructor(
     private readonly engine: Engine,
@@ -53,10 +56,11 @@ export class SlackSurface implements ChatSurface {
     this.app.error(async (err) => log.error({ err }, 'a Slack handler failed'));
     const identities = new SlackIdentities(this.app.client, engine.config.operators, log);
     const poster = new webApi.WebClient(settings.botToken, { ...clientOptions, retryConfig: { retries: 0 }, logger });
-    const notifier = new SlackNotifier({ client: this.app.client, poster, store: engine.store, contents: engine.contents, config: engine.config, log, postsPerSecond: settings.postsPerSecond, identities, clock: { now: () => engine.now() } });
+    const mayDeliver = () => this.term?.mayDeliver() ?? false;
+    const notifier = new SlackNotifier({ client: this.app.client, poster, store: engine.store, contents: engine.contents, config: engine.config, log, postsPerSecond: settings.postsPerSecond, identities, clock: { now: () => engine.now() }, mayPost: mayDeliver });
     registerHandlers(this.app, engine, identities, log, notifier.reach);
     registerHomeTab(this.app, notifier.reach);
-    this.drainer = new OutboxDrainer({ store: engine.store, target: 'slack', deliver: (job, rows) => notifier.deliver(job, rows), editStatus: (job) => notifier.editStatus(job), log, idleMs: 1_000 });
+    this.drainer = new OutboxDrainer({ store: engine.store, target: 'slack', deliver: (job, rows) => notifier.deliver(job, rows), editStatus: (job) => notifier.editStatus(job), log, idleMs: 1_000, mayDeliver });
   }
 
   get mode(): 'socket' | 'http' {
@@ -81,15 +85,29 @@ export class SlackSurface implements ChatSurface {
     }
     if (this.settings.appToken) await this.app.start();
     await this.inbox?.start();
-    this.unsubscribe = this.engine.onEvent(() => this.drainer.poke());
-    this.drainer.start();
     this.log.info({ mode: this.mode }, 'Slack surface started');
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Delivers the outbox while this replica is the courier. Local commits poke the drainer; rows
+   * other replicas write are found by its idle poll (every second) or a poke from the cluster's
+   * event feed (Courier.poke).
+   */
+  async startCourier(term: CourierTerm): Promise<void> {
+    this.term = term;
+    this.unsubscribe = this.engine.onEvent(() => this.drainer.poke());
+    this.drainer.start();
+  }
+
+  async stopCourier(): Promise<void> {
     this.unsubscribe?.();
-    this.inbox?.stop();
+    this.unsubscribe = undefined;
     await this.drainer.stop();
+    this.term = undefined;
+  }
+
+  async stop(): Promise<void> {
+    this.inbox?.stop();
     if (this.settings.appToken) await this.app.stop();
   }
 

@@ -199,6 +199,16 @@ export const PG_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (content_id, n)
   );
   `,
+  /* 8: the cluster's leases (PostgreSQL only): one row per role only one replica may hold, e.g. the chat courier */ `
+  CREATE TABLE cluster_leases (
+    name text PRIMARY KEY,
+    holder text NOT NULL,
+    epoch bigint NOT NULL,
+    acquired_at bigint NOT NULL,
+    renewed_at bigint NOT NULL,
+    expires_at bigint NOT NULL
+  );
+  `,
 ];
 
 /** The tables a signoff schema holds, parents before children (the order a copy inserts them). */
@@ -209,4 +219,4 @@ export const SIGNOFF_TABLES = ['jobs', 'stages', 'gates', 'votes', 'artifacts', 
  * schema test leaves them out when it compares the two stores. Their migrations have an empty
  * twin in ../migrations.ts, so both stores keep one version number.
  */
-export const PG_ONLY_TABLES: readonly string[] = ['artifact_contents', 'artifact_chunks'];
+export const PG_ONLY_TABLES: readonly string[] = ['artifact_contents', 'artifact_chunks', 'cluster_leases'];
