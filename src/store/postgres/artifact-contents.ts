@@ -44,7 +44,8 @@ export function artifactContentStatements(pool: pg.Pool) {
     },
     /** Bytes `from` (0-based) to `from + length` of chunk `n` of contents `id`; undefined when the chunk is missing. */
     async chunk(id: number, n: number, from = 0, length = CHUNK_BYTES): Promise<Buffer | undefined> {
-      // substring on bytea counts from 1; only the bytes asked for cross the network.
+      // substring on bytea counts from 1; only the bytes asked for cross the network. (Text
+      // format, hex: pg's per-query `binary` option decodes bytea results as UTF-8 strings.)
       const r = await pool.query<{ data: Buffer }>('SELECT substring(data FROM $3 FOR $4) AS data FROM artifact_chunks WHERE content_id = $1 AND n = $2', [id, n, from + 1, length]);
       return r.rows[0]?.data;
     },
