@@ -101,19 +101,28 @@ export class PgContents implements ArtifactContents {
     const start = range?.start ?? 0;
     const end = Math.min(range?.end ?? a.size - 1, a.size - 1);
     const { statements } = this.o;
+    const first = Math.floor(start / CHUNK_BYTES);
+    const last = Math.floor(end / CHUNK_BYTES);
+    const fetch = (n: number) => {
+      const from = n === first ? start % CHUNK_BYTES : 0;
+      const to = n === last ? end % CHUNK_BYTES : CHUNK_BYTES - 1;
+      const pending = statements.chunk(id, n, from, to - from + 1);
+      // A reader that goes away early leaves the chunk fetched ahead unawaited: never an unhandled rejection.
+      pending.catch(() => undefined);
+      return pending;
+    };
     async function* pieces(): AsyncGenerator<Buffer> {
       if (end < start) return;
-      const first = Math.floor(start / CHUNK_BYTES);
-      const last = Math.floor(end / CHUNK_BYTES);
+      // One chunk is fetched ahead while the previous one is sent: at most two in memory.
+      let ahead = fetch(first);
       for (let n = first; n <= last; n++) {
-        const from = n === first ? start % CHUNK_BYTES : 0;
-        const to = n === last ? end % CHUNK_BYTES : CHUNK_BYTES - 1;
-        const piece = await statements.chunk(id!, n, from, to - from + 1);
+        const piece = await ahead;
+        if (n < last) ahead = fetch(n + 1);
         if (!piece) throw new Error(`chunk ${n} of artifact ${a.id}'s contents is missing from the database`);
         yield piece;
       }
     }
-    // One chunk at a time, pulled as the client reads: a download never holds the whole file.
+    // Pulled as the client reads: a download never holds the whole file.
     return Readable.from(pieces(), { objectMode: false });
   }
 

@@ -98,6 +98,7 @@ export class Engine {
   /** Where artifact contents are kept; every reader (downloads, diffs, chat) reads through it. */
   readonly contents: ArtifactContents;
   private task: ScheduledTask | undefined;
+  private contentSweeper: NodeJS.Timeout | undefined;
   private stopping = false;
   private queue: Queued[] = [];
   private flushing: NodeJS.Immediate | undefined;
@@ -145,6 +146,8 @@ export class Engine {
     }
     await this.external.resume();
     await this.sweepContents();
+    // And every hour after, so a process that runs for weeks keeps the table clean too.
+    this.contentSweeper = setInterval(() => void this.sweepContents(), ORPHAN_GRACE_MS).unref();
     await this.tick();
     const schedule = this.options.tickSchedule ?? '* * * * * *';
     if (schedule) this.task = cron.schedule(schedule, () => this.tick(), { name: 'signoff-timers', noOverlap: true });
@@ -152,8 +155,9 @@ export class Engine {
 
   /**
    * Removes stored artifact contents no artifact names (a run whose success lost its
-   * compare-and-set, or whose process died between storing and reporting). Only those older than
-   * ORPHAN_GRACE_MS: a run on another process may have stored its outputs and not reported yet.
+   * compare-and-set, or whose process died between storing and reporting), at start and hourly.
+   * Only those older than ORPHAN_GRACE_MS: a run on another process may have stored its outputs
+   * and not reported yet.
    */
   private async sweepContents(): Promise<void> {
     try {
@@ -171,6 +175,7 @@ export class Engine {
     await this.flush();
     await this.task?.destroy();
     this.task = undefined;
+    clearInterval(this.contentSweeper);
     this.external.stop();
     await this.launcher.abortAll();
   }

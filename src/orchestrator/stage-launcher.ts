@@ -120,9 +120,10 @@ export class StageLauncher {
         if (handoff) await this.o.external.disarm(handoff.id);
         log.warn({ err, code }, 'stage failed');
       } finally {
-        this.inflight.delete(key);
-        // A handed-off run's directory still takes the external system's uploads.
+        // A handed-off run's directory still takes the external system's uploads. Released while
+        // the run still counts as in flight, so the same run cannot start again meanwhile.
         if (!handedOff) await this.o.contents.release(dir).catch((err: unknown) => log.warn({ err }, 'could not remove the run directory'));
+        this.inflight.delete(key);
       }
       if (!controller.signal.aborted || controller.signal.reason !== 'shutdown') this.o.report(job.id, outcome);
     })();

@@ -44,12 +44,12 @@ export function artifactContentStatements(pool: pg.Pool) {
     },
     /** Bytes `from` (0-based) to `from + length` of chunk `n` of contents `id`; undefined when the chunk is missing. */
     async chunk(id: number, n: number, from = 0, length = CHUNK_BYTES): Promise<Buffer | undefined> {
-      // substring on bytea counts from 1; only the bytes asked for cross the network, in binary
-      // (the text format would send twice the bytes as hex, and decoding them took most of the time).
-      // `binary` is a documented pg query option its type definitions leave out.
-      const query = { text: 'SELECT substring(data FROM $3 FOR $4) AS data FROM artifact_chunks WHERE content_id = $1 AND n = $2', values: [id, n, from + 1, length], binary: true };
-      const r = await pool.query<{ data: Buffer }>(query as pg.QueryConfig);
-      return r.rows[0]?.data;
+      // substring on bytea counts from 1; only the bytes asked for cross the network. As base64:
+      // reading 50 MiB of 1 MiB rows took 0.5 s so against 1.3–2.3 s as bytea's hex text (pg's
+      // per-query `binary` option is no way out: it decodes bytea results as UTF-8 strings).
+      const r = await pool.query<{ data: string }>(`SELECT encode(substring(data FROM $3 FOR $4), 'base64') AS data FROM artifact_chunks WHERE content_id = $1 AND n = $2`, [id, n, from + 1, length]);
+      const data = r.rows[0]?.data;
+      return data === undefined ? undefined : Buffer.from(data, 'base64');
     },
     /**
      * Deletes contents stored before `before` that no artifact row names: a run whose success
