@@ -22,6 +22,7 @@ import { StageLauncher } from './stage-launcher.js';
 import { ensureRoundDiff } from '../review/ensure-diff.js';
 import { ExternalRuns } from './external-runs.js';
 import type { JobInput, Reply } from './types.js';
+import { ClusterEvents } from './cluster-events.js';
 
 export interface Clock {
   now(): number;
@@ -83,7 +84,8 @@ export class Engine {
   readonly config: Config;
   private readonly log: Logger;
   private readonly clock: Clock;
-  private readonly listeners = new Set<(event: StoredEvent) => void>();
+  /** Who hears which events (this process's, or every replica's): ./cluster-events.ts. */
+  readonly events: ClusterEvents;
   private readonly launcher: StageLauncher;
   /** Runs that wait for an external system: tokens, notifications, their deadlines. */
   readonly external: ExternalRuns;
@@ -101,6 +103,7 @@ export class Engine {
     this.log = options.log;
     this.clock = options.clock ?? { now: () => Date.now() };
     this.decider = transitionDecider(this.clock);
+    this.events = new ClusterEvents(options.store, options.log);
     this.external = new ExternalRuns({
       store: options.store,
       log: options.log,
@@ -128,6 +131,7 @@ export class Engine {
   /** Recovers stages a dead process left running, fires overdue timers, starts queued jobs, then ticks. */
   async start(): Promise<void> {
     this.stopping = false;
+    await this.events.start();
     for (const id of await this.store.queries.jobsWithRunningStages()) {
       const waiting = (await this.external.waiting(id)).map((r) => ({ stage: r.stage, run: r.run }));
       this.dispatch(id, { type: 'recover', ...(waiting.length ? { waiting } : {}) });
@@ -147,6 +151,7 @@ export class Engine {
     this.task = undefined;
     this.external.stop();
     await this.launcher.abortAll();
+    this.events.stop();
   }
 
   /** The engine's clock (injected in tests), for views that show ages and deadlines. */
@@ -154,9 +159,9 @@ export class Engine {
     return this.clock.now();
   }
 
+  /** Every event of the cluster, each once: this process's as committed, other replicas' as the store's feed reads them. */
   onEvent(listener: (event: StoredEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.events.onAny(listener);
   }
 
   /**
@@ -327,15 +332,7 @@ export class Engine {
     if (startError !== undefined) this.log.warn({ err: startError }, 'could not start queued jobs just now');
     for (const c of committed) if (c.events.some(opensLaterRound)) await this.diffRounds(c);
     for (const c of committed) {
-      for (const event of c.events) {
-        for (const listener of this.listeners) {
-          try {
-            listener(event);
-          } catch (err) {
-            this.log.error({ err }, 'an event listener failed');
-          }
-        }
-      }
+      for (const event of c.events) this.events.committed(event);
       for (const effect of c.effects) {
         if (effect.type === 'runStage') this.launcher.launch(c.agg, effect.stage, effect.run, effect.attempt);
         if (effect.type === 'killStage') {

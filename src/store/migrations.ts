@@ -178,4 +178,8 @@ export const MIGRATIONS: readonly string[] = [
     external_run_id INTEGER NOT NULL REFERENCES external_runs (id) ON DELETE CASCADE
   ) WITHOUT ROWID;
   `,
+  /* 7: an inbox row is held by one replica under a lease (the wake-up trigger is PostgreSQL only) */ `
+  ALTER TABLE dedupe ADD COLUMN owner TEXT;
+  ALTER TABLE dedupe ADD COLUMN lease_until INTEGER;
+  `,
 ];

@@ -298,6 +298,21 @@ export interface ExternalRunsPort {
   setNotify(id: number, state: NotifyState, attempts: number): Promise<void>;
 }
 
+/**
+ * Every event committed to the store by any process sharing it, in id order, each once (a
+ * PostgreSQL store shared by replicas; ./postgres/event-feed.ts). SQLite has one process, whose
+ * engine hears its own commits, so it has no feed.
+ */
+export interface EventFeed {
+  /** Starts reading after the events committed now; resolves once the position is known. */
+  start(): Promise<void>;
+  /** `fn` hears each event delivered from now on, in id order. */
+  subscribe(fn: (event: StoredEvent) => void): () => void;
+  /** Every event with an id up to this one has been delivered (none later will have a smaller id). */
+  readonly delivered: number;
+  stop(): Promise<void>;
+}
+
 /** The store as everything outside src/store sees it. */
 export interface StorePort {
   /** Which database: start-up and check-config say it. */
@@ -310,6 +325,8 @@ export interface StorePort {
   readonly inbox: InboxPort;
   readonly diffs: DiffsPort;
   readonly externalRuns: ExternalRunsPort;
+  /** Events other processes commit (PostgreSQL); undefined when this process is the only writer. */
+  readonly feed?: EventFeed;
   /**
    * The unit of work: one transaction that loads each job, calls `decider.decide`, and writes the
    * state (compare-and-set on the job's version and the gates' states), events, outbox rows and
