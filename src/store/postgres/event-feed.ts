@@ -36,11 +36,17 @@ export class PgEventFeed implements EventFeed {
   private again = false;
   private stopped = false;
   private starting: Promise<void> | undefined;
+  private waiting = false;
 
   constructor(private readonly pool: pg.Pool, private readonly events: Events, private readonly log?: Logger) {}
 
   get delivered(): number {
     return this.cursor;
+  }
+
+  /** True while a round waits for transactions that may still commit smaller ids (tests watch it). */
+  get settling(): boolean {
+    return this.waiting;
   }
 
   /** True while the LISTEN connection is up (for health and tests). */
@@ -109,8 +115,14 @@ export class PgEventFeed implements EventFeed {
 
   /** Waits until every transaction in progress in `snapshot` has ended (committed or not). */
   private async settled(snapshot: string): Promise<void> {
-    for (let wait = 1; !this.stopped && (await this.events.stillRunning(snapshot)) > 0; wait = Math.min(50, wait * 2))
-      await new Promise((r) => setTimeout(r, wait));
+    try {
+      for (let wait = 1; !this.stopped && (await this.events.stillRunning(snapshot)) > 0; wait = Math.min(50, wait * 2)) {
+        this.waiting = true;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    } finally {
+      this.waiting = false;
+    }
   }
 
   private deliver(e: StoredEvent): void {

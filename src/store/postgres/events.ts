@@ -44,9 +44,18 @@ export function eventStatements(db: Queryable) {
       const r = await row<{ max: number; snapshot: string }>(db, 'SELECT COALESCE((SELECT max(id) FROM events), 0) AS max, pg_current_snapshot()::text AS snapshot');
       return { max: Number(r!.max), snapshot: r!.snapshot };
     },
-    /** How many of the transactions in progress in `snapshot` still are. */
+    /**
+     * How many of the transactions in progress in `snapshot` still are, in this database: a
+     * snapshot lists the whole server's, and a long transaction in another database must not
+     * hold up this one's events. A session of this database whose transaction this role may not
+     * see (another role, without pg_read_all_stats) counts every transaction of the snapshot.
+     */
     async stillRunning(snapshot: string): Promise<number> {
-      const r = await row<{ n: number }>(db, "SELECT count(*)::int AS n FROM pg_snapshot_xip($1::pg_snapshot) AS x WHERE pg_xact_status(x) = 'in progress'", [snapshot]);
+      const r = await row<{ n: number }>(db, `WITH ours AS (SELECT backend_xid, state FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid())
+        SELECT count(*)::int AS n FROM pg_snapshot_xip($1::pg_snapshot) AS x
+        WHERE pg_xact_status(x) = 'in progress'
+          AND ((x::text::bigint % 4294967296) IN (SELECT backend_xid::text::bigint FROM ours WHERE backend_xid IS NOT NULL)
+               OR EXISTS (SELECT 1 FROM ours WHERE state IS NULL))`, [snapshot]);
       return r?.n ?? 0;
     },
     /** Events with `after` < id <= `upTo`, by id. */
