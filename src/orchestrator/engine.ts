@@ -71,6 +71,9 @@ export interface ChangeOptions {
   inboxKey?: string;
 }
 
+/** The answer to a stored chat interaction another replica carried out first (its holder's lease had lapsed). */
+const ALREADY_CARRIED_OUT = 'That was already carried out; nothing changed.';
+
 /** What a person is told when the database could not take their change. */
 export const BUSY_MESSAGE = 'signoff could not save that just now; nothing changed. Try again in a moment.';
 
@@ -217,6 +220,7 @@ export class Engine {
       this.log.error({ err }, 'could not store a submission');
       return refuse('busy', 'signoff could not save the job just now; nothing was created. Try again in a moment.');
     }
+    if (applied.refused) return refuse('already_decided', ALREADY_CARRIED_OUT);
     await this.afterCommit(applied.committed, applied.startError);
     const id = applied.created!.agg.job.id;
     const job = (await this.store.jobs.load(id))!.job;
@@ -244,6 +248,7 @@ export class Engine {
       this.log.error({ err, jobId, action: action.type }, 'could not apply an action to a job');
       return { ok: false, code: 'busy', message: BUSY_MESSAGE };
     }
+    if (applied.refused) return { ok: false, code: 'already_decided', message: ALREADY_CARRIED_OUT };
     const item = applied.items[0];
     const committed = item?.ok ? item.committed : undefined;
     await this.afterCommit(applied.committed, applied.startError);

@@ -163,7 +163,9 @@ export interface Work<I> {
   guard?: Guard;
   /**
    * A stored chat interaction this unit carries out: its inbox row is cleared in the same
-   * transaction, so a crash can neither lose it nor carry it out twice.
+   * transaction, so a crash can neither lose it nor carry it out twice. The clear is a
+   * compare-and-set: when the row was cleared already (another replica carried it out), the unit
+   * writes nothing and resolves `{ refused: true }`.
    */
   inboxDone?: string;
   /** A new job (already decided by the pure `createJob`): inserted first, its effects written. */
@@ -183,7 +185,7 @@ export interface Work<I> {
 }
 
 export interface Applied {
-  /** True when the guard failed: nothing was written. */
+  /** True when the guard (or the inbox row's compare-and-set) failed: nothing was written. */
   refused: boolean;
   /** The created job, if any, then what each item stored (in order; missing jobs and failed items are absent), then the started jobs. */
   committed: Committed[];
@@ -256,15 +258,30 @@ export interface OutboxPort {
   releaseClaim(key: string): Promise<void>;
 }
 
+/**
+ * How long a replica holds a stored interaction it has not carried out yet without renewing the
+ * hold; after that any replica may claim it (its holder is presumed dead).
+ */
+export const INBOX_LEASE_MS = 10_000;
+
 export interface InboxPort {
-  /** Stores an interaction under its claim; false when the key was seen before. */
-  accept(key: string, at: number, payload: string): Promise<boolean>;
+  /** Stores an interaction under its claim (held by `owner`, when given, for INBOX_LEASE_MS); false when the key was seen before. */
+  accept(key: string, at: number, payload: string, owner?: string): Promise<boolean>;
   /** Stores a batch in one transaction (pruning old claims first when `pruneOlderThan` is given); per item, false for a replay. */
-  acceptAll(items: readonly { key: string; payload: string }[], at: number, pruneOlderThan?: number): Promise<boolean[]>;
-  /** The interaction was carried out: keep only its claim. */
-  done(key: string): Promise<void>;
+  acceptAll(items: readonly { key: string; payload: string }[], at: number, pruneOlderThan?: number, owner?: string): Promise<boolean[]>;
+  /** The interaction was carried out: keep only its claim. False when it had been already (by another replica). */
+  done(key: string): Promise<boolean>;
   /** Interactions stored but not yet carried out, oldest first. */
   pending(): Promise<InboxItem[]>;
+  /**
+   * Takes interactions stored but not carried out whose holder's lease lapsed (or that no one
+   * holds), oldest first: they are held by `owner` now. With `restart`, also those a process of
+   * this place left behind: on SQLite every one (the data directory's lock proves that process
+   * dead), on PostgreSQL those held under `owner`'s own id.
+   */
+  claim(owner: string, opts?: { restart?: boolean; limit?: number }): Promise<InboxItem[]>;
+  /** Renews `owner`'s hold on every interaction it has not carried out yet. */
+  renew(owner: string): Promise<void>;
 }
 
 export interface DiffsPort {

@@ -103,14 +103,16 @@ export class PgStore implements StorePort {
         }),
     };
     this.inbox = {
-      accept: (key, at, payload) => s.inbox.accept(key, at, payload),
+      accept: (key, at, payload, owner) => s.inbox.accept(key, at, payload, owner),
       done: (key) => s.inbox.done(key),
       pending: s.inbox.pending,
-      acceptAll: (items, at, pruneOlderThan) =>
+      claim: s.inbox.claim,
+      renew: s.inbox.renew,
+      acceptAll: (items, at, pruneOlderThan, owner) =>
         this.tx(async (c) => {
           if (pruneOlderThan !== undefined) await s.outbox.pruneClaims(pruneOlderThan, c);
           const out: boolean[] = [];
-          for (const item of items) out.push(await s.inbox.accept(item.key, at, item.payload, c));
+          for (const item of items) out.push(await s.inbox.accept(item.key, at, item.payload, owner, c));
           return out;
         }),
     };

@@ -27,7 +27,12 @@ export async function applyOn<I>(s: PgStatements, tx: pg.PoolClient, work: Work<
     out.refused = true;
     return out;
   }
-  if (work.inboxDone !== undefined) await s.inbox.done(work.inboxDone, tx);
+  // A compare-and-set: when another replica carried the interaction out first (it claimed the
+  // row after this one's lease lapsed), nothing of this unit is stored.
+  if (work.inboxDone !== undefined && !(await s.inbox.done(work.inboxDone, tx))) {
+    out.refused = true;
+    return out;
+  }
   if (work.create) {
     // A copy: the writes number its events and ids in place, and a unit run again after a lost
     // connection must start from the decision as it was.
