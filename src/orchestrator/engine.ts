@@ -199,14 +199,9 @@ export class Engine {
     const checked = checkSubmission(def, sub.pipeline, sub, this.config.limits.max_brief_chars);
     if (!checked.ok) return refuse('invalid', checked.message);
     const now = this.clock.now();
-    if (!actor.admin) {
-      const limit = this.config.limits.jobs_per_user_per_minute;
-      const recent = await this.store.queries.submittedSince(actor.id, now - 60_000);
-      if (recent.n >= limit) {
-        const wait = Math.max(1, Math.ceil(((recent.oldest ?? now) + 60_000 - now) / 1000));
-        return refuse('rate_limited', `You submitted ${recent.n} jobs in the last minute (limit ${limit}). Try again in ${wait}s.`);
-      }
-    }
+    const limit = this.config.limits.jobs_per_user_per_minute;
+    // Counted inside the submission's transaction, so the limit holds across replicas and concurrent requests.
+    const submitLimit = actor.admin ? {} : { submitLimit: { submitter: actor.id, since: now - 60_000, max: limit } };
     const targets = (this.options.chatSurfaces ?? []).filter(
       // A pipeline's own channels take the place of the global ones.
       (s) => s === sub.origin.surface || Boolean(def.channels?.[s as keyof Config['channels']] ?? this.config.channels[s as keyof Config['channels']]),
@@ -215,12 +210,17 @@ export class Engine {
     try {
       const created = createJob({ id: 0, pipeline: sub.pipeline, def, brief: checked.brief, params: checked.params, submitter: actor.id, origin: sub.origin, targets }, now);
       // The new job (or another queued one) starts in the same commit when there is room.
-      applied = await this.storeFor(opts).apply({ create: { ...created, at: now }, items: [], atomic: true, ...inboxDone(opts), ...this.startQueued(() => true) }, this.decider);
+      applied = await this.storeFor(opts).apply({ create: { ...created, at: now }, items: [], atomic: true, ...submitLimit, ...inboxDone(opts), ...this.startQueued(() => true) }, this.decider);
     } catch (err) {
       this.log.error({ err }, 'could not store a submission');
       return refuse('busy', 'signoff could not save the job just now; nothing was created. Try again in a moment.');
     }
     if (applied.refused) return refuse('already_decided', ALREADY_CARRIED_OUT);
+    if (applied.limited) {
+      const { n, oldest } = applied.limited;
+      const wait = Math.max(1, Math.ceil(((oldest ?? now) + 60_000 - now) / 1000));
+      return refuse('rate_limited', `You submitted ${n} jobs in the last minute (limit ${limit}). Try again in ${wait}s.`);
+    }
     await this.afterCommit(applied.committed, applied.startError);
     const id = applied.created!.agg.job.id;
     const job = (await this.store.jobs.load(id))!.job;

@@ -171,6 +171,13 @@ export interface Work<I> {
   /** A new job (already decided by the pure `createJob`): inserted first, its effects written. */
   create?: Decision;
   /**
+   * The submitter's rate limit, checked in the transaction that creates the job, after every
+   * other submission of theirs in flight (on any process) has committed or rolled back: at most
+   * `max` jobs of `submitter` created after `since`. When full, nothing is created and `apply`
+   * resolves with `limited`.
+   */
+  submitLimit?: { submitter: string; since: number; max: number };
+  /**
    * All or nothing: an item that fails undoes the whole unit (the guard's write included) and
    * `apply` rejects with its error. For a person's change and a guarded report.
    */
@@ -193,6 +200,8 @@ export interface Applied {
   created?: Committed;
   /** Result per item, by index: the commit, `undefined` for a job that does not exist, or the error of an item that was rolled back. */
   items: ({ ok: true; committed: Committed } | { ok: true; committed: undefined } | { ok: false; error: unknown })[];
+  /** Set when `submitLimit` was full: the submitter's recent jobs, and the oldest one's time. Nothing was created. */
+  limited?: { n: number; oldest: number | null };
   /** Starting queued jobs failed (the rest of the unit stands); the next tick tries again. */
   startError?: unknown;
 }
