@@ -23,6 +23,8 @@ export class ClusterEvents {
   /** Ids this process already told `any` about; the feed skips them once. */
   private readonly toldLocally = new Set<number>();
   private off: (() => void) | undefined;
+  /** The feed's position when it started: it never delivers these ids, so this process tells them itself. */
+  private floor = 0;
 
   constructor(private readonly store: Store, private readonly log: Logger) {}
 
@@ -31,6 +33,7 @@ export class ClusterEvents {
     const feed = this.store.feed;
     if (!feed || this.off) return;
     await feed.start();
+    this.floor = feed.delivered;
     this.off = feed.subscribe((e) => {
       this.tell(this.ordered, e);
       if (!this.toldLocally.delete(e.id)) this.tell(this.any, e);
@@ -53,9 +56,9 @@ export class ClusterEvents {
     }
     // The feed may have read it first (this process tells after its post-commit work): then
     // everyone heard it already.
-    if (e.id <= this.store.feed!.delivered) return;
+    if (e.id > this.floor && e.id <= this.store.feed!.delivered) return;
     this.tell(this.any, e);
-    if (this.toldLocally.size < MAX_PENDING_LOCAL) this.toldLocally.add(e.id);
+    if (e.id > this.floor && this.toldLocally.size < MAX_PENDING_LOCAL) this.toldLocally.add(e.id);
   }
 
   onLocal(fn: Fn): () => void {

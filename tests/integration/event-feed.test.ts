@@ -47,6 +47,36 @@ const insert = (c: pg.Client, job: number, seq: number, type: string) =>
   c.query<{ id: number }>(`INSERT INTO events (job_id, seq, type, at, data) VALUES ($1, $2, $3, 0, '{}') RETURNING id`, [job, seq, type]).then((r) => Number(r.rows[0]!.id));
 
 describe('the cluster event feed (PostgreSQL)', () => {
+  it("tells an engine's listeners every replica's events once, and its local listeners only its own", async () => {
+    const url = await freshDatabase();
+    const engines = [];
+    for (let i = 0; i < 2; i++) {
+      const store = await openPgStore(url);
+      const engine = new Engine({ store, config: configFrom(QUICK_PIPELINE), dataDir: tempDir(), baseDir: process.cwd(), log: silentLog, clock: new FakeClock(), tickSchedule: false });
+      await engine.start();
+      cleanup.push(() => store.close(), () => engine.stop());
+      engines.push({ engine, store });
+    }
+    const [a, b] = engines as [(typeof engines)[number], (typeof engines)[number]];
+    const any: number[] = [];
+    const local: number[] = [];
+    a.engine.onEvent((e) => any.push(e.id));
+    a.engine.events.onLocal((e) => local.push(e.job));
+    const submit = async (engine: Engine) => {
+      const r = await engine.submit({ platform: 'console', user: 'alice' }, { pipeline: 'quick', brief: 'both', origin: { surface: 'console' } });
+      if (!r.ok) throw new Error(r.message);
+      return r.jobId;
+    };
+    const [fromA, fromB] = await Promise.all([submit(a.engine), submit(b.engine)]);
+    const all = async () => (await a.store.events.since(0, 1000)).map((e) => e.id);
+    await waitFor(async () => (await all()).length > 0 && (await b.store.jobs.load(fromB!))!.job.state === 'awaiting_approval' && (await a.store.jobs.load(fromA!))!.job.state === 'awaiting_approval', 'both jobs at their gates');
+    const stored = await all();
+    await waitFor(() => any.length >= stored.length, "every replica's event");
+    expect([...any].sort((x, y) => x - y)).toEqual(stored);
+    expect(new Set(local)).toEqual(new Set([fromA]));
+  });
+
+
   it('delivers a smaller id committed late before a larger one committed first, each once', async () => {
     const { store, jobId, otherJob, other, seen } = await setUp();
     const late = await other();
