@@ -64,6 +64,10 @@ export class PgEventFeed implements EventFeed {
       this.poll = setInterval(() => this.wake(), POLL_MS);
       this.poll.unref();
     })();
+    // A start that failed (the database did not answer) may be tried again.
+    this.starting.catch(() => {
+      this.starting = undefined;
+    });
     return this.starting;
   }
 
