@@ -336,6 +336,8 @@ export interface EventFeed {
   subscribe(fn: (event: StoredEvent) => void): () => void;
   /** Every event with an id up to this one has been delivered (none later will have a smaller id). */
   readonly delivered: number;
+  /** True while the wake-up connection (LISTEN) is up; without it events still arrive, by the slow poll (for /healthz). */
+  readonly listening: boolean;
   stop(): Promise<void>;
 }
 
