@@ -2,7 +2,7 @@
  * Cluster-wide limits and timers with two replicas (real `signoff start` processes, their own
  * data directories) on one PostgreSQL: `jobs_per_user_per_minute` and `max_concurrent_jobs` hold
  * for the cluster when submissions race through both replicas at once, and every timer (an
- * auto-approval, a reminder, a timeout) fires once although both replicas sweep every second,
+ * retry, an auto-approval, a reminder, a timeout) fires once although both replicas sweep every second,
  * with one chat notification each.
  */
 import path from 'node:path';
@@ -29,6 +29,10 @@ pipelines:
         gate: { required: true, approvers: [editors] }
   timed:
     stages:
+      - id: flaky
+        run: { command: ["node", "-e", "process.exit(process.env.SIGNOFF_ATTEMPT === '1' ? 1 : 0)"] }
+        retries: 1
+        retry_backoff: 1s
       - id: outline
         run: { builtin: outline }
         gate: { required: false, approvers: [editors], auto_approve_after: 1s }
@@ -78,7 +82,7 @@ describe('limits and timers across replicas (PostgreSQL)', () => {
     expect(Object.fromEntries((await states()).map((r) => [r.state, r.n]))).toEqual({ awaiting_approval: 2, queued: 4 });
   });
 
-  it('fires each auto-approval, reminder and timeout once, with one chat notification each, though both replicas sweep', async () => {
+  it('fires each retry, auto-approval, reminder and timeout once, with one chat notification each, though both replicas sweep', async () => {
     const fake = await FakeSlack.start();
     cleanup.push(() => fake.close());
     const { replicas: [a, b], db } = await cluster({ SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_APP_TOKEN: '', SLACK_API_URL: fake.apiUrl, SIGNOFF_SLACK_POSTS_PER_SECOND: '50' });
@@ -92,12 +96,13 @@ describe('limits and timers across replicas (PostgreSQL)', () => {
     const { rows } = await db.query<{ job_id: number; type: string; stage: string; n: number; notices: number }>(
       `SELECT e.job_id::int AS job_id, e.type, e.data::json->>'stage' AS stage, count(DISTINCT e.id)::int AS n, count(o.id)::int AS notices
        FROM events e LEFT JOIN outbox o ON o.event_id = e.id
-       WHERE e.type IN ('gate.approved', 'gate.reminded', 'gate.expired') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+       WHERE e.type IN ('stage.retried', 'gate.approved', 'gate.reminded', 'gate.expired') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
     );
     expect(rows).toEqual(ids.flatMap((id) => [
       { job_id: id, type: 'gate.approved', stage: 'outline', n: 1, notices: 1 },
       { job_id: id, type: 'gate.expired', stage: 'script', n: 1, notices: 1 },
       { job_id: id, type: 'gate.reminded', stage: 'script', n: 1, notices: 1 },
+      { job_id: id, type: 'stage.retried', stage: 'flaky', n: 1, notices: 1 },
     ]));
     const decided = (await a!.api('GET', `/jobs/${ids[0]}`)).json.gates;
     expect(decided).toEqual([expect.objectContaining({ stage: 'outline', state: 'approved', decided_by: 'timer' }), expect.objectContaining({ stage: 'script', state: 'expired' })]);
