@@ -2,7 +2,8 @@
  * The cluster's event feed on a real PostgreSQL: events written by another connection (another
  * replica) are delivered in id order, each once, even when a transaction holding a smaller id
  * commits after one holding a larger id; and a LISTEN connection cut by the server
- * (pg_terminate_backend) connects again and the feed goes on.
+ * (pg_terminate_backend), or lost with a restart of the server itself, connects again and the
+ * feed goes on.
  */
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import { LISTEN_APPLICATION_NAME } from '../../src/store/postgres/listen.js';
 import type { StoredEvent } from '../../src/store/store.js';
 import { FakeClock, QUICK_PIPELINE, configFrom, silentLog, tempDir } from '../helpers/fixtures.js';
 import { freshDatabase } from '../helpers/postgres.js';
+import { ownPostgres } from '../helpers/own-postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -119,5 +121,31 @@ describe('the cluster event feed (PostgreSQL)', () => {
     await waitFor(() => seen.some((e) => e.id === next), 'the event written after the new connection');
     const ids = seen.map((e) => e.id);
     expect(ids).toEqual([...new Set(ids)].sort((a, b) => a - b));
+  });
+
+  it('goes on after the server itself stops and starts again: every event once, in order', async () => {
+    const { server, url } = await ownPostgres(cleanup);
+    const store = await openPgStore(url);
+    const engine = new Engine({ store, config: configFrom(QUICK_PIPELINE), dataDir: tempDir(), baseDir: process.cwd(), log: silentLog, clock: new FakeClock(), tickSchedule: false });
+    cleanup.push(() => store.close(), () => engine.stop());
+    await engine.start();
+    const seen: number[] = [];
+    store.feed.subscribe((e) => seen.push(e.id));
+    const submit = async () => {
+      const r = await engine.submit({ platform: 'console', user: 'alice' }, { pipeline: 'quick', brief: 'restart', origin: { surface: 'console' } });
+      if (!r.ok) throw new Error(r.message);
+      return r.jobId;
+    };
+    const atGate = async (id: number) => waitFor(async () => (await store.jobs.load(id).catch(() => undefined))?.job.state === 'awaiting_approval', `job ${id} at its gate`, 60_000);
+    await atGate(await submit());
+    await waitFor(() => store.feed.listening, 'the LISTEN connection');
+    await server.stop();
+    await waitFor(() => !store.feed.listening, 'the LISTEN connection to drop');
+    await server.start();
+    await waitFor(() => store.feed.listening, 'the LISTEN connection to come back', 60_000);
+    await atGate(await waitFor(() => submit().catch(() => undefined), 'a submission after the restart', 60_000));
+    const stored = (await store.events.since(0, 1000)).map((e) => e.id);
+    await waitFor(() => seen.length >= stored.length, 'every event');
+    expect(seen).toEqual(stored);
   });
 });
