@@ -1,6 +1,7 @@
 /**
  * Prometheus metrics (prom-client): jobs by state, stage durations, gate wait times, outbox lag.
- * Counts are read from the store when scraped; durations are observed from the event stream.
+ * Counts are read from the store when scraped (the whole cluster's); event counts and durations
+ * are observed from this process's own commits.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from '../orchestrator/engine.js';
@@ -52,7 +53,9 @@ export function createMetrics(engine: Engine): Registry {
     registers: [registry],
   });
   const events = new Counter({ name: 'signoff_events_total', help: 'Lifecycle events by type', labelNames: ['type'], registers: [registry] });
-  engine.onEvent((e) => {
+  // This process's commits only: each replica counts its own work, so the sum over replicas
+  // counts every event once (a stage's duration is observed where its outcome was stored).
+  engine.events.onLocal((e) => {
     events.inc({ type: e.type });
     const stage = String(e.data.stage ?? '');
     const ms = Number(e.data.duration_ms ?? e.data.waited_ms);

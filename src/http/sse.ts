@@ -2,6 +2,11 @@
  * Server-sent events: catch up from the store after the id the client last saw (query `after`
  * or the `Last-Event-ID` header), then stream live events. Slow clients are cut off rather than
  * buffered without bound; EventSource reconnects and resumes.
+ *
+ * Live events are the cluster's, in id order (engine.events.onOrdered: on PostgreSQL every
+ * replica's, read from the table). The catch-up reads only up to the feed's horizon, the id up to
+ * which no event can still appear: a read past it could see an event whose smaller-id neighbour
+ * commits a moment later, and a position past that neighbour would skip it.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { StoredEvent } from '../store/store.js';
@@ -70,17 +75,20 @@ export function streamEvents(engine: Engine, req: FastifyRequest, reply: Fastify
   // are skipped by position, so no event can fall between the two.
   let catchingUp = true;
   const early: StoredEvent[] = [];
-  const off = engine.onEvent((e) => {
+  const off = engine.events.onOrdered((e) => {
     if (!spec.matches(e)) return;
     if (catchingUp) early.push(e);
     else enqueue(e);
   });
+  // Read after subscribing: live events from here on all have larger ids.
+  const horizon = engine.events.horizon();
   void (async () => {
     try {
       for (let cursor = last; ; ) {
         const batch = await spec.fetch(cursor, 500);
-        batch.forEach(enqueue);
-        if (batch.length < 500 || closed) break;
+        const final = batch.filter((e) => e.id <= horizon);
+        final.forEach(enqueue);
+        if (batch.length < 500 || final.length < batch.length || closed) break;
         cursor = spec.position(batch.at(-1)!);
       }
     } catch {

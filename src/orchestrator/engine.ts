@@ -25,6 +25,7 @@ import { ExternalRuns } from './external-runs.js';
 import type { JobInput, Reply } from './types.js';
 import type { ArtifactContents } from '../artifacts/contents.js';
 import { LocalContents } from '../artifacts/local.js';
+import { ClusterEvents } from './cluster-events.js';
 
 export interface Clock {
   now(): number;
@@ -75,6 +76,9 @@ export interface ChangeOptions {
   inboxKey?: string;
 }
 
+/** The answer to a stored chat interaction another replica carried out first (its holder's lease had lapsed). */
+const ALREADY_CARRIED_OUT = 'That was already carried out; nothing changed.';
+
 /** What a person is told when the database could not take their change. */
 export const BUSY_MESSAGE = 'signoff could not save that just now; nothing changed. Try again in a moment.';
 
@@ -91,7 +95,8 @@ export class Engine {
   readonly config: Config;
   private readonly log: Logger;
   private readonly clock: Clock;
-  private readonly listeners = new Set<(event: StoredEvent) => void>();
+  /** Who hears which events (this process's, or every replica's): ./cluster-events.ts. */
+  readonly events: ClusterEvents;
   private readonly launcher: StageLauncher;
   /** Runs that wait for an external system: tokens, notifications, their deadlines. */
   readonly external: ExternalRuns;
@@ -113,6 +118,7 @@ export class Engine {
     this.clock = options.clock ?? { now: () => Date.now() };
     this.decider = transitionDecider(this.clock);
     this.contents = options.contents ?? new LocalContents(path.join(options.dataDir, 'artifacts'));
+    this.events = new ClusterEvents(options.store, options.log);
     this.external = new ExternalRuns({
       store: options.store,
       log: options.log,
@@ -140,6 +146,7 @@ export class Engine {
   /** Recovers stages a dead process left running, fires overdue timers, starts queued jobs, then ticks. */
   async start(): Promise<void> {
     this.stopping = false;
+    await this.events.start();
     for (const id of await this.store.queries.jobsWithRunningStages()) {
       const waiting = (await this.external.waiting(id)).map((r) => ({ stage: r.stage, run: r.run }));
       this.dispatch(id, { type: 'recover', ...(waiting.length ? { waiting } : {}) });
@@ -178,6 +185,7 @@ export class Engine {
     clearInterval(this.contentSweeper);
     this.external.stop();
     await this.launcher.abortAll();
+    this.events.stop();
   }
 
   /** Stage runs this process is doing now (for /healthz). */
@@ -190,9 +198,9 @@ export class Engine {
     return this.clock.now();
   }
 
+  /** Every event of the cluster, each once: this process's as committed, other replicas' as the store's feed reads them. */
   onEvent(listener: (event: StoredEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.events.onAny(listener);
   }
 
   /**
@@ -227,14 +235,9 @@ export class Engine {
     const checked = checkSubmission(def, sub.pipeline, sub, this.config.limits.max_brief_chars);
     if (!checked.ok) return refuse('invalid', checked.message);
     const now = this.clock.now();
-    if (!actor.admin) {
-      const limit = this.config.limits.jobs_per_user_per_minute;
-      const recent = await this.store.queries.submittedSince(actor.id, now - 60_000);
-      if (recent.n >= limit) {
-        const wait = Math.max(1, Math.ceil(((recent.oldest ?? now) + 60_000 - now) / 1000));
-        return refuse('rate_limited', `You submitted ${recent.n} jobs in the last minute (limit ${limit}). Try again in ${wait}s.`);
-      }
-    }
+    const limit = this.config.limits.jobs_per_user_per_minute;
+    // Counted inside the submission's transaction, so the limit holds across replicas and concurrent requests.
+    const submitLimit = actor.admin ? {} : { submitLimit: { submitter: actor.id, since: now - 60_000, max: limit } };
     const targets = (this.options.chatSurfaces ?? []).filter(
       // A pipeline's own channels take the place of the global ones.
       (s) => s === sub.origin.surface || Boolean(def.channels?.[s as keyof Config['channels']] ?? this.config.channels[s as keyof Config['channels']]),
@@ -243,10 +246,16 @@ export class Engine {
     try {
       const created = createJob({ id: 0, pipeline: sub.pipeline, def, brief: checked.brief, params: checked.params, submitter: actor.id, origin: sub.origin, targets }, now);
       // The new job (or another queued one) starts in the same commit when there is room.
-      applied = await this.storeFor(opts).apply({ create: { ...created, at: now }, items: [], atomic: true, ...inboxDone(opts), ...this.startQueued(() => true) }, this.decider);
+      applied = await this.storeFor(opts).apply({ create: { ...created, at: now }, items: [], atomic: true, ...submitLimit, ...inboxDone(opts), ...this.startQueued(() => true) }, this.decider);
     } catch (err) {
       this.log.error({ err }, 'could not store a submission');
       return refuse('busy', 'signoff could not save the job just now; nothing was created. Try again in a moment.');
+    }
+    if (applied.refused) return refuse('already_decided', ALREADY_CARRIED_OUT);
+    if (applied.limited) {
+      const { n, oldest } = applied.limited;
+      const wait = Math.max(1, Math.ceil(((oldest ?? now) + 60_000 - now) / 1000));
+      return refuse('rate_limited', `You submitted ${n} jobs in the last minute (limit ${limit}). Try again in ${wait}s.`);
     }
     await this.afterCommit(applied.committed, applied.startError);
     const id = applied.created!.agg.job.id;
@@ -275,6 +284,7 @@ export class Engine {
       this.log.error({ err, jobId, action: action.type }, 'could not apply an action to a job');
       return { ok: false, code: 'busy', message: BUSY_MESSAGE };
     }
+    if (applied.refused) return { ok: false, code: 'already_decided', message: ALREADY_CARRIED_OUT };
     const item = applied.items[0];
     const committed = item?.ok ? item.committed : undefined;
     await this.afterCommit(applied.committed, applied.startError);
@@ -363,15 +373,7 @@ export class Engine {
     if (startError !== undefined) this.log.warn({ err: startError }, 'could not start queued jobs just now');
     for (const c of committed) if (c.events.some(opensLaterRound)) await this.diffRounds(c);
     for (const c of committed) {
-      for (const event of c.events) {
-        for (const listener of this.listeners) {
-          try {
-            listener(event);
-          } catch (err) {
-            this.log.error({ err }, 'an event listener failed');
-          }
-        }
-      }
+      for (const event of c.events) this.events.committed(event);
       for (const effect of c.effects) {
         if (effect.type === 'runStage') this.launcher.launch(c.agg, effect.stage, effect.run, effect.attempt);
         if (effect.type === 'killStage') {

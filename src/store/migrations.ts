@@ -180,4 +180,8 @@ export const MIGRATIONS: readonly string[] = [
   `,
   /* 7: artifact contents (PostgreSQL only) */ '',
   /* 8: the cluster's leases (PostgreSQL only) */ '',
+  /* 9: an inbox row is held by one replica under a lease (the wake-up trigger is PostgreSQL only) */ `
+  ALTER TABLE dedupe ADD COLUMN owner TEXT;
+  ALTER TABLE dedupe ADD COLUMN lease_until INTEGER;
+  `,
 ];

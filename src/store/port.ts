@@ -163,11 +163,20 @@ export interface Work<I> {
   guard?: Guard;
   /**
    * A stored chat interaction this unit carries out: its inbox row is cleared in the same
-   * transaction, so a crash can neither lose it nor carry it out twice.
+   * transaction, so a crash can neither lose it nor carry it out twice. The clear is a
+   * compare-and-set: when the row was cleared already (another replica carried it out), the unit
+   * writes nothing and resolves `{ refused: true }`.
    */
   inboxDone?: string;
   /** A new job (already decided by the pure `createJob`): inserted first, its effects written. */
   create?: Decision;
+  /**
+   * The submitter's rate limit, checked in the transaction that creates the job, after every
+   * other submission of theirs in flight (on any process) has committed or rolled back: at most
+   * `max` jobs of `submitter` created after `since`. When full, nothing is created and `apply`
+   * resolves with `limited`.
+   */
+  submitLimit?: { submitter: string; since: number; max: number };
   /**
    * All or nothing: an item that fails undoes the whole unit (the guard's write included) and
    * `apply` rejects with its error. For a person's change and a guarded report.
@@ -183,7 +192,7 @@ export interface Work<I> {
 }
 
 export interface Applied {
-  /** True when the guard failed: nothing was written. */
+  /** True when the guard (or the inbox row's compare-and-set) failed: nothing was written. */
   refused: boolean;
   /** The created job, if any, then what each item stored (in order; missing jobs and failed items are absent), then the started jobs. */
   committed: Committed[];
@@ -191,6 +200,8 @@ export interface Applied {
   created?: Committed;
   /** Result per item, by index: the commit, `undefined` for a job that does not exist, or the error of an item that was rolled back. */
   items: ({ ok: true; committed: Committed } | { ok: true; committed: undefined } | { ok: false; error: unknown })[];
+  /** Set when `submitLimit` was full: the submitter's recent jobs, and the oldest one's time. Nothing was created. */
+  limited?: { n: number; oldest: number | null };
   /** Starting queued jobs failed (the rest of the unit stands); the next tick tries again. */
   startError?: unknown;
 }
@@ -256,15 +267,30 @@ export interface OutboxPort {
   releaseClaim(key: string): Promise<void>;
 }
 
+/**
+ * How long a replica holds a stored interaction it has not carried out yet without renewing the
+ * hold; after that any replica may claim it (its holder is presumed dead).
+ */
+export const INBOX_LEASE_MS = 10_000;
+
 export interface InboxPort {
-  /** Stores an interaction under its claim; false when the key was seen before. */
-  accept(key: string, at: number, payload: string): Promise<boolean>;
+  /** Stores an interaction under its claim (held by `owner`, when given, for INBOX_LEASE_MS); false when the key was seen before. */
+  accept(key: string, at: number, payload: string, owner?: string): Promise<boolean>;
   /** Stores a batch in one transaction (pruning old claims first when `pruneOlderThan` is given); per item, false for a replay. */
-  acceptAll(items: readonly { key: string; payload: string }[], at: number, pruneOlderThan?: number): Promise<boolean[]>;
-  /** The interaction was carried out: keep only its claim. */
-  done(key: string): Promise<void>;
+  acceptAll(items: readonly { key: string; payload: string }[], at: number, pruneOlderThan?: number, owner?: string): Promise<boolean[]>;
+  /** The interaction was carried out: keep only its claim. False when it had been already (by another replica). */
+  done(key: string): Promise<boolean>;
   /** Interactions stored but not yet carried out, oldest first. */
   pending(): Promise<InboxItem[]>;
+  /**
+   * Takes interactions stored but not carried out whose holder's lease lapsed (or that no one
+   * holds), oldest first: they are held by `owner` now. With `restart`, also those a process of
+   * this place left behind: on SQLite every one (the data directory's lock proves that process
+   * dead), on PostgreSQL those held under `owner`'s own id.
+   */
+  claim(owner: string, opts?: { restart?: boolean; limit?: number }): Promise<InboxItem[]>;
+  /** Renews `owner`'s hold on every interaction it has not carried out yet. */
+  renew(owner: string): Promise<void>;
 }
 
 export interface DiffsPort {
@@ -298,6 +324,23 @@ export interface ExternalRunsPort {
   setNotify(id: number, state: NotifyState, attempts: number): Promise<void>;
 }
 
+/**
+ * Every event committed to the store by any process sharing it, in id order, each once (a
+ * PostgreSQL store shared by replicas; ./postgres/event-feed.ts). SQLite has one process, whose
+ * engine hears its own commits, so it has no feed.
+ */
+export interface EventFeed {
+  /** Starts reading after the events committed now; resolves once the position is known. */
+  start(): Promise<void>;
+  /** `fn` hears each event delivered from now on, in id order. */
+  subscribe(fn: (event: StoredEvent) => void): () => void;
+  /** Every event with an id up to this one has been delivered (none later will have a smaller id). */
+  readonly delivered: number;
+  /** True while the wake-up connection (LISTEN) is up; without it events still arrive, by the slow poll (for /healthz). */
+  readonly listening: boolean;
+  stop(): Promise<void>;
+}
+
 /** The store as everything outside src/store sees it. */
 export interface StorePort {
   /** Which database: start-up and check-config say it. */
@@ -310,6 +353,8 @@ export interface StorePort {
   readonly inbox: InboxPort;
   readonly diffs: DiffsPort;
   readonly externalRuns: ExternalRunsPort;
+  /** Events other processes commit (PostgreSQL); undefined when this process is the only writer. */
+  readonly feed?: EventFeed;
   /**
    * The unit of work: one transaction that loads each job, calls `decider.decide`, and writes the
    * state (compare-and-set on the job's version and the gates' states), events, outbox rows and

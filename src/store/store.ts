@@ -25,6 +25,6 @@ export function sqliteOnly(store: StorePort): SqliteStore {
 export { SqliteStore, sqliteStoreOver } from './sqlite/store.js';
 export { StoreError } from './errors.js';
 export type {
-  Applied, Artifact, ChatRef, Committed, Decider, Decision, ExternalRun, ExternalRunState, Guard, InboxItem, JobSummaryRow,
+  Applied, Artifact, ChatRef, Committed, Decider, Decision, EventFeed, ExternalRun, ExternalRunState, Guard, InboxItem, JobSummaryRow,
   NewExternalRun, NotifyState, OutboxRow, StoredDiff, StoredEvent, StorePort, Work,
 } from './port.js';

@@ -8,6 +8,11 @@
  * after the answer loses nothing: `start()` carries out what is still stored. A replayed request
  * (same key) is acknowledged and changes nothing.
  *
+ * Replicas on one PostgreSQL share the inbox: a stored interaction is held by the replica that
+ * stored it under a lease (INBOX_LEASE_MS) it renews while the interaction waits here; every
+ * SWEEP_MS each replica claims those whose lease lapsed (their replica died) and carries them out.
+ * The change clears the row in its own transaction as a compare-and-set, so it happens once.
+ *
  * Only interactions whose answer carries nothing go through here (slash commands, gate buttons);
  * modal submissions, whose answer can hold validation errors, stay with Bolt's receiver.
  */
@@ -15,6 +20,7 @@ import { HTTPModuleFunctions, isValidSlackRequest, type App } from '@slack/bolt'
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { Store } from '../../store/store.js';
+import { replicaId } from '../../cluster/replica.js';
 import { beforeAck, REPLAY_WINDOW_MS } from '../before-ack.js';
 
 /** The context property that tells a handler its interaction came through the inbox, claimed. */
@@ -24,6 +30,8 @@ const PRUNE_EVERY_MS = 60_000;
 const QUIET_MS = 3;
 /** …but never longer than this: a steady stream of requests does not starve the decisions. */
 const MAX_WAIT_MS = 100;
+/** How often holds are renewed and lapsed ones claimed: well inside the lease, so a live replica's hold never lapses. */
+const SWEEP_MS = 2_000;
 
 /** The replay claim of an interaction the inbox takes, or undefined for one Bolt's receiver handles. */
 export function inboxKey(body: Record<string, unknown>): string | undefined {
@@ -62,6 +70,9 @@ export class SlackInbox {
   private scheduled = false;
   private lastPrune = 0;
   private lastArrival = 0;
+  /** Keys queued or being carried out here (a claim sweep must not queue one twice). */
+  private readonly mine = new Set<string>();
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly app: App,
@@ -69,6 +80,8 @@ export class SlackInbox {
     /** HTTP mode's signing secret; undefined in Socket Mode, where the socket is the proof. */
     private readonly signingSecret: string | undefined,
     private readonly log: Logger,
+    /** Who holds the interactions this process stores (the replica id). */
+    private readonly owner: string = replicaId(),
   ) {}
 
   /**
@@ -109,34 +122,60 @@ export class SlackInbox {
       // Slack gives up after 3 s: rather than store late and acknowledge into the void, answer
       // an error (nothing stored) when another process holds the database longer than that.
       const items = batch.map((item) => ({ key: item.key, payload: item.form }));
-      fresh = await beforeAck(this.db).inbox.acceptAll(items, now, prune ? now - REPLAY_WINDOW_MS : undefined);
+      fresh = await beforeAck(this.db).inbox.acceptAll(items, now, prune ? now - REPLAY_WINDOW_MS : undefined, this.owner);
     } catch (err) {
       for (const item of batch) item.reject(err);
       return;
     }
     if (prune) this.lastPrune = now;
     batch.forEach((item, i) => {
-      if (fresh[i]) this.queue.push({ key: item.key, body: item.body, since: now });
+      if (fresh[i]) this.enqueue(item.key, item.body, now);
       item.resolve();
     });
     this.schedule();
   }
 
-  /** Starts carrying out stored interactions, those a previous process left first. */
+  /** Starts carrying out stored interactions, those a previous process (or a dead replica) left first. */
   async start(): Promise<void> {
     this.running = true;
-    const left = (await this.db.inbox.pending()).filter((item) => !this.queue.some((q) => q.key === item.key));
-    if (left.length > 0) this.log.info({ count: left.length }, 'carrying out Slack interactions stored before a restart');
-    this.queue.unshift(...left.flatMap((item) => {
+    await this.claim(true);
+    this.sweeper = setInterval(() => void this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /** Stops taking work from the queue; what is left stays stored (its hold lapses) for the next start or another replica. */
+  stop(): void {
+    this.running = false;
+    clearInterval(this.sweeper);
+  }
+
+  private enqueue(key: string, body: Record<string, unknown>, since: number, first = false): void {
+    if (this.mine.has(key)) return;
+    this.mine.add(key);
+    if (first) this.queue.unshift({ key, body, since });
+    else this.queue.push({ key, body, since });
+  }
+
+  /** Takes stored interactions no live replica holds (at start, also those this place left) and queues them first. */
+  private async claim(restart: boolean): Promise<void> {
+    const left = await this.db.inbox.claim(this.owner, { restart });
+    if (left.length > 0) this.log.info({ count: left.length }, restart ? 'carrying out Slack interactions stored before a restart' : 'carrying out Slack interactions a stopped replica stored');
+    for (const item of left.reverse()) {
       const body = parseForm(item.payload);
-      return body ? [{ key: item.key, body, since: 0 }] : [];
-    }));
+      if (body) this.enqueue(item.key, body, 0, true);
+    }
     this.schedule();
   }
 
-  /** Stops taking work from the queue; what is left stays stored for the next start. */
-  stop(): void {
-    this.running = false;
+  /** Renews this replica's holds, then claims lapsed ones. */
+  private async sweep(): Promise<void> {
+    if (!this.running) return;
+    try {
+      if (this.mine.size > 0) await this.db.inbox.renew(this.owner);
+      await this.claim(false);
+    } catch (err) {
+      this.log.warn({ err }, 'could not sweep the Slack inbox just now');
+    }
   }
 
   private schedule(): void {
@@ -174,5 +213,6 @@ export class SlackInbox {
     } catch (err) {
       this.log.warn({ err, key }, 'could not mark a Slack interaction as carried out; it will run again at start');
     }
+    this.mine.delete(key);
   }
 }

@@ -35,6 +35,33 @@ export function eventStatements(db: Queryable) {
     async since(afterId = 0, limit = 1000): Promise<StoredEvent[]> {
       return (await rows<Row>(db, 'SELECT * FROM events WHERE id > $1 ORDER BY id LIMIT $2', [afterId, limit])).map(toEvent);
     },
+    /**
+     * The newest event id committed now and the snapshot it was read in: every smaller id was
+     * handed out before, so it is either visible in that snapshot or belongs to a transaction
+     * the snapshot lists as in progress (see ./event-feed.ts).
+     */
+    async horizon(): Promise<{ max: number; snapshot: string }> {
+      const r = await row<{ max: number; snapshot: string }>(db, 'SELECT COALESCE((SELECT max(id) FROM events), 0) AS max, pg_current_snapshot()::text AS snapshot');
+      return { max: Number(r!.max), snapshot: r!.snapshot };
+    },
+    /**
+     * How many of the transactions in progress in `snapshot` still are, in this database: a
+     * snapshot lists the whole server's, and a long transaction in another database must not
+     * hold up this one's events. A session of this database whose transaction this role may not
+     * see (another role, without pg_read_all_stats) counts every transaction of the snapshot.
+     */
+    async stillRunning(snapshot: string): Promise<number> {
+      const r = await row<{ n: number }>(db, `WITH ours AS (SELECT backend_xid, state FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid())
+        SELECT count(*)::int AS n FROM pg_snapshot_xip($1::pg_snapshot) AS x
+        WHERE pg_xact_status(x) = 'in progress'
+          AND ((x::text::bigint % 4294967296) IN (SELECT backend_xid::text::bigint FROM ours WHERE backend_xid IS NOT NULL)
+               OR EXISTS (SELECT 1 FROM ours WHERE state IS NULL))`, [snapshot]);
+      return r?.n ?? 0;
+    },
+    /** Events with `after` < id <= `upTo`, by id. */
+    async between(after: number, upTo: number, limit = 500): Promise<StoredEvent[]> {
+      return (await rows<Row>(db, 'SELECT * FROM events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3', [after, upTo, limit])).map(toEvent);
+    },
     async byId(id: number): Promise<StoredEvent | undefined> {
       const r = await row<Row>(db, 'SELECT * FROM events WHERE id = $1', [id]);
       return r && toEvent(r);

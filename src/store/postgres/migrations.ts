@@ -209,6 +209,18 @@ export const PG_MIGRATIONS: readonly string[] = [
     expires_at bigint NOT NULL
   );
   `,
+  /* 9: replicas: every statement that writes events wakes the other replicas (NOTIFY is sent at
+     COMMIT, never for a rollback); an inbox row is held by one replica under a lease */ `
+  CREATE FUNCTION signoff_events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    PERFORM pg_notify('signoff_events', '');
+    RETURN NULL;
+  END
+  $$;
+  CREATE TRIGGER events_notify AFTER INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION signoff_events_notify();
+  ALTER TABLE dedupe ADD COLUMN owner text;
+  ALTER TABLE dedupe ADD COLUMN lease_until bigint;
+  `,
 ];
 
 /** The tables a signoff schema holds, parents before children (the order a copy inserts them). */

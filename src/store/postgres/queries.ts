@@ -26,10 +26,7 @@ export function queryStatements(db: Queryable) {
         UNION SELECT job_id FROM gates WHERE deadline_at IS NOT NULL AND deadline_at <= $1 AND state = 'pending'
         UNION SELECT job_id FROM gates WHERE remind_at IS NOT NULL AND remind_at <= $1 AND state = 'pending'
         UNION SELECT job_id FROM gates WHERE escalate_at IS NOT NULL AND escalate_at <= $1 AND state IN ('pending', 'held')`, [now])).map((r) => r.id),
-    submittedSince: async (submitter: string, since: number) => {
-      const r = await row<{ n: number; oldest: number | null }>(db, 'SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE submitter = $1 AND created_at > $2', [submitter, since]);
-      return { n: Number(r?.n ?? 0), oldest: r?.oldest ?? null };
-    },
+    submittedSince: (submitter: string, since: number) => submittedSinceOn(db, submitter, since),
     countsByState: () => rows<{ state: JobState; n: number }>(db, 'SELECT state, COUNT(*) AS n FROM jobs GROUP BY state'),
     outboxLag: async () => {
       const r = await row<{ oldest: number | null; n: number }>(db, 'SELECT MIN(created_at) AS oldest, COUNT(*) AS n FROM outbox WHERE delivered_at IS NULL');
@@ -42,6 +39,12 @@ export function queryStatements(db: Queryable) {
 }
 
 /** Jobs running or awaiting approval, counted on `db` (a transaction's client, when starting queued jobs). */
+/** Jobs `submitter` created after `since`, and the oldest one's time (on a pool, or inside a transaction). */
+export async function submittedSinceOn(db: Queryable, submitter: string, since: number): Promise<{ n: number; oldest: number | null }> {
+  const r = await row<{ n: number; oldest: number | null }>(db, 'SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE submitter = $1 AND created_at > $2', [submitter, since]);
+  return { n: Number(r?.n ?? 0), oldest: r?.oldest ?? null };
+}
+
 export async function activeCountOn(db: Queryable): Promise<number> {
   const r = await row<{ n: number }>(db, `SELECT COUNT(*) AS n FROM jobs WHERE state IN ('running', 'awaiting_approval')`);
   return Number(r?.n ?? 0);

@@ -16,6 +16,7 @@ import { openPostgres, type Postgres } from './connect.js';
 import { migratePostgres } from './migrate.js';
 import { pgStatements, type PgStatements } from './statements.js';
 import { applyOn } from './unit-of-work.js';
+import { PgEventFeed } from './event-feed.js';
 import type { Queryable } from './sql.js';
 
 /** How long an unbounded write waits for a row lock another transaction holds (SQLite's busy_timeout). */
@@ -74,6 +75,9 @@ export class PgStore implements StorePort {
   readonly externalRuns: ExternalRunsPort;
   private readonly s: PgStatements;
   private readonly views: Map<number, PgStore>;
+  private ownFeed: PgEventFeed | undefined;
+  /** Where the event feed reports trouble (set by openPgStore). */
+  log: Logger | undefined;
 
   /** `lockWaitMs`: this view waits at most that long for a client and for locks (undefined: the store's usual waits). */
   constructor(readonly pool: pg.Pool, readonly where: string, private readonly lockWaitMs?: number, views?: Map<number, PgStore>) {
@@ -99,14 +103,16 @@ export class PgStore implements StorePort {
         }),
     };
     this.inbox = {
-      accept: (key, at, payload) => s.inbox.accept(key, at, payload),
+      accept: (key, at, payload, owner) => s.inbox.accept(key, at, payload, owner),
       done: (key) => s.inbox.done(key),
       pending: s.inbox.pending,
-      acceptAll: (items, at, pruneOlderThan) =>
+      claim: s.inbox.claim,
+      renew: s.inbox.renew,
+      acceptAll: (items, at, pruneOlderThan, owner) =>
         this.tx(async (c) => {
           if (pruneOlderThan !== undefined) await s.outbox.pruneClaims(pruneOlderThan, c);
           const out: boolean[] = [];
-          for (const item of items) out.push(await s.inbox.accept(item.key, at, item.payload, c));
+          for (const item of items) out.push(await s.inbox.accept(item.key, at, item.payload, owner, c));
           return out;
         }),
     };
@@ -133,16 +139,28 @@ export class PgStore implements StorePort {
     let view = this.views.get(ms);
     if (!view) {
       view = new PgStore(this.pool, this.where, ms, this.views);
+      view.root = this;
       this.views.set(ms, view);
     }
     return view;
+  }
+
+  /** The root store a bounded view was made from (the feed is the root's). */
+  private root: PgStore | undefined;
+
+  /** Every event any replica commits, in id order (one per store, made when first asked for). */
+  get feed(): PgEventFeed {
+    if (this.root) return this.root.feed;
+    this.ownFeed ??= new PgEventFeed(this.pool, this.s.events, this.log);
+    return this.ownFeed;
   }
 
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.ownFeed?.stop();
     return this.pool.end();
   }
 
@@ -268,5 +286,7 @@ export async function openPgStore(url: string, log?: Logger): Promise<PgStore> {
     await pg.close().catch(() => undefined);
     throw err;
   }
-  return new PgStore(pg.pool, pg.where);
+  const store = new PgStore(pg.pool, pg.where);
+  store.log = log;
+  return store;
 }

@@ -11,12 +11,14 @@ import { cloneAggregate } from '../../orchestrator/clone-aggregate.js';
 import type { JobAggregate } from '../../orchestrator/types.js';
 import { StoreError } from '../errors.js';
 import type { Applied, Committed, Decider, Decision, Guard, StoredEvent, Work } from '../port.js';
-import { activeCountOn } from './queries.js';
+import { activeCountOn, submittedSinceOn } from './queries.js';
 import { rows } from './sql.js';
 import type { PgStatements } from './statements.js';
 
 /** An arbitrary constant: the advisory lock held while a unit counts free places and starts queued jobs. */
 const START_LOCK = 7_246_183_502;
+/** The first half of the two-key advisory lock a submitter's submissions take (a key space apart from the one-key locks). */
+const SUBMIT_LOCK = 72_461_835;
 
 /** Runs `work` in the open transaction on `tx`; throws when the transaction as a whole cannot be stored. */
 export async function applyOn<I>(s: PgStatements, tx: pg.PoolClient, work: Work<I>, d: Decider<I>): Promise<Applied> {
@@ -27,7 +29,23 @@ export async function applyOn<I>(s: PgStatements, tx: pg.PoolClient, work: Work<
     out.refused = true;
     return out;
   }
-  if (work.inboxDone !== undefined) await s.inbox.done(work.inboxDone, tx);
+  // A compare-and-set: when another replica carried the interaction out first (it claimed the
+  // row after this one's lease lapsed), nothing of this unit is stored.
+  if (work.inboxDone !== undefined && !(await s.inbox.done(work.inboxDone, tx))) {
+    out.refused = true;
+    return out;
+  }
+  if (work.create && work.submitLimit) {
+    const l = work.submitLimit;
+    // Held to the end of the transaction: a submission of the same person on any process waits
+    // here until this one's job is committed (and counted) or rolled back.
+    await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [SUBMIT_LOCK, l.submitter]);
+    const recent = await submittedSinceOn(tx, l.submitter, l.since);
+    if (recent.n >= l.max) {
+      out.limited = recent;
+      return out;
+    }
+  }
   if (work.create) {
     // A copy: the writes number its events and ids in place, and a unit run again after a lost
     // connection must start from the decision as it was.

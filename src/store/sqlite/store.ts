@@ -66,13 +66,13 @@ export class SqliteStore implements StorePort {
     this.outbox = lift(outbox, ['dueJobs', 'pendingForJob', 'markDelivered', 'markFailed', 'markDropped', 'getRef', 'putRef', 'refsWithPrefix', 'claimOnce', 'pruneAndClaim', 'pruneClaims', 'releaseClaim'], around);
     const inbox = {
       ...s.inbox,
-      acceptAll: (items: readonly { key: string; payload: string }[], at: number, pruneOlderThan?: number) =>
+      acceptAll: (items: readonly { key: string; payload: string }[], at: number, pruneOlderThan?: number, owner?: string) =>
         s.transaction(() => {
           if (pruneOlderThan !== undefined) s.outbox.pruneClaims(pruneOlderThan);
-          return items.map((item) => s.inbox.accept(item.key, at, item.payload));
+          return items.map((item) => s.inbox.accept(item.key, at, item.payload, owner));
         }),
     };
-    this.inbox = lift(inbox, ['accept', 'acceptAll', 'done', 'pending'], around);
+    this.inbox = lift(inbox, ['accept', 'acceptAll', 'done', 'pending', 'claim', 'renew'], around);
     this.diffs = lift(s.diffs, ['get', 'insert', 'reviewedRun', 'runBefore', 'artifactsOf'], around);
     const externalRuns = {
       ...s.externalRuns,

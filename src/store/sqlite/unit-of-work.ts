@@ -18,7 +18,20 @@ export function applySync<I>(s: SyncStore, work: Work<I>, d: Decider<I>): Applie
       out.refused = true;
       return;
     }
-    if (work.inboxDone !== undefined) s.inbox.done(work.inboxDone);
+    // A compare-and-set, as on PostgreSQL: an interaction already carried out changes nothing.
+    if (work.inboxDone !== undefined && !s.inbox.done(work.inboxDone)) {
+      out.refused = true;
+      return;
+    }
+    if (work.create && work.submitLimit) {
+      // Inside the one writer's transaction: no other submission can be counted meanwhile.
+      const l = work.submitLimit;
+      const recent = s.queries.submittedSince(l.submitter, l.since);
+      if (recent.n >= l.max) {
+        out.limited = recent;
+        return;
+      }
+    }
     if (work.create) {
       const created = s.transaction(() => createOne(s, work.create!, d));
       out.created = created;
