@@ -1,0 +1,24 @@
+/** The figures of a cluster chaos run as a Markdown table, ready to paste into docs/reliability.md. */
+import type { ClusterChaosSummary } from './cluster-run.js';
+
+export function markdownReport(s: ClusterChaosSummary, command: string): string {
+  const c = s.cluster;
+  const failovers = c.disruptions.map((d) => d.courierFailoverMs).filter((ms): ms is number => ms !== undefined);
+  const kills = Object.entries(c.kills).map(([part, n]) => `${n} ${part === 'postgres' ? 'PostgreSQL restart' : part}`).join(', ');
+  const rows: [string, string][] = [
+    ['cluster', `${c.replicas} replicas, ${c.workersStarted} workers${c.workersStarted !== c.workersAsked ? ` (${c.workersAsked} asked; no \`worker\` command in this build)` : ''}, one PostgreSQL`],
+    ['jobs', `${s.jobs} (${Object.entries(s.outcomes).map(([k, n]) => `${n} ${k}`).join(', ')}, as their clicks imply)`],
+    ['disruptions', `${c.disruptions.length}: ${kills}; ${s.restarts} processes started again; ${s.durationS} s in all`],
+    ['courier failover', failovers.length ? `${Math.max(...failovers)} ms at most over ${failovers.length} courier kills` : 'not reported by this build (/healthz has no `courier`)'],
+    ['submissions', `${s.submissions.sent} sent (${s.submissions.viaApi} through the API), ${s.submissions.accepted} acknowledged, ${s.submissions.unanswered} unanswered, ${s.submissions.busy} busy`],
+    ['clicks and dialogs', `${s.clicks.sent} sent, ${s.clicks.accepted} acknowledged, ${s.clicks.applied} took effect, ${s.clicks.busy} busy; ${s.clicks.replays} replays, ${s.clicks.replaysApplied} applied`],
+    ['stage runs', `${s.stages.starts} starts, ${s.stages.recovered} recoveries, ${s.stages.processRuns} processes started; outputs from another run ${s.extra.outputsFromOtherRuns ?? 0}, missing or doubled ${s.extra.outputsMissingOrDoubled ?? 0}`],
+    ['Slack', `${s.slack.apiCalls} Web API calls: ${s.slack.posts} posts, ${s.slack.uploads} uploads, ${s.slack.edits} edits`],
+    ['gate decisions', `${s.gates.decisions}; decided twice ${s.gates.decidedTwice}; skipped ${s.gates.skipped}; by someone not allowed ${s.gates.byWrongPerson}`],
+    ['chat messages', `${s.delivery.outboxRows} outbox rows; undelivered ${s.delivery.undelivered}; duplicates ${s.delivery.duplicates}; missing ${s.delivery.missing}; out of order ${s.delivery.outOfOrder}`],
+    ['stuck jobs', String(s.stuck)],
+    ['**lost**', `**${s.lost.submissions} submissions, ${s.lost.clicks} clicks**`],
+    ['violations', String(s.violations.length)],
+  ];
+  return [`\`\`\`sh\n${command}\n\`\`\``, '', '| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
+}
