@@ -21,7 +21,7 @@ export interface Click {
 }
 
 /** Who a job submitted through the API is (the API token's identity). */
-export const API_SUBMITTER = 'api:api';
+export const API_SUBMITTER = 'api';
 
 export interface JobPlan {
   n: number;

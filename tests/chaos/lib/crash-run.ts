@@ -73,8 +73,8 @@ export interface CrashChaosSummary {
   kills: number;
   restarts: number;
   durationS: number;
-  submissions: { sent: number; accepted: number; unanswered: number; resent: number; viaApi: number; busy: number };
-  clicks: { sent: number; accepted: number; unanswered: number; applied: number; refused: Record<string, number>; replays: number; replaysApplied: number; rejectDialogs: number; busy: number };
+  submissions: { sent: number; accepted: number; unanswered: number; resent: number; viaApi: number; busy: number; acknowledgedThenBusy: number };
+  clicks: { sent: number; accepted: number; unanswered: number; applied: number; refused: Record<string, number>; replays: number; replaysApplied: number; rejectDialogs: number; busy: number; acknowledgedThenBusy: number };
   outcomes: Record<string, number>;
   stages: { processRuns: number; starts: number; recovered: number };
   slack: { apiCalls: number; posts: number; uploads: number; edits: number; responses: number };
@@ -125,8 +125,8 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
   const index = new JobIndex(keeper, deadline);
 
   const figures = {
-    submissions: { sent: 0, accepted: 0, unanswered: 0, resent: 0, viaApi: 0, busy: 0 },
-    clicks: { sent: 0, accepted: 0, unanswered: 0, applied: 0, refused: {} as Record<string, number>, replays: 0, replaysApplied: 0, rejectDialogs: 0, busy: 0 },
+    submissions: { sent: 0, accepted: 0, unanswered: 0, resent: 0, viaApi: 0, busy: 0, acknowledgedThenBusy: 0 },
+    clicks: { sent: 0, accepted: 0, unanswered: 0, applied: 0, refused: {} as Record<string, number>, replays: 0, replaysApplied: 0, rejectDialogs: 0, busy: 0, acknowledgedThenBusy: 0 },
     lost: { submissions: 0, clicks: 0 },
   };
   const applied = new Map<number, Map<string, number>>();
@@ -144,6 +144,19 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
     }
     violation(`${what} was answered ${d.status}: ${'text' in d ? d.text.slice(0, 300) : ''}`);
     return 'refused';
+  }
+
+  /**
+   * Busy answers signoff gave after acknowledging a request ("nothing changed / nothing was
+   * created. Try again"), through the command's response_url or privately to the person. Such a
+   * request is not lost (the person is told to send it again, and the driver does), but it is
+   * counted apart (acknowledgedThenBusy). Only looked for while the database may be away.
+   */
+  const BUSY_TEXT = /nothing (changed|was created)\. Try again/;
+  function busyAnswers(user: string, responseId?: string): number {
+    if (!o.busyIsExpected) return 0;
+    const viaUrl = responseId && BUSY_TEXT.test(JSON.stringify(fake.responses.find((x) => x.id === responseId)?.body ?? '')) ? 1 : 0;
+    return viaUrl + fake.ephemerals.filter((e) => e.user === user && BUSY_TEXT.test(`${e.text ?? ''}${JSON.stringify(e.blocks ?? [])}`)).length;
   }
 
   /** The job's events after `after`, asked until signoff answers (it may be down, or go down meanwhile). */
@@ -202,6 +215,7 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
       if (outcome === 'accepted') figures.submissions.accepted += 1;
       if (outcome === 'unanswered') figures.submissions.unanswered += 1;
       const responseId = fields.response_url!.split('/').pop();
+      const busyBefore = busyAnswers(plan.submitter);
       // The answer in Slack ("Job 12 (chaos) started."), or else the API, tells the job id.
       for (;;) {
         const answer = JSON.stringify(fake.responses.find((x) => x.id === responseId)?.body ?? '');
@@ -210,6 +224,10 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
         const known = index.byBrief.get(plan.brief);
         if (known) return known.id;
         if (Date.now() > deadline) throw new Error(`job ${plan.n}: never appeared`);
+        if (outcome === 'accepted' && busyAnswers(plan.submitter, responseId) > busyBefore) {
+          figures.submissions.acknowledgedThenBusy += 1;
+          break;
+        }
         if (keeper.generation !== gen || outcome !== 'accepted') {
           // Restarted (or never answered): once a process is up again, what the file holds is
           // all there is; the reading must come from that process, not one from before the kill.
@@ -217,9 +235,11 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
           // (within seconds of starting), and it must not be sent again.
           const again = await appearsAfterRestart(plan.brief, sentAt, outcome === 'accepted' ? CARRY_OUT_MS : 0);
           if (again) return again;
-          if (outcome === 'accepted') {
+          if (outcome === 'accepted' && busyAnswers(plan.submitter, responseId) > busyBefore) figures.submissions.acknowledgedThenBusy += 1;
+          else if (outcome === 'accepted') {
             figures.lost.submissions += 1;
-            violation(`job ${plan.n}: the submission by ${plan.submitter} was acknowledged (200) but no job was created, even ${CARRY_OUT_MS / 1000} s after the restart`);
+            const said = JSON.stringify(fake.responses.find((x) => x.id === responseId)?.body ?? 'nothing').slice(0, 300);
+            violation(`job ${plan.n}: the submission by ${plan.submitter} was acknowledged (200) but no job was created, even ${CARRY_OUT_MS / 1000} s after the restart (its answer in Slack: ${said})`);
           }
           break;
         }
@@ -287,6 +307,7 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
       if (Date.now() > deadline) throw new Error(`job ${job}: the click by ${click.user} on ${stage} never took effect`);
       await keeper.up();
       const baseline = await lastSeq(job);
+      const busyBefore = busyAnswers(click.user);
       const req = make();
       const gen = keeper.generation;
       figures.clicks.sent += 1;
@@ -297,11 +318,16 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
       for (;;) {
         const seen = await effect(baseline);
         if (seen) return { effect: seen, req };
+        if (outcome === 'accepted' && busyAnswers(click.user) > busyBefore) {
+          figures.clicks.acknowledgedThenBusy += 1;
+          break;
+        }
         if (keeper.generation !== gen || outcome !== 'accepted') {
           // An acknowledged click is stored: the restarted process must carry it out.
           const last = await effectAfterRestart(() => effect(baseline), outcome === 'accepted' ? CARRY_OUT_MS : 0);
           if (last) return { effect: last, req };
-          if (outcome === 'accepted') {
+          if (outcome === 'accepted' && busyAnswers(click.user) > busyBefore) figures.clicks.acknowledgedThenBusy += 1;
+          else if (outcome === 'accepted') {
             figures.lost.clicks += 1;
             violation(`job ${job}: a ${click.action} click by ${click.user} on "${stage}" was acknowledged (200) but never applied, even ${CARRY_OUT_MS / 1000} s after the restart`);
           }
