@@ -34,6 +34,9 @@ describe('cluster chaos (quick)', () => {
     expect(summary.delivery.duplicates + summary.delivery.missing).toBe(0);
     expect(summary.gates.decidedTwice + summary.gates.skipped).toBe(0);
     expect(summary.extra.outputsFromOtherRuns).toBe(0);
+    // Outputs were downloaded from every live replica at the end, and each download worked.
+    expect(summary.extra.artifactDownloads).toBeGreaterThan(0);
+    expect(summary.extra.artifactDownloadsFailed).toBe(0);
     expect(summary.outcomes.succeeded! + (summary.outcomes.rejected ?? 0)).toBe(10);
   });
 });

@@ -57,6 +57,8 @@ export interface CrashChaosOptions {
   requireRecovery?: boolean;
   /** More checks on the final database (their figures join the summary's `extra`). */
   extraChecks?: (db: DbSnapshot) => CheckResult;
+  /** Checks on the running processes once every job finished and the outbox drained (figures join `extra`). */
+  beforeStop?: () => Promise<CheckResult>;
 }
 
 /** What a keeper is built from. */
@@ -430,6 +432,7 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
   const downtimes = killAt.map(() => r.int(0, 1_500));
   const gaps = plans.map(() => r.int(10, 90));
   let driversDone = false;
+  let liveChecks: CheckResult = { violations: [], figures: {} };
   const progress = setInterval(() => log(`${((Date.now() - started) / 1000).toFixed(0)} s: ${submitted} submitted, ${finishedJobs}/${o.jobs} done, ${keeper.restarts} restarts, ${fake.stats.calls} Slack calls`), 5_000);
   try {
     const killer = (async () => {
@@ -465,6 +468,7 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
       }
       await sleep(100);
     }
+    liveChecks = (await o.beforeStop?.()) ?? liveChecks;
   } finally {
     clearInterval(progress);
     await keeper.stop();
@@ -474,7 +478,8 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
   const db = await keeper.read();
   const verified = verifyCrashRun(db, { plans, applied, replays, snapshots: keeper.snapshots, recorder, fake, channel: CHAOS_CHANNEL, requireRecovery: o.requireRecovery ?? true });
   violations.push(...verified.violations);
-  const extra = o.extraChecks?.(db) ?? { violations: [], figures: {} };
+  const checked = o.extraChecks?.(db) ?? { violations: [], figures: {} };
+  const extra = { violations: [...liveChecks.violations, ...checked.violations], figures: { ...liveChecks.figures, ...checked.figures } };
   violations.push(...extra.violations);
   const f = verified.figures;
   const runs = countRuns(fs.readFileSync(runsLog, 'utf8'));

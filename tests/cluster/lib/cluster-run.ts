@@ -8,6 +8,7 @@
 import { runCrashChaos, type CrashChaosSummary } from '../../chaos/lib/crash-run.js';
 import { rng } from '../../chaos/lib/prng.js';
 import { checkOutputs } from './check-outputs.js';
+import { checkArtifactsServed } from './check-serving.js';
 import { ClusterKeeper, type Disruption, type Target } from './cluster-keeper.js';
 import { startOwnPostgres } from './own-postgres.js';
 import { hasWorkerCommand } from './worker-command.js';
@@ -69,6 +70,7 @@ export async function runClusterChaos(o: ClusterChaosOptions): Promise<ClusterCh
       // more, the others finish theirs.
       requireRecovery: o.replicas === 1 && workers === 0,
       extraChecks: checkOutputs,
+      beforeStop: () => checkArtifactsServed(keeper!.cluster),
       keeper: async ({ configPath, dir, env, violation }) => {
         keeper = new ClusterKeeper({ replicas: o.replicas, workers, databaseUrl: pg.url, configPath, dir, env }, pg, plan, violation);
         return keeper;
