@@ -57,6 +57,13 @@ export interface CrashChaosOptions {
   requireRecovery?: boolean;
   /** More checks on the final database (their figures join the summary's `extra`). */
   extraChecks?: (db: DbSnapshot) => CheckResult;
+  /**
+   * How long after a restart to look for the effect of a request that got NO answer before
+   * sending it again (default 0). The process may have stored it just before it died; a restarted
+   * process carries such interactions out a moment after it answers /healthz, which on PostgreSQL
+   * can take longer than the first look (seen: a click carried out after it was sent again).
+   */
+  unansweredGraceMs?: number;
   /** Checks on the running processes once every job finished and the outbox drained (figures join `extra`). */
   beforeStop?: () => Promise<CheckResult>;
 }
@@ -99,6 +106,7 @@ type Effect = Record<string, any>;
 /** Runs one crash-chaos campaign and returns its summary (violations empty = every promise held). */
 export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSummary> {
   const log = o.log ?? (() => undefined);
+  const unansweredGraceMs = o.unansweredGraceMs ?? 0;
   const started = Date.now();
   const deadline = started + (o.timeoutMs ?? 10 * 60_000);
   const r = rng(o.seed);
@@ -235,7 +243,7 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
           // all there is; the reading must come from that process, not one from before the kill.
           // An acknowledged submission is stored: the restarted process must carry it out
           // (within seconds of starting), and it must not be sent again.
-          const again = await appearsAfterRestart(plan.brief, sentAt, outcome === 'accepted' ? CARRY_OUT_MS : 0);
+          const again = await appearsAfterRestart(plan.brief, sentAt, outcome === 'accepted' ? CARRY_OUT_MS : unansweredGraceMs);
           if (again) return again;
           if (outcome === 'accepted' && busyAnswers(plan.submitter, responseId) > busyBefore) figures.submissions.acknowledgedThenBusy += 1;
           else if (outcome === 'accepted') {
@@ -326,7 +334,7 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
         }
         if (keeper.generation !== gen || outcome !== 'accepted') {
           // An acknowledged click is stored: the restarted process must carry it out.
-          const last = await effectAfterRestart(() => effect(baseline), outcome === 'accepted' ? CARRY_OUT_MS : 0);
+          const last = await effectAfterRestart(() => effect(baseline), outcome === 'accepted' ? CARRY_OUT_MS : unansweredGraceMs);
           if (last) return { effect: last, req };
           if (outcome === 'accepted' && busyAnswers(click.user) > busyBefore) figures.clicks.acknowledgedThenBusy += 1;
           else if (outcome === 'accepted') {

@@ -66,6 +66,7 @@ export async function runClusterChaos(o: ClusterChaosOptions): Promise<ClusterCh
       ...(o.keepDir ? { keepDir: true } : {}),
       apiEvery: o.apiEvery ?? 4,
       busyIsExpected: o.pgRestarts > 0,
+      unansweredGraceMs: 3_000,
       // With one process every stage running at a kill was its own and must be recovered; with
       // more, the others finish theirs.
       requireRecovery: o.replicas === 1 && workers === 0,
