@@ -1,6 +1,7 @@
 /**
  * `npm run cluster:demo` as a newcomer runs it: started as a child process, it must print the
- * console URL, have both replicas answer /healthz, and on Ctrl-C (SIGINT) stop every process it
+ * console URL, have both replicas answer /healthz, and on Ctrl-C (SIGINT to its whole process
+ * group, as a terminal sends it) stop every process it
  * started (replicas, worker, PostgreSQL) and remove its temporary files.
  */
 import { spawn } from 'node:child_process';
@@ -27,7 +28,8 @@ afterEach(() => {
 
 describe('npm run cluster:demo', () => {
   it('prints the console URL, serves /healthz on both replicas, and stops everything on Ctrl-C', { timeout: 120_000 }, async () => {
-    const demo = spawn(process.execPath, ['--import', 'tsx', path.join('scripts', 'cluster-demo.ts')], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A process group of its own, as a terminal gives a command: Ctrl-C reaches the whole group.
+    const demo = spawn(process.execPath, ['--import', 'tsx', path.join('scripts', 'cluster-demo.ts')], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
     demo.stdout.on('data', (d) => (out += d));
     demo.stderr.on('data', (d) => (out += d));
@@ -65,7 +67,8 @@ describe('npm run cluster:demo', () => {
     expect(seen.status).toBe(200);
     expect(((await seen.json()) as { brief: string }).brief).toBe('seen from the other replica');
 
-    demo.kill('SIGINT');
+    // Ctrl-C: SIGINT to every process in the group (the demo, the replicas, PostgreSQL) at once.
+    process.kill(-demo.pid!, 'SIGINT');
     expect(await exited, out).toBe(0);
     expect(out).toContain('stopped: every process and the database are down');
     await waitFor(() => pids.every((pid) => !alive(pid)), 'every process the demo started to be gone', 10_000);
