@@ -82,8 +82,8 @@ export interface CrashChaosSummary {
   kills: number;
   restarts: number;
   durationS: number;
-  submissions: { sent: number; accepted: number; unanswered: number; resent: number; viaApi: number; busy: number; acknowledgedThenBusy: number };
-  clicks: { sent: number; accepted: number; unanswered: number; applied: number; refused: Record<string, number>; replays: number; replaysApplied: number; rejectDialogs: number; busy: number; acknowledgedThenBusy: number };
+  submissions: { sent: number; accepted: number; unanswered: number; resent: number; viaApi: number; busy: number; acknowledgedThenBusy: number; carriedOutLate: number };
+  clicks: { sent: number; accepted: number; unanswered: number; applied: number; refused: Record<string, number>; replays: number; replaysApplied: number; rejectDialogs: number; busy: number; acknowledgedThenBusy: number; carriedOutLate: number };
   outcomes: Record<string, number>;
   stages: { processRuns: number; starts: number; recovered: number };
   slack: { apiCalls: number; posts: number; uploads: number; edits: number; responses: number };
@@ -101,6 +101,8 @@ export interface CrashChaosSummary {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** How long after a restart an acknowledged (stored) interaction may take to be carried out. */
 const CARRY_OUT_MS = 10_000;
+/** How much longer to look for one that was not, before calling it lost and sending it again. */
+const LATE_LIMIT_MS = 60_000;
 type Effect = Record<string, any>;
 
 /** Runs one crash-chaos campaign and returns its summary (violations empty = every promise held). */
@@ -135,8 +137,8 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
   const index = new JobIndex(keeper, deadline);
 
   const figures = {
-    submissions: { sent: 0, accepted: 0, unanswered: 0, resent: 0, viaApi: 0, busy: 0, acknowledgedThenBusy: 0 },
-    clicks: { sent: 0, accepted: 0, unanswered: 0, applied: 0, refused: {} as Record<string, number>, replays: 0, replaysApplied: 0, rejectDialogs: 0, busy: 0, acknowledgedThenBusy: 0 },
+    submissions: { sent: 0, accepted: 0, unanswered: 0, resent: 0, viaApi: 0, busy: 0, acknowledgedThenBusy: 0, carriedOutLate: 0 },
+    clicks: { sent: 0, accepted: 0, unanswered: 0, applied: 0, refused: {} as Record<string, number>, replays: 0, replaysApplied: 0, rejectDialogs: 0, busy: 0, acknowledgedThenBusy: 0, carriedOutLate: 0 },
     lost: { submissions: 0, clicks: 0 },
   };
   const applied = new Map<number, Map<string, number>>();
@@ -247,9 +249,17 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
           if (again) return again;
           if (outcome === 'accepted' && busyAnswers(plan.submitter, responseId) > busyBefore) figures.submissions.acknowledgedThenBusy += 1;
           else if (outcome === 'accepted') {
-            figures.lost.submissions += 1;
+            // Late is still a broken promise, but sending it again would make a second job that
+            // nobody drives (seen: such orphans filled max_concurrent_jobs and stalled the run).
+            const late = await appearsAfterRestart(plan.brief, sentAt, LATE_LIMIT_MS);
             const said = JSON.stringify(fake.responses.find((x) => x.id === responseId)?.body ?? 'nothing').slice(0, 300);
-            violation(`job ${plan.n}: the submission by ${plan.submitter} was acknowledged (200) but no job was created, even ${CARRY_OUT_MS / 1000} s after the restart (its answer in Slack: ${said})`);
+            if (late) {
+              figures.submissions.carriedOutLate += 1;
+              violation(`job ${plan.n}: the submission by ${plan.submitter} was acknowledged (200) but carried out more than ${CARRY_OUT_MS / 1000} s after the restart`);
+              return late;
+            }
+            figures.lost.submissions += 1;
+            violation(`job ${plan.n}: the submission by ${plan.submitter} was acknowledged (200) but no job was created, even ${(CARRY_OUT_MS + LATE_LIMIT_MS) / 1000} s after the restart (its answer in Slack: ${said})`);
           }
           break;
         }
@@ -338,8 +348,14 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
           if (last) return { effect: last, req };
           if (outcome === 'accepted' && busyAnswers(click.user) > busyBefore) figures.clicks.acknowledgedThenBusy += 1;
           else if (outcome === 'accepted') {
+            const late = await effectAfterRestart(() => effect(baseline), LATE_LIMIT_MS);
+            if (late) {
+              figures.clicks.carriedOutLate += 1;
+              violation(`job ${job}: a ${click.action} click by ${click.user} on "${stage}" was acknowledged (200) but carried out more than ${CARRY_OUT_MS / 1000} s after the restart`);
+              return { effect: late, req };
+            }
             figures.lost.clicks += 1;
-            violation(`job ${job}: a ${click.action} click by ${click.user} on "${stage}" was acknowledged (200) but never applied, even ${CARRY_OUT_MS / 1000} s after the restart`);
+            violation(`job ${job}: a ${click.action} click by ${click.user} on "${stage}" was acknowledged (200) but never applied, even ${(CARRY_OUT_MS + LATE_LIMIT_MS) / 1000} s after the restart`);
           }
           break;
         }
