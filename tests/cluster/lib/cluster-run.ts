@@ -11,6 +11,7 @@ import { checkOutputs } from './check-outputs.js';
 import { checkArtifactsServed } from './check-serving.js';
 import { ClusterKeeper, type Disruption, type Target } from './cluster-keeper.js';
 import { startOwnPostgres } from './own-postgres.js';
+import { canRunApart } from './apart.js';
 import { hasWorkerCommand } from './worker-command.js';
 
 export interface ClusterChaosOptions {
@@ -28,10 +29,12 @@ export interface ClusterChaosOptions {
   timeoutMs?: number;
   log?: (line: string) => void;
   keepDir?: boolean;
+  /** Run each process as if on a host of its own (default: when this machine can, see apart.ts). */
+  apart?: boolean;
 }
 
 export interface ClusterChaosSummary extends CrashChaosSummary {
-  cluster: { replicas: number; workersAsked: number; workersStarted: number; pgRestarts: number; disruptions: Disruption[]; kills: Record<string, number> };
+  cluster: { replicas: number; workersAsked: number; workersStarted: number; pgRestarts: number; apart: boolean; disruptions: Disruption[]; kills: Record<string, number> };
 }
 
 /**
@@ -53,6 +56,9 @@ export async function runClusterChaos(o: ClusterChaosOptions): Promise<ClusterCh
   const workers = o.workers > 0 && hasWorkerCommand() ? o.workers : 0;
   if (o.workers > 0 && workers === 0) o.log?.(`dist/main.js has no \`worker\` command yet: starting 0 workers instead of ${o.workers}`);
   const plan = disruptionPlan(o.seed, o.kills, o.pgRestarts, workers);
+  // As if on separate hosts where this machine allows it (root and unshare); said in the summary.
+  const apart = o.apart ?? canRunApart();
+  if (!apart) o.log?.('processes share one file system (no root or no `unshare -m` here): the artifact check cannot tell a local file from a shared one');
   const pg = await startOwnPostgres();
   let keeper: ClusterKeeper | undefined;
   try {
@@ -73,13 +79,13 @@ export async function runClusterChaos(o: ClusterChaosOptions): Promise<ClusterCh
       extraChecks: checkOutputs,
       beforeStop: () => checkArtifactsServed(keeper!.cluster),
       keeper: async ({ configPath, dir, env, violation }) => {
-        keeper = new ClusterKeeper({ replicas: o.replicas, workers, databaseUrl: pg.url, configPath, dir, env }, pg, plan, violation);
+        keeper = new ClusterKeeper({ replicas: o.replicas, workers, databaseUrl: pg.url, configPath, dir, env, apart }, pg, plan, violation);
         return keeper;
       },
     });
     const kills: Record<string, number> = {};
     for (const d of keeper?.disruptions ?? []) kills[d.planned] = (kills[d.planned] ?? 0) + 1;
-    return { ...summary, cluster: { replicas: o.replicas, workersAsked: o.workers, workersStarted: workers, pgRestarts: o.pgRestarts, disruptions: keeper?.disruptions ?? [], kills } };
+    return { ...summary, cluster: { replicas: o.replicas, workersAsked: o.workers, workersStarted: workers, pgRestarts: o.pgRestarts, apart, disruptions: keeper?.disruptions ?? [], kills } };
   } finally {
     await pg.close();
   }

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../helpers/signoff-process.js';
 import { SignoffChild, type ChildOptions, type Exit } from '../../chaos/lib/child.js';
+import { apartWrapper } from './apart.js';
 import { health } from './health.js';
 
 export type Role = 'replica' | 'worker';
@@ -40,6 +41,11 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** Pools the workers serve (SIGNOFF_POOLS), default `default`. */
   pools?: string;
+  /**
+   * Run each member as if on a host of its own: the other members' directories are hidden from
+   * it (see apart.ts). Default false.
+   */
+  apart?: boolean;
   /** Called when a member exits without the harness asking it to. */
   onUnexpectedExit?: (member: Member, exit: Exit) => void;
 }
@@ -62,9 +68,11 @@ export class Cluster {
       ...Array.from({ length: o.workers }, (_, i) => ({ role: 'worker' as const, name: `worker-${i + 1}` })),
     ];
     const members: Member[] = [];
+    // Every slot's directory exists before any process starts, so each can be hidden from the others.
+    for (const slot of slots) fs.mkdirSync(path.join(o.dir, slot.name), { recursive: true });
     for (const slot of slots) {
       const dataDir = path.join(o.dir, slot.name);
-      fs.mkdirSync(dataDir, { recursive: true });
+      const others = slots.filter((x) => x !== slot).map((x) => path.join(o.dir, x.name));
       const options: ChildOptions = {
         configPath: o.configPath,
         dataDir,
@@ -72,6 +80,7 @@ export class Cluster {
         logFile: path.join(o.dir, `${slot.name}.log`),
         env: { ...o.env, SIGNOFF_DATABASE_URL: o.databaseUrl, ...(slot.role === 'worker' ? { SIGNOFF_POOLS: o.pools ?? 'default' } : {}) },
         ...(slot.role === 'worker' ? { args: ['worker'] } : {}),
+        ...(o.apart ? { wrapper: apartWrapper(others) } : {}),
       };
       members.push({ ...slot, generation: 0, id: `${slot.name}-g0`, options, child: undefined as unknown as SignoffChild, expectingExit: false });
     }

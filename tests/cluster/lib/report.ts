@@ -6,7 +6,7 @@ export function markdownReport(s: ClusterChaosSummary, command: string): string 
   const failovers = c.disruptions.map((d) => d.courierFailoverMs).filter((ms): ms is number => ms !== undefined);
   const kills = Object.entries(c.kills).map(([part, n]) => `${n} ${part === 'postgres' ? 'PostgreSQL restart' : part}`).join(', ');
   const rows: [string, string][] = [
-    ['cluster', `${c.replicas} replica${c.replicas === 1 ? '' : 's'}, ${c.workersStarted} worker${c.workersStarted === 1 ? '' : 's'}${c.workersStarted !== c.workersAsked ? ` (${c.workersAsked} asked; no \`worker\` command in this build)` : ''}, one PostgreSQL`],
+    ['cluster', `${c.replicas} replica${c.replicas === 1 ? '' : 's'}, ${c.workersStarted} worker${c.workersStarted === 1 ? '' : 's'}${c.workersStarted !== c.workersAsked ? ` (${c.workersAsked} asked; no \`worker\` command in this build)` : ''}, one PostgreSQL; ${c.apart ? 'each process as if on a host of its own (the others\' directories hidden)' : 'all processes on one file system'}`],
     ['jobs', `${s.jobs} (${Object.entries(s.outcomes).map(([k, n]) => `${n} ${k}`).join(', ')}, as their clicks imply)`],
     ['disruptions', `${c.disruptions.length}: ${kills}; ${s.restarts} processes started again; ${s.durationS} s in all`],
     ['courier failover', failovers.length ? `${Math.max(...failovers)} ms at most over ${failovers.length} courier kills` : 'not reported by this build (/healthz has no `courier`)'],
