@@ -2,13 +2,15 @@
  * The cluster harness itself (tests/cluster/lib), on real processes and a PostgreSQL server of
  * the test's own: replicas share one database, a SIGKILLed replica is replaced in its slot with
  * a new replica id, PostgreSQL restarts under running replicas and they carry on, and the courier
- * is found from /healthz (or said to be unknown on a build that does not report it).
+ * is found from /healthz (or said to be unknown on a build that does not report it), and, run as
+ * root, each replica cannot see the other's directory (as on two hosts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/fixtures.js';
 import { waitFor } from '../helpers/wait.js';
+import { canRunApart } from './lib/apart.js';
 import { Cluster } from './lib/cluster.js';
 import { health } from './lib/health.js';
 import { startOwnPostgres, type OwnPostgres } from './lib/own-postgres.js';
@@ -38,7 +40,9 @@ describe('the cluster harness', () => {
     const configPath = path.join(dir, 'signoff.yaml');
     fs.writeFileSync(configPath, YAML);
     const surprises: string[] = [];
-    const cluster = await Cluster.start({ replicas: 2, workers: 0, databaseUrl: pg.url, configPath, dir, onUnexpectedExit: (m, exit) => surprises.push(`${m.id} ${JSON.stringify(exit)}`) });
+    // Apart (as on two hosts) where this machine allows it, as the chaos run does.
+    const apart = canRunApart();
+    const cluster = await Cluster.start({ replicas: 2, workers: 0, databaseUrl: pg.url, configPath, dir, apart, onUnexpectedExit: (m, exit) => surprises.push(`${m.id} ${JSON.stringify(exit)}`) });
     cleanup.push(() => cluster.stop());
     const [one, two] = cluster.replicas as [(typeof cluster.replicas)[0], (typeof cluster.replicas)[0]];
 
@@ -46,6 +50,14 @@ describe('the cluster harness', () => {
     const made = await one.child.api('POST', '/jobs', { pipeline: 'one', brief: 'shared' });
     expect(made.status).toBe(201);
     expect((await two.child.api('GET', `/jobs/${made.json.job.id}`)).json.brief).toBe('shared');
+
+    // Apart: each replica sees its own directory, and the other's as an empty one.
+    if (apart) {
+      const own = (m: typeof one, of: typeof one) => fs.readdirSync(path.join(`/proc/${m.child.proc.pid}/root`, of.options.dataDir));
+      expect(own(one, one).length, 'replica 1 sees its own files').toBeGreaterThan(0);
+      expect(fs.readdirSync(two.options.dataDir).length, 'replica 2 wrote files').toBeGreaterThan(0);
+      expect(own(one, two), "replica 1 does not see replica 2's files").toEqual([]);
+    }
 
     // The courier, from /healthz: a replica, or "unknown" when no replica reports the field.
     const courier = await cluster.courier();
