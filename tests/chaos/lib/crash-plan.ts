@@ -20,10 +20,16 @@ export interface Click {
   delayMs?: number;
 }
 
+/** Who a job submitted through the API is (the API token's identity). */
+export const API_SUBMITTER = 'api';
+
 export interface JobPlan {
   n: number;
   brief: string;
+  /** A Slack user id, or API_SUBMITTER for a job submitted through the API. */
   submitter: string;
+  /** Submitted with `/signoff submit` in Slack (default) or `POST /api/v1/jobs`. */
+  via?: 'slack' | 'api';
   /** Clicks on each gate's card, in order. */
   draft: Click[];
   review: Click[];
@@ -38,12 +44,14 @@ export interface JobPlan {
  * them maybe twice, and maybe replayed), maybe a late click (refused), or a rejection through
  * the dialog; on publish, maybe a director (refused), then an editor approves or rejects.
  */
-export function planJobs(r: Rng, count: number, seed: number): JobPlan[] {
+export function planJobs(r: Rng, count: number, seed: number, o: { apiEvery?: number } = {}): JobPlan[] {
   const submitters = [PEOPLE.alice, PEOPLE.bob, PEOPLE.sue];
   const outsiders = [PEOPLE.mallory, PEOPLE.vic, PEOPLE.sue];
   return Array.from({ length: count }, (_, i) => {
-    const submitter = r.pick(submitters);
-    const plan: JobPlan = { n: i + 1, brief: `chaos job ${i + 1} of seed ${seed}`, submitter, draft: [], review: [], publish: [], outcome: 'succeeded' };
+    // Every apiEvery-th job comes through the API (no Slack submitter: nobody's self-approval to try).
+    const viaApi = o.apiEvery !== undefined && o.apiEvery > 0 && i % o.apiEvery === o.apiEvery - 1;
+    const submitter = viaApi ? API_SUBMITTER : r.pick(submitters);
+    const plan: JobPlan = { n: i + 1, brief: `chaos job ${i + 1} of seed ${seed}`, submitter, ...(viaApi ? { via: 'api' as const } : {}), draft: [], review: [], publish: [], outcome: 'succeeded' };
     const editors = EDITORS.filter((u) => u !== submitter);
     if (r.chance(0.3)) plan.draft.push({ user: r.pick(editors), action: 'approve', expect: 'voted_or_decided', delayMs: r.int(0, 1_400) });
 

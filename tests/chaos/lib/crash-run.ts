@@ -15,8 +15,9 @@ import path from 'node:path';
 import { FakeSlack, type ApiCall } from '../../helpers/fake-slack.js';
 import { tempDir } from '../../helpers/fixtures.js';
 import { freePort } from '../../helpers/signoff-process.js';
-import { readDb } from './checks.js';
+import type { CheckResult, DbSnapshot } from './checks.js';
 import { planJobs, type Click, type JobPlan } from './crash-plan.js';
+import type { Keeper } from './keeper.js';
 import { verifyCrashRun } from './crash-verify.js';
 import { JobIndex } from './job-index.js';
 import { chaosPipelineYaml, countRuns, DIRECTOR_GROUP, PEOPLE } from './pipeline.js';
@@ -40,6 +41,39 @@ export interface CrashChaosOptions {
   timeoutMs?: number;
   /** Keep the working directory even when the run passes. */
   keepDir?: boolean;
+  /**
+   * What runs signoff (default: one process on a SQLite file in the run's directory, restarted
+   * after each SIGKILL). `env` holds the Slack settings every process needs.
+   */
+  keeper?: (setup: KeeperSetup) => Promise<Keeper>;
+  /** Every apiEvery-th job is submitted through the API instead of Slack (default: none). */
+  apiEvery?: number;
+  /**
+   * Answers 500/503 ("busy, nothing changed") are expected (a database restart) and sent again,
+   * as a person would; otherwise any answer but 200 is a violation.
+   */
+  busyIsExpected?: boolean;
+  /** See CrashRecord.requireRecovery (default true). */
+  requireRecovery?: boolean;
+  /** More checks on the final database (their figures join the summary's `extra`). */
+  extraChecks?: (db: DbSnapshot) => CheckResult;
+  /**
+   * How long after a restart to look for the effect of a request that got NO answer before
+   * sending it again (default 0). The process may have stored it just before it died; a restarted
+   * process carries such interactions out a moment after it answers /healthz, which on PostgreSQL
+   * can take longer than the first look (seen: a click carried out after it was sent again).
+   */
+  unansweredGraceMs?: number;
+  /** Checks on the running processes once every job finished and the outbox drained (figures join `extra`). */
+  beforeStop?: () => Promise<CheckResult>;
+}
+
+/** What a keeper is built from. */
+export interface KeeperSetup {
+  configPath: string;
+  dir: string;
+  env: Record<string, string>;
+  violation: (text: string) => void;
 }
 
 export interface CrashChaosSummary {
@@ -48,8 +82,8 @@ export interface CrashChaosSummary {
   kills: number;
   restarts: number;
   durationS: number;
-  submissions: { sent: number; accepted: number; unanswered: number; resent: number };
-  clicks: { sent: number; accepted: number; unanswered: number; applied: number; refused: Record<string, number>; replays: number; replaysApplied: number; rejectDialogs: number };
+  submissions: { sent: number; accepted: number; unanswered: number; resent: number; viaApi: number; busy: number; acknowledgedThenBusy: number; carriedOutLate: number };
+  clicks: { sent: number; accepted: number; unanswered: number; applied: number; refused: Record<string, number>; replays: number; replaysApplied: number; rejectDialogs: number; busy: number; acknowledgedThenBusy: number; carriedOutLate: number };
   outcomes: Record<string, number>;
   stages: { processRuns: number; starts: number; recovered: number };
   slack: { apiCalls: number; posts: number; uploads: number; edits: number; responses: number };
@@ -58,6 +92,8 @@ export interface CrashChaosSummary {
   lost: { submissions: number; clicks: number };
   stuck: number;
   diedOnItsOwn: number;
+  /** Figures of `extraChecks`. */
+  extra: Record<string, number>;
   violations: string[];
   dir: string;
 }
@@ -65,15 +101,18 @@ export interface CrashChaosSummary {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** How long after a restart an acknowledged (stored) interaction may take to be carried out. */
 const CARRY_OUT_MS = 10_000;
+/** How much longer to look for one that was not, before calling it lost and sending it again. */
+const LATE_LIMIT_MS = 60_000;
 type Effect = Record<string, any>;
 
 /** Runs one crash-chaos campaign and returns its summary (violations empty = every promise held). */
 export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSummary> {
   const log = o.log ?? (() => undefined);
+  const unansweredGraceMs = o.unansweredGraceMs ?? 0;
   const started = Date.now();
   const deadline = started + (o.timeoutMs ?? 10 * 60_000);
   const r = rng(o.seed);
-  const plans = planJobs(r, o.jobs, o.seed);
+  const plans = planJobs(r, o.jobs, o.seed, o.apiEvery ? { apiEvery: o.apiEvery } : {});
   const dir = tempDir('signoff-chaos-');
   const dataDir = path.join(dir, 'data');
   const dbFile = path.join(dataDir, 'signoff.db');
@@ -90,23 +129,16 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
     violations.push(text);
     log(`VIOLATION ${text}`);
   };
-  const keeper = new Restarter(
-    {
-      configPath,
-      dataDir,
-      port: await freePort(),
-      logFile: path.join(dir, 'signoff.log'),
-      env: { SLACK_BOT_TOKEN: CHAOS_BOT_TOKEN, SLACK_SIGNING_SECRET: CHAOS_SIGNING_SECRET, SLACK_API_URL: fake.apiUrl, SIGNOFF_SLACK_POSTS_PER_SECOND: '100' },
-    },
-    dbFile,
-    violation,
-  );
+  const env = { SLACK_BOT_TOKEN: CHAOS_BOT_TOKEN, SLACK_SIGNING_SECRET: CHAOS_SIGNING_SECRET, SLACK_API_URL: fake.apiUrl, SIGNOFF_SLACK_POSTS_PER_SECOND: '100' };
+  const keeper: Keeper = o.keeper
+    ? await o.keeper({ configPath, dir, env, violation })
+    : new Restarter({ configPath, dataDir, port: await freePort(), logFile: path.join(dir, 'signoff.log'), env }, dbFile, violation);
   await keeper.start();
   const index = new JobIndex(keeper, deadline);
 
   const figures = {
-    submissions: { sent: 0, accepted: 0, unanswered: 0, resent: 0 },
-    clicks: { sent: 0, accepted: 0, unanswered: 0, applied: 0, refused: {} as Record<string, number>, replays: 0, replaysApplied: 0, rejectDialogs: 0 },
+    submissions: { sent: 0, accepted: 0, unanswered: 0, resent: 0, viaApi: 0, busy: 0, acknowledgedThenBusy: 0, carriedOutLate: 0 },
+    clicks: { sent: 0, accepted: 0, unanswered: 0, applied: 0, refused: {} as Record<string, number>, replays: 0, replaysApplied: 0, rejectDialogs: 0, busy: 0, acknowledgedThenBusy: 0, carriedOutLate: 0 },
     lost: { submissions: 0, clicks: 0 },
   };
   const applied = new Map<number, Map<string, number>>();
@@ -114,11 +146,29 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
   let submitted = 0;
   let finishedJobs = 0;
 
-  function classify(d: Delivery, what: string): 'accepted' | 'unanswered' | 'refused' {
+  function classify(d: Delivery, what: string, busy?: { busy: number }): 'accepted' | 'unanswered' | 'refused' {
     if (d.status === 200) return 'accepted';
     if (d.status === 0) return 'unanswered';
+    // "Busy, nothing changed" while the database restarts: a person tries again.
+    if (o.busyIsExpected && (d.status === 500 || d.status === 503)) {
+      if (busy) busy.busy += 1;
+      return 'unanswered';
+    }
     violation(`${what} was answered ${d.status}: ${'text' in d ? d.text.slice(0, 300) : ''}`);
     return 'refused';
+  }
+
+  /**
+   * Busy answers signoff gave after acknowledging a request ("nothing changed / nothing was
+   * created. Try again"), through the command's response_url or privately to the person. Such a
+   * request is not lost (the person is told to send it again, and the driver does), but it is
+   * counted apart (acknowledgedThenBusy). Only looked for while the database may be away.
+   */
+  const BUSY_TEXT = /nothing (changed|was created)\. Try again/;
+  function busyAnswers(user: string, responseId?: string): number {
+    if (!o.busyIsExpected) return 0;
+    const viaUrl = responseId && BUSY_TEXT.test(JSON.stringify(fake.responses.find((x) => x.id === responseId)?.body ?? '')) ? 1 : 0;
+    return viaUrl + fake.ephemerals.filter((e) => e.user === user && BUSY_TEXT.test(`${e.text ?? ''}${JSON.stringify(e.blocks ?? [])}`)).length;
   }
 
   /** The job's events after `after`, asked until signoff answers (it may be down, or go down meanwhile). */
@@ -164,14 +214,20 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
       if (Date.now() > deadline) throw new Error(`job ${plan.n}: could not submit before the deadline`);
       await keeper.up();
       if (attempt > 0) figures.submissions.resent += 1;
+      if (plan.via === 'api') {
+        const id = await submitThroughApi(plan);
+        if (id !== undefined) return id;
+        continue;
+      }
       const fields = fake.slashCommand({ user_id: plan.submitter, channel_id: CHAOS_CHANNEL, text: `submit chaos ${plan.brief}` });
       const sentAt = Date.now();
       const gen = keeper.generation;
       figures.submissions.sent += 1;
-      const outcome = classify(await send(keeper.child.url, signForm(fields)), `submitting job ${plan.n}`);
+      const outcome = classify(await send(keeper.child.url, signForm(fields)), `submitting job ${plan.n}`, figures.submissions);
       if (outcome === 'accepted') figures.submissions.accepted += 1;
       if (outcome === 'unanswered') figures.submissions.unanswered += 1;
       const responseId = fields.response_url!.split('/').pop();
+      const busyBefore = busyAnswers(plan.submitter);
       // The answer in Slack ("Job 12 (chaos) started."), or else the API, tells the job id.
       for (;;) {
         const answer = JSON.stringify(fake.responses.find((x) => x.id === responseId)?.body ?? '');
@@ -180,16 +236,30 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
         const known = index.byBrief.get(plan.brief);
         if (known) return known.id;
         if (Date.now() > deadline) throw new Error(`job ${plan.n}: never appeared`);
+        if (outcome === 'accepted' && busyAnswers(plan.submitter, responseId) > busyBefore) {
+          figures.submissions.acknowledgedThenBusy += 1;
+          break;
+        }
         if (keeper.generation !== gen || outcome !== 'accepted') {
           // Restarted (or never answered): once a process is up again, what the file holds is
           // all there is; the reading must come from that process, not one from before the kill.
           // An acknowledged submission is stored: the restarted process must carry it out
           // (within seconds of starting), and it must not be sent again.
-          const again = await appearsAfterRestart(plan.brief, sentAt, outcome === 'accepted' ? CARRY_OUT_MS : 0);
+          const again = await appearsAfterRestart(plan.brief, sentAt, outcome === 'accepted' ? CARRY_OUT_MS : unansweredGraceMs);
           if (again) return again;
-          if (outcome === 'accepted') {
+          if (outcome === 'accepted' && busyAnswers(plan.submitter, responseId) > busyBefore) figures.submissions.acknowledgedThenBusy += 1;
+          else if (outcome === 'accepted') {
+            // Late is still a broken promise, but sending it again would make a second job that
+            // nobody drives (seen: such orphans filled max_concurrent_jobs and stalled the run).
+            const late = await appearsAfterRestart(plan.brief, sentAt, LATE_LIMIT_MS);
+            const said = JSON.stringify(fake.responses.find((x) => x.id === responseId)?.body ?? 'nothing').slice(0, 300);
+            if (late) {
+              figures.submissions.carriedOutLate += 1;
+              violation(`job ${plan.n}: the submission by ${plan.submitter} was acknowledged (200) but carried out more than ${CARRY_OUT_MS / 1000} s after the restart`);
+              return late;
+            }
             figures.lost.submissions += 1;
-            violation(`job ${plan.n}: the submission by ${plan.submitter} was acknowledged (200) but no job was created, even ${CARRY_OUT_MS / 1000} s after the restart`);
+            violation(`job ${plan.n}: the submission by ${plan.submitter} was acknowledged (200) but no job was created, even ${(CARRY_OUT_MS + LATE_LIMIT_MS) / 1000} s after the restart (its answer in Slack: ${said})`);
           }
           break;
         }
@@ -197,6 +267,26 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
         else await sleep(25);
       }
     }
+  }
+
+  /** One POST /api/v1/jobs; the job's id, or undefined when it must be sent again. */
+  async function submitThroughApi(plan: JobPlan): Promise<number | undefined> {
+    const sentAt = Date.now();
+    figures.submissions.sent += 1;
+    figures.submissions.viaApi += 1;
+    const answer = await keeper.child.api('POST', '/jobs', { pipeline: 'chaos', brief: plan.brief }).catch(() => ({ status: 0, json: null }));
+    if (answer.status === 201) {
+      figures.submissions.accepted += 1;
+      return Number(answer.json.job.id);
+    }
+    if (answer.status !== 0 && !(o.busyIsExpected && (answer.status === 500 || answer.status === 503))) {
+      violation(`submitting job ${plan.n} through the API was answered ${answer.status}: ${JSON.stringify(answer.json).slice(0, 300)}`);
+      return undefined;
+    }
+    if (answer.status === 0) figures.submissions.unanswered += 1;
+    else figures.submissions.busy += 1;
+    // No answer (its process died) or busy: the job may still have been stored; look before resending.
+    return appearsAfterRestart(plan.brief, sentAt, 0);
   }
 
   // ------------------------------------------------------------------ clicking
@@ -237,23 +327,35 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
       if (Date.now() > deadline) throw new Error(`job ${job}: the click by ${click.user} on ${stage} never took effect`);
       await keeper.up();
       const baseline = await lastSeq(job);
+      const busyBefore = busyAnswers(click.user);
       const req = make();
       const gen = keeper.generation;
       figures.clicks.sent += 1;
-      const outcome = classify(await send(keeper.child.url, req), `a click by ${click.user} on job ${job} "${stage}"`);
+      const outcome = classify(await send(keeper.child.url, req), `a click by ${click.user} on job ${job} "${stage}"`, figures.clicks);
       if (outcome === 'accepted') figures.clicks.accepted += 1;
       if (outcome === 'unanswered') figures.clicks.unanswered += 1;
       const sentAt = Date.now();
       for (;;) {
         const seen = await effect(baseline);
         if (seen) return { effect: seen, req };
+        if (outcome === 'accepted' && busyAnswers(click.user) > busyBefore) {
+          figures.clicks.acknowledgedThenBusy += 1;
+          break;
+        }
         if (keeper.generation !== gen || outcome !== 'accepted') {
           // An acknowledged click is stored: the restarted process must carry it out.
-          const last = await effectAfterRestart(() => effect(baseline), outcome === 'accepted' ? CARRY_OUT_MS : 0);
+          const last = await effectAfterRestart(() => effect(baseline), outcome === 'accepted' ? CARRY_OUT_MS : unansweredGraceMs);
           if (last) return { effect: last, req };
-          if (outcome === 'accepted') {
+          if (outcome === 'accepted' && busyAnswers(click.user) > busyBefore) figures.clicks.acknowledgedThenBusy += 1;
+          else if (outcome === 'accepted') {
+            const late = await effectAfterRestart(() => effect(baseline), LATE_LIMIT_MS);
+            if (late) {
+              figures.clicks.carriedOutLate += 1;
+              violation(`job ${job}: a ${click.action} click by ${click.user} on "${stage}" was acknowledged (200) but carried out more than ${CARRY_OUT_MS / 1000} s after the restart`);
+              return { effect: late, req };
+            }
             figures.lost.clicks += 1;
-            violation(`job ${job}: a ${click.action} click by ${click.user} on "${stage}" was acknowledged (200) but never applied, even ${CARRY_OUT_MS / 1000} s after the restart`);
+            violation(`job ${job}: a ${click.action} click by ${click.user} on "${stage}" was acknowledged (200) but never applied, even ${(CARRY_OUT_MS + LATE_LIMIT_MS) / 1000} s after the restart`);
           }
           break;
         }
@@ -277,7 +379,7 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
       if (click.replay) {
         figures.clicks.replays += 1;
         const d = await send(keeper.child.url, req);
-        if (d.status !== 200 && d.status !== 0) violation(`job ${job}: a replayed click was answered ${d.status}`);
+        if (d.status !== 200 && d.status !== 0 && !(o.busyIsExpected && d.status >= 500)) violation(`job ${job}: a replayed click was answered ${d.status}`);
         replays.push({ job, key: `${click.user}|${stage}` });
       }
       return;
@@ -354,6 +456,7 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
   const downtimes = killAt.map(() => r.int(0, 1_500));
   const gaps = plans.map(() => r.int(10, 90));
   let driversDone = false;
+  let liveChecks: CheckResult = { violations: [], figures: {} };
   const progress = setInterval(() => log(`${((Date.now() - started) / 1000).toFixed(0)} s: ${submitted} submitted, ${finishedJobs}/${o.jobs} done, ${keeper.restarts} restarts, ${fake.stats.calls} Slack calls`), 5_000);
   try {
     const killer = (async () => {
@@ -389,15 +492,19 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
       }
       await sleep(100);
     }
+    liveChecks = (await o.beforeStop?.()) ?? liveChecks;
   } finally {
     clearInterval(progress);
     await keeper.stop();
     await fake.close();
   }
 
-  const db = readDb(dbFile);
-  const verified = verifyCrashRun(db, { plans, applied, replays, snapshots: keeper.snapshots, recorder, fake, channel: CHAOS_CHANNEL });
+  const db = await keeper.read();
+  const verified = verifyCrashRun(db, { plans, applied, replays, snapshots: keeper.snapshots, recorder, fake, channel: CHAOS_CHANNEL, requireRecovery: o.requireRecovery ?? true });
   violations.push(...verified.violations);
+  const checked = o.extraChecks?.(db) ?? { violations: [], figures: {} };
+  const extra = { violations: [...liveChecks.violations, ...checked.violations], figures: { ...liveChecks.figures, ...checked.figures } };
+  violations.push(...extra.violations);
   const f = verified.figures;
   const runs = countRuns(fs.readFileSync(runsLog, 'utf8'));
   const calls = (m: string) => fake.calls.filter((c: ApiCall) => c.method === m).length;
@@ -434,6 +541,7 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
     lost: figures.lost,
     stuck: f.stuck ?? 0,
     diedOnItsOwn: keeper.diedOnItsOwn,
+    extra: extra.figures,
     violations,
     dir,
   };

@@ -3,7 +3,7 @@
  * GET /api/v1/jobs, and a way to wait for a reading taken after a given moment (after a restart,
  * that is the only reading that counts).
  */
-import type { Restarter } from './restarter.js';
+import type { Keeper } from './keeper.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -13,7 +13,7 @@ export class JobIndex {
   private reading: Promise<void> | undefined;
 
   constructor(
-    private readonly keeper: Restarter,
+    private readonly keeper: Keeper,
     private readonly deadline: number,
   ) {}
 

@@ -4,12 +4,13 @@
  * same port and data directory, and restarts it too (reporting a violation) if it dies on its own.
  * Drivers wait with `up()` while it is down; `generation` counts the processes so far.
  */
-import { runningStages } from './checks.js';
+import { readDb, runningStages, type DbSnapshot } from './checks.js';
 import { SignoffChild, type ChildOptions } from './child.js';
+import type { Keeper } from './keeper.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export class Restarter {
+export class Restarter implements Keeper {
   child!: SignoffChild;
   /** 0 for the first process, +1 for each restart. */
   generation = 0;
@@ -56,6 +57,10 @@ export class Restarter {
     this.expectingExit = true;
     const exit = await this.child.kill('SIGTERM');
     if (exit.code !== 0 && exit.signal !== 'SIGTERM') this.onViolation(`signoff did not stop cleanly on SIGTERM: ${JSON.stringify(exit)}`);
+  }
+
+  async read(): Promise<DbSnapshot> {
+    return readDb(this.dbFile);
   }
 
   private async restart(downtimeMs: number): Promise<void> {
