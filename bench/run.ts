@@ -19,17 +19,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { ackLatency } from './ack-latency.js';
 import { chatEconomy } from './chat-economy.js';
+import { clusterAck } from './cluster-ack.js';
+import { clusterThroughput } from './cluster-throughput.js';
+import { courierFailover } from './courier-failover.js';
 import { footprint } from './footprint.js';
 import { summariseProfiles } from './lib/cpuprofile.js';
 import type { Figure, Row, Sample } from './lib/figure.js';
 import { describeMachine, machine } from './lib/machine.js';
 import { REPO } from './lib/proc.js';
 import { medianOf } from './lib/stats.js';
+import { queueFloor } from './queue-floor.js';
 import { renderTable } from './lib/table.js';
 import { throughput } from './throughput.js';
 import { timers } from './timers.js';
+import { workerFailover } from './worker-failover.js';
 
-const FIGURES: Figure[] = [ackLatency, throughput, chatEconomy, footprint, timers];
+const FIGURES: Figure[] = [ackLatency, throughput, chatEconomy, footprint, timers, clusterThroughput, queueFloor, courierFailover, workerFailover, clusterAck];
 
 function parseArgs(argv: string[]) {
   const o = { runs: 3, only: undefined as string[] | undefined, profile: false, json: undefined as string | undefined, build: true };
