@@ -18,9 +18,10 @@ const BUILTIN = 'outline';
 
 const server = new BenchPostgres();
 
-/** Transitions/s of `replicas` replicas over JOBS jobs on a fresh database named `db`. */
-export async function clusterRate(pg: BenchPostgres, db: string, replicas: number, jobs = JOBS): Promise<{ rate: number; jobsPerSecond: number; transitions: number; spanMs: number }> {
-  const bench = await startBenchCluster({ pg, db, replicas, yaml: chainYaml({ pipeline: 'six', stages: STAGES, builtin: BUILTIN, maxConcurrent: 20 }) });
+/** Transitions/s of `replicas` replicas over JOBS jobs (at most 20 running at once) on a fresh database named `db`. */
+export async function clusterRate(pg: BenchPostgres, db: string, replicas: number, o: { jobs?: number; maxConcurrent?: number } = {}): Promise<{ rate: number; jobsPerSecond: number; transitions: number; spanMs: number }> {
+  const jobs = o.jobs ?? JOBS;
+  const bench = await startBenchCluster({ pg, db, replicas, yaml: chainYaml({ pipeline: 'six', stages: STAGES, builtin: BUILTIN, maxConcurrent: o.maxConcurrent ?? 20 }) });
   try {
     await submitSpread(bench.cluster, jobs, 'six');
     await waitEvents(bench.databaseUrl, 'job.finished', jobs);

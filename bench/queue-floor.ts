@@ -17,7 +17,7 @@ import { fmt, type Figure, type RunContext, type Sample } from './lib/figure.js'
 
 const JOBS = Number(process.env.BENCH_CLUSTER_JOBS ?? 60);
 const STAGES = 6;
-/** As many in flight per stage queue as signoff's max_concurrent_jobs in the compared run. */
+/** Jobs a stage queue's worker fetches at once. */
 const BATCH = 20;
 
 const server = new BenchPostgres();
@@ -59,7 +59,8 @@ export async function bossChainRate(pg: BenchPostgres, db: string, wake: boolean
 
 async function run(ctx: RunContext): Promise<Sample> {
   const woken = await bossChainRate(server, `bench_boss_${ctx.run}_a`, true);
-  const signoff = await clusterRate(server, `bench_floor_${ctx.run}`, 1);
+  // Every job in flight at once on both sides: the chains are all sent at the start.
+  const signoff = await clusterRate(server, `bench_floor_${ctx.run}`, 1, { maxConcurrent: JOBS });
   const polling = await bossChainRate(server, `bench_boss_${ctx.run}_b`, false);
   ctx.log(`floor run ${ctx.run + 1}: signoff ${signoff.jobsPerSecond.toFixed(1)} jobs/s; pg-boss chains ${woken.toFixed(1)} /s woken, ${polling.toFixed(1)} /s polling`);
   return { signoff: signoff.jobsPerSecond, woken, polling, ratio_woken: signoff.jobsPerSecond / woken, ratio_polling: signoff.jobsPerSecond / polling };
