@@ -59,15 +59,16 @@ function clickWave(fake: FakeSlack, jobs: number[]): WaveRequest[] {
   });
 }
 
-async function run(ctx: RunContext): Promise<Sample> {
+/** One measurement with `replicas` replicas against as many bare servers. */
+async function measure(ctx: RunContext, replicas: number): Promise<Sample> {
   const fake = await FakeSlack.start();
   const client = startLoadClient();
   const env = { SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: fake.apiUrl, SIGNOFF_SLACK_POSTS_PER_SECOND: '100' };
   let bench: BenchCluster | undefined;
   const bares: Spawned[] = [];
   try {
-    bench = await startBenchCluster({ pg: server, db: `bench_cluster_ack_${ctx.run}`, replicas: REPLICAS, yaml: YAML, env });
-    for (let i = 0; i < REPLICAS; i++) bares.push(await spawnServer({ env: {}, nodeArgs: ['-e', BARE_SERVER_JS], script: null, logFile: path.join(bench.dir, `bare-${i}.log`), readyPath: '/' }));
+    bench = await startBenchCluster({ pg: server, db: `bench_cluster_ack_${ctx.run}_${replicas}`, replicas, yaml: YAML, env });
+    for (let i = 0; i < replicas; i++) bares.push(await spawnServer({ env: {}, nodeArgs: ['-e', BARE_SERVER_JS], script: null, logFile: path.join(bench.dir, `bare-${i}.log`), readyPath: '/' }));
     // GATES jobs waiting at their gate, each with its card in the channel (what people click).
     const t0 = Date.now();
     const jobs = (await submitSpread(bench.cluster, GATES, 'review')).sort((a, b) => a - b);
@@ -78,7 +79,7 @@ async function run(ctx: RunContext): Promise<Sample> {
 
     // Warm-up (not measured): JIT, Bolt's first calls, open sockets, on every server.
     const warm = commandWave(fake, () => 'help');
-    for (const urls of sides) await client.wave(urls[0]!, spread([...warm, ...warm.slice(0, 2 * REPLICAS)], urls));
+    for (const urls of sides) await client.wave(urls[0]!, spread([...warm, ...warm.slice(0, 2 * replicas)], urls));
 
     const lat = { click: [[], []] as number[][], command: [[], []] as number[][] };
     let failures = 0;
@@ -124,7 +125,7 @@ async function run(ctx: RunContext): Promise<Sample> {
     };
     s.ratio_p99 = s.all_p99! / s.bare_p99!;
     s.ratio_p50 = s.all_p50! / s.bare_p50!;
-    ctx.log(`cluster-ack run ${ctx.run + 1}: p50 ${s.all_p50!.toFixed(1)} / p99 ${s.all_p99!.toFixed(1)} ms (bare ${s.bare_p50!.toFixed(1)} / ${s.bare_p99!.toFixed(1)}), ${approved}/${clicks} clicks carried out, ${answered}/${ids.size} commands answered, ${failures} non-200`);
+    ctx.log(`cluster-ack run ${ctx.run + 1}, ${replicas} replica(s): p50 ${s.all_p50!.toFixed(1)} / p99 ${s.all_p99!.toFixed(1)} ms (bare ${s.bare_p50!.toFixed(1)} / ${s.bare_p99!.toFixed(1)}), ${approved}/${clicks} clicks carried out, ${answered}/${ids.size} commands answered, ${failures} non-200`);
     return s;
   } finally {
     await client.close();
@@ -132,6 +133,13 @@ async function run(ctx: RunContext): Promise<Sample> {
     await bench?.stop();
     await fake.close();
   }
+}
+
+async function run(ctx: RunContext): Promise<Sample> {
+  const spreadOver = await measure(ctx, REPLICAS);
+  // The same waves on one replica on the same server: whether the cost is PostgreSQL's or the spread's.
+  const one = await measure(ctx, 1);
+  return { ...spreadOver, ...Object.fromEntries(Object.entries(one).map(([k, v]) => [`one_${k}`, v])) };
 }
 
 export const clusterAck: Figure = {
@@ -149,6 +157,14 @@ export const clusterAck: Figure = {
       pass: m.ratio_p99! <= 2 && m.failures === 0 && m.approved === m.clicks && m.answered === m.commands,
     },
     { figure: 'Cluster ack p50 (same requests)', signoff: fmt.ms(m.all_p50!), baseline: fmt.ms(m.bare_p50!), ratio: fmt.x(m.ratio_p50!), target: '—', pass: null },
+    {
+      figure: 'Cluster ack p99, same waves on 1 replica on the same server (context)',
+      signoff: fmt.ms(m.one_all_p99!),
+      baseline: `${fmt.ms(m.one_bare_p99!)} (1 bare node:http)`,
+      ratio: fmt.x(m.one_ratio_p99!),
+      target: '—',
+      pass: null,
+    },
     { figure: 'Cluster ack p99, clicks only / commands only', signoff: `${fmt.ms(m.click_p99!)} / ${fmt.ms(m.command_p99!)}`, baseline: `${fmt.ms(m.bare_click_p99!)} / ${fmt.ms(m.bare_command_p99!)}`, ratio: `${fmt.x(m.click_p99! / m.bare_click_p99!)} / ${fmt.x(m.command_p99! / m.bare_command_p99!)}`, target: '—', pass: null },
   ],
   cleanup: () => server.close(),

@@ -1,14 +1,16 @@
 /**
  * Cluster figure 4: a stage's worker dies → the stage running again. Two replicas and two
  * `signoff worker` processes on one PostgreSQL; a command stage that prints a `::progress::` line
- * every 250 ms. Each round a job is submitted, the process whose /healthz counts the run
- * (`stageRuns`) is SIGKILLed once the stage reports progress, and the figure is the time from the
+ * every 250 ms. Each round a job is submitted, the process running the stage (the holder of its
+ * stage lease, else the one whose /healthz counts it in `stageRuns`; a replica takes runs too) is
+ * SIGKILLed once the stage reports progress, and the figure is the time from the
  * kill to the first progress the stage reports after it (its run started again elsewhere), read
  * from the events table. Baseline in the same run: submission → first progress with nobody killed.
  *
  * Measured only when the build has `signoff worker` (issue 12's stage queue); otherwise the row
  * says so and nothing runs.
  */
+import type { Cluster, Member } from '../tests/cluster/lib/cluster.js';
 import { health } from '../tests/cluster/lib/health.js';
 import { hasWorkerCommand } from '../tests/cluster/lib/worker-command.js';
 import { waitFor } from '../tests/helpers/wait.js';
@@ -46,6 +48,18 @@ async function progressAfter(url: string, job: number, since: number): Promise<n
   );
 }
 
+/**
+ * The live member running the job's stage: the holder of its stage lease (a replica id, as
+ * CONTRACT-12 names lease holders), else the one whose /healthz counts a stage run.
+ */
+async function runnerOf(cluster: Cluster, url: string, job: number): Promise<Member | undefined> {
+  const live = cluster.members.filter((m) => m.child.alive && !m.expectingExit);
+  const holder = await withPg(url, async (c) => (await c.query('SELECT holder FROM stage_leases WHERE job_id = $1', [job])).rows[0]?.holder as string | undefined).catch(() => undefined);
+  if (holder) return live.find((m) => m.id === holder);
+  const answers = await Promise.all(live.map(async (m) => ({ m, h: await health(m.child.url) })));
+  return answers.find((a) => (a.h?.stageRuns ?? 0) > 0)?.m;
+}
+
 async function run(ctx: RunContext): Promise<Sample> {
   if (!hasWorkerCommand()) {
     ctx.log('worker: not measured: no worker command in this build');
@@ -63,11 +77,7 @@ async function run(ctx: RunContext): Promise<Sample> {
       if (r.status !== 201) throw new Error(`submitting a job answered ${r.status}`);
       const job = Number(r.json.job.id);
       normal.push((await progressAfter(bench.databaseUrl, job, t0)) - t0);
-      const runner = await waitFor(async () => {
-        const live = bench.cluster.members.filter((m) => m.child.alive);
-        const answers = await Promise.all(live.map(async (m) => ({ m, h: await health(m.child.url) })));
-        return answers.find((a) => (a.h?.stageRuns ?? 0) > 0)?.m;
-      }, 'the process running the stage', 30_000);
+      const runner = await waitFor(() => runnerOf(bench.cluster, bench.databaseUrl, job), 'the process running the stage', 30_000);
       if (runner.role === 'worker') onWorker++;
       const killedAt = Date.now();
       await bench.cluster.kill(runner);

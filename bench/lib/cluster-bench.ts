@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { MAIN_JS } from '../../tests/chaos/lib/child.js';
 import { Cluster } from '../../tests/cluster/lib/cluster.js';
 import { startOwnPostgres, type OwnPostgres } from '../../tests/cluster/lib/own-postgres.js';
 import { benchDir } from './engine.js';
@@ -39,6 +40,8 @@ export class BenchPostgres {
   }
 }
 
+let warnedMain = false;
+
 export interface BenchCluster {
   cluster: Cluster;
   databaseUrl: string;
@@ -49,6 +52,10 @@ export interface BenchCluster {
 
 /** Starts `replicas` replicas (and `workers` workers) with `yaml` on a fresh database `db`. */
 export async function startBenchCluster(o: { pg: BenchPostgres; db: string; replicas: number; workers?: number; yaml: string; env?: Record<string, string> }): Promise<BenchCluster> {
+  if (process.env.SIGNOFF_BENCH_MAIN && process.env.SIGNOFF_BENCH_MAIN !== MAIN_JS && !warnedMain) {
+    warnedMain = true;
+    process.stderr.write(`the cluster figures run ${MAIN_JS} (the cluster harness's build); --main applies to the other figures only\n`);
+  }
   const databaseUrl = await o.pg.database(o.db);
   const dir = benchDir(o.db.replace(/_/g, '-'));
   const configPath = path.join(dir, 'signoff.yaml');
