@@ -5,15 +5,16 @@
  * the real gate cards of jobs submitted through the API (each click decides a gate, so the engine
  * works behind every ack) and `/signoff status <job>` commands. The same bodies, with the same
  * concurrency, go to three bare node:http servers in turn, in the same run; waves alternate which
- * side goes first. The single-process version and the pieces reused are in bench/ack-latency.ts.
+ * side goes first, and each next wave waits until the cluster has carried out the last one. The single-process version and the pieces reused are in bench/ack-latency.ts.
  */
 import path from 'node:path';
+import pg from 'pg';
 import { FakeSlack } from '../tests/helpers/fake-slack.js';
 import { clickPayload, gateCards } from '../tests/helpers/slack-harness.js';
 import { waitFor } from '../tests/helpers/wait.js';
 import { ALICE, CHANNEL, commandWave, SECRET, signed, WAVE } from './ack-latency.js';
 import { BARE_SERVER_JS } from './lib/bare-server.js';
-import { BenchPostgres, startBenchCluster, submitSpread, waitEvents, withPg, type BenchCluster } from './lib/cluster-bench.js';
+import { BenchPostgres, startBenchCluster, submitSpread, waitEvents, type BenchCluster } from './lib/cluster-bench.js';
 import { fmt, type Figure, type RunContext, type Sample } from './lib/figure.js';
 import { startLoadClient, type WaveRequest } from './lib/load.js';
 import { spawnServer, type Spawned } from './lib/proc.js';
@@ -79,34 +80,42 @@ async function measure(ctx: RunContext, replicas: number): Promise<Sample> {
 
     // Warm-up (not measured): JIT, Bolt's first calls, open sockets, on every server.
     const warm = commandWave(fake, () => 'help');
-    for (const urls of sides) await client.wave(urls[0]!, spread([...warm, ...warm.slice(0, 2 * replicas)], urls));
+    for (const urls of sides) await client.wave(urls[0]!, spread(warm, urls));
 
     const lat = { click: [[], []] as number[][], command: [[], []] as number[][] };
     let failures = 0;
     const responseUrls: string[] = [];
     const order = Array.from({ length: CLICK_WAVES + COMMAND_WAVES }, (_, i) => (i % 2 === 0 ? 'click' : 'command') as 'click' | 'command');
     let nextClick = 0;
-    for (const [w, kind] of order.entries()) {
-      const wave = kind === 'click' ? clickWave(fake, jobs.slice(nextClick, (nextClick += WAVE))) : commandWave(fake, (i) => `status ${jobs[(w * 37 + i * 13) % jobs.length]}`, responseUrls);
-      const first = w % 2 === 0 ? 0 : 1;
-      for (const which of [first, 1 - first]) {
-        const result = await client.wave(sides[which]![0]!, spread(wave, sides[which]!));
-        failures += result.statuses.filter((s) => s !== 200).length;
-        lat[kind][which]!.push(...result.latenciesMs);
-        await new Promise((r) => setTimeout(r, PAUSE_MS));
+    const finished = (c: pg.Client) => c.query("SELECT count(*) AS n FROM events WHERE type = 'job.finished'").then((r) => Number(r.rows[0].n));
+    const ids = new Set<string | undefined>();
+    const answeredNow = () => new Set(fake.responses.map((r) => r.id).filter((id) => ids.has(id))).size;
+    const db = new pg.Client({ connectionString: bench.databaseUrl });
+    await db.connect();
+    let approved = 0;
+    let answered = 0;
+    try {
+      for (const [w, kind] of order.entries()) {
+        const wave = kind === 'click' ? clickWave(fake, jobs.slice(nextClick, (nextClick += WAVE))) : commandWave(fake, (i) => `status ${jobs[(w * 37 + i * 13) % jobs.length]}`, responseUrls);
+        for (const u of responseUrls) ids.add(u.split('/').pop());
+        const first = w % 2 === 0 ? 0 : 1;
+        for (const which of [first, 1 - first]) {
+          const result = await client.wave(sides[which]![0]!, spread(wave, sides[which]!));
+          failures += result.statuses.filter((s) => s !== 200).length;
+          lat[kind][which]!.push(...result.latenciesMs);
+          // The next wave meets a cluster that has carried out this one (each click's job finished,
+          // each command answered): the figure is the ack path, not a backlog of earlier decisions.
+          if (which === 0) {
+            approved = await waitFor(async () => ((await finished(db)) >= nextClick ? nextClick : undefined), 'the clicks to be carried out', 60_000).catch(() => finished(db));
+            answered = await waitFor(() => (answeredNow() >= ids.size ? answeredNow() : undefined), 'the commands to be answered', 30_000).catch(answeredNow);
+          }
+          await new Promise((r) => setTimeout(r, PAUSE_MS));
+        }
       }
+    } finally {
+      await db.end();
     }
     const clicks = CLICK_WAVES * WAVE;
-    // Every click was carried out (the gates are approved), whichever replica took it.
-    const approved = await withPg(bench.databaseUrl, (c) =>
-      waitFor(async () => {
-        const n = Number((await c.query("SELECT count(*) AS n FROM gates WHERE state = 'approved'")).rows[0].n);
-        return n >= clicks ? n : undefined;
-      }, 'every click to be carried out', 60_000).catch(async () => Number((await c.query("SELECT count(*) AS n FROM gates WHERE state = 'approved'")).rows[0].n)),
-    );
-    const ids = new Set(responseUrls.map((u) => u.split('/').pop()));
-    const answeredNow = () => new Set(fake.responses.map((r) => r.id).filter((id) => ids.has(id))).size;
-    const answered = await waitFor(() => (answeredNow() >= ids.size ? answeredNow() : undefined), 'every command to be answered', 30_000).catch(answeredNow);
     const all = (which: number) => [...lat.click[which]!, ...lat.command[which]!];
     const s: Sample = {
       all_p50: quantile(all(0), 0.5),
