@@ -1,5 +1,6 @@
 /**
- * Reviewing a redo through the API, end to end: a real signoff (SQLite file, engine, command
+ * Reviewing a redo through the API, end to end: a real signoff (a SQLite file or a PostgreSQL
+ * database: the diffs are stored and found by dialect-specific SQL; engine, command
  * stages as child processes, fastify on a real port). A reviewer rejects, the job is retried,
  * the stage's output changes with the reason, and GET …/gates/:stage/diff says exactly what
  * changed; an approval's note reaches the next stage's stdin and environment and the audit.
@@ -11,6 +12,7 @@ import { ApiClient, latestGate, type Json } from '../helpers/api-client.js';
 import { FakeClock, OPERATORS, configFrom, silentLog, tempDir } from '../helpers/fixtures.js';
 import { redoPipelines } from '../helpers/redo-pipeline.js';
 import { sqliteOnly } from '../../src/store/store.js';
+import { STORES, databaseOption, type StoreKind } from '../helpers/stores.js';
 
 const TOKEN = 'test-token-0123456789';
 const BOB = 'console:bob';
@@ -18,9 +20,10 @@ let app: App | undefined;
 let dataDir: string | undefined;
 let api: ApiClient;
 
-async function boot(): Promise<void> {
+async function boot(kind: StoreKind = 'sqlite'): Promise<void> {
   dataDir = tempDir('signoff-diff-');
   app = await startApp({
+    ...(await databaseOption(kind)),
     config: configFrom(`${OPERATORS}\nlimits: { jobs_per_user_per_minute: 100, max_concurrent_jobs: 4 }\npipelines:${redoPipelines()}\n`),
     dataDir, apiToken: TOKEN, log: silentLog, host: '127.0.0.1', port: 0, clock: new FakeClock(), tickSchedule: false,
   });
@@ -43,9 +46,9 @@ async function atRoundTwo(pipeline: string, reason = 'make the ending shorter'):
   return api.waitForJob(job.id, (j) => j.state === 'awaiting_approval' && latestGate(j, 'write')?.round === 2, 'round 2 of the write gate');
 }
 
-describe('GET /api/v1/jobs/:id/gates/:stage/diff', () => {
+describe.each(STORES)('GET /api/v1/jobs/:id/gates/:stage/diff (%s)', (kind) => {
   it('shows what changed since the rejected round: line counts, changed words, binaries, images', async () => {
-    await boot();
+    await boot(kind);
     const job = await atRoundTwo('redo');
     const r = await api.get(`/api/v1/jobs/${job.id}/gates/write/diff?round=2`);
     expect(r.status).toBe(200);
@@ -78,19 +81,8 @@ describe('GET /api/v1/jobs/:id/gates/:stage/diff', () => {
     expect((await api.get(`/api/v1/jobs/${job.id}/gates/write/diff`)).body).toEqual(d);
   });
 
-  it('recomputes a diff that was never stored (signoff died between opening the gate and storing it)', async () => {
-    await boot();
-    const job = await atRoundTwo('redo');
-    const first = (await api.get(`/api/v1/jobs/${job.id}/gates/write/diff?round=2`)).body;
-    sqliteOnly(app!.store).db.prepare('DELETE FROM round_diffs').run();
-    expect((await app!.engine.store.diffs.get(job.id, 'write', 2))).toBeUndefined();
-    const again = await api.get(`/api/v1/jobs/${job.id}/gates/write/diff?round=2`);
-    expect(again.body).toEqual(first);
-    expect((await app!.engine.store.diffs.get(job.id, 'write', 2))).toBeDefined();
-  });
-
   it('answers a round with no text artifacts by size and checksum, and a file over the cap with "too large"', async () => {
-    await boot();
+    await boot(kind);
     const bin = await atRoundTwo('binonly');
     const b = (await api.get(`/api/v1/jobs/${bin.id}/gates/write/diff?round=2`)).body;
     expect(b.files).toEqual([expect.objectContaining({ name: 'data.bin', kind: 'binary', status: 'changed', hunks: [], before: expect.objectContaining({ size: 2 }), after: expect.objectContaining({ size: 4 }) })]);
@@ -104,7 +96,7 @@ describe('GET /api/v1/jobs/:id/gates/:stage/diff', () => {
   });
 
   it('says clearly when there is nothing to compare', async () => {
-    await boot();
+    await boot(kind);
     const job = await api.submit('bees', { pipeline: 'redo', actor: 'console:alice' });
     await api.waitAtGate(job.id, 'write');
     const first = await api.get(`/api/v1/jobs/${job.id}/gates/write/diff?round=1`);
@@ -117,9 +109,9 @@ describe('GET /api/v1/jobs/:id/gates/:stage/diff', () => {
   });
 });
 
-describe('approve with a note', () => {
+describe.each(STORES)('approve with a note (%s)', (kind) => {
   it('hands the note to the next stage (stdin and SIGNOFF_APPROVAL_NOTES), keeps it in the audit, and refuses one too long', async () => {
-    await boot();
+    await boot(kind);
     const job = await api.submit('bees', { pipeline: 'redo', actor: 'console:alice' });
     await api.waitAtGate(job.id, 'write');
     const tooLong = await api.gate(job.id, 'write', 'approve', { json: { note: 'x'.repeat(1001) }, actor: BOB });
@@ -141,5 +133,19 @@ describe('approve with a note', () => {
     expect(events.find((e) => e.type === 'gate.approved')).toMatchObject({ notes: [{ by: 'bob', note }] });
     expect(events.find((e) => e.type === 'gate.refused')).toMatchObject({ code: 'invalid' });
     expect(latestGate(done, 'write').votes[0]).toMatchObject({ vote: 'approve', reason: note });
+  });
+});
+
+// SQLite only: the test removes the stored diff behind signoff's back through the open file.
+describe('GET …/diff after a crash lost the stored diff (sqlite)', () => {
+  it('recomputes a diff that was never stored (signoff died between opening the gate and storing it)', async () => {
+    await boot('sqlite');
+    const job = await atRoundTwo('redo');
+    const first = (await api.get(`/api/v1/jobs/${job.id}/gates/write/diff?round=2`)).body;
+    sqliteOnly(app!.store).db.prepare('DELETE FROM round_diffs').run();
+    expect((await app!.engine.store.diffs.get(job.id, 'write', 2))).toBeUndefined();
+    const again = await api.get(`/api/v1/jobs/${job.id}/gates/write/diff?round=2`);
+    expect(again.body).toEqual(first);
+    expect((await app!.engine.store.diffs.get(job.id, 'write', 2))).toBeDefined();
   });
 });
