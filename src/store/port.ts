@@ -209,11 +209,27 @@ export interface Applied {
 // ---------------------------------------------------------------------------------------------
 // Facets: reads and the small writes that are their own transaction
 
+/** What the API shows of one job, read as of one moment (see `JobsPort.loadView`). */
+export interface JobView {
+  /** Possibly shared with a cache: read it, never change it. */
+  agg: JobAggregate;
+  /** The latest run's artifacts of each stage. */
+  artifacts: Artifact[];
+  /** 1-based place in the queue; null unless the job is queued. */
+  queuePosition: number | null;
+}
+
 export interface JobsPort {
   /** A job with its stages, gates and votes: the caller's own copy. */
   load(id: number): Promise<JobAggregate | undefined>;
   /** The same, possibly shared with a cache: the caller must not change it. */
   loadShared(id: number): Promise<JobAggregate | undefined>;
+  /**
+   * The job, its current artifacts and its queue place from ONE consistent read, so an answer
+   * never shows a stage's output without the gate the same commit opened (separate reads could
+   * straddle another commit on PostgreSQL).
+   */
+  loadView(id: number): Promise<JobView | undefined>;
 }
 
 export interface EventsPort {

@@ -87,7 +87,7 @@ export class PgStore implements StorePort {
     const on: Queryable = lockWaitMs === undefined ? { query: (text, values) => this.statement(text, values) } : { query: (text, values) => this.tx((c) => c.query(text, values)) };
     const s = pgStatements(on);
     this.s = s;
-    this.jobs = { load: s.jobs.load, loadShared: s.jobs.loadShared };
+    this.jobs = { load: s.jobs.load, loadShared: s.jobs.loadShared, loadView: s.jobs.loadView };
     this.events = s.events;
     this.artifacts = { byId: s.artifacts.byId, current: s.artifacts.current };
     this.queries = s.queries;
