@@ -178,4 +178,5 @@ export const MIGRATIONS: readonly string[] = [
     external_run_id INTEGER NOT NULL REFERENCES external_runs (id) ON DELETE CASCADE
   ) WITHOUT ROWID;
   `,
+  /* 7: stage leases (PostgreSQL only) */ '',
 ];

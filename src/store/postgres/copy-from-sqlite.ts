@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { StoreError } from '../errors.js';
 import type { SqliteExport } from '../sqlite/export.js';
-import { SIGNOFF_TABLES } from './migrations.js';
+import { PG_ONLY_TABLES, SIGNOFF_TABLES } from './migrations.js';
 import { postgresColumns, postgresCount, postgresLastEventIds, postgresTables } from './describe.js';
 
 /** Tables whose `id` is an identity column. */
@@ -33,7 +33,7 @@ export interface CopyReport {
  */
 export async function whyNotEmpty(db: pg.Pool | pg.PoolClient, where: string): Promise<string | undefined> {
   const tables = await postgresTables(db);
-  const foreign = tables.filter((t) => t !== 'schema_version' && !(SIGNOFF_TABLES as readonly string[]).includes(t));
+  const foreign = tables.filter((t) => t !== 'schema_version' && !PG_ONLY_TABLES.includes(t) && !(SIGNOFF_TABLES as readonly string[]).includes(t));
   if (foreign.length > 0) return `${where} is not empty: it holds tables signoff did not make (${foreign.slice(0, 5).join(', ')}${foreign.length > 5 ? ', …' : ''}). Give signoff an empty database of its own.`;
   const filled: string[] = [];
   for (const t of SIGNOFF_TABLES.filter((t) => tables.includes(t))) {
