@@ -12,6 +12,7 @@ import { startApp } from './app.js';
 import { StartupError } from './startup-error.js';
 import { USAGE, packageVersion, parseArgs } from './cli/args.js';
 import { init } from './cli/init.js';
+import { replicaId } from './cluster/replica.js';
 
 async function main(argv: string[]): Promise<number> {
   // `run` (a script reporting back) and `migrate` read their own options.
@@ -32,7 +33,11 @@ async function main(argv: string[]): Promise<number> {
   const env = readEnv(process.env, { config: args.config, dataDir: args.dataDir });
   // Said before anything is read, so a wrong file is noticed even when it fails to load.
   process.stdout.write(`Config: ${env.configPath}  (from ${env.configFrom})\n`);
-  if (command === 'start') {
+  if (command === 'worker' && !env.databaseUrl) {
+    process.stderr.write(`signoff: ${(await import('./cli/worker.js')).WORKER_NEEDS_POSTGRES}\n`);
+    return 2;
+  }
+  if (command === 'start' || command === 'worker') {
     process.stdout.write(`Data:   ${env.dataDir}  (from ${env.dataDirFrom})\n`);
     process.stdout.write(`Store:  ${env.databaseUrl ? `PostgreSQL, ${redactDatabaseUrl(env.databaseUrl)}  (from SIGNOFF_DATABASE_URL; artifacts stay in the data directory)` : 'SQLite, in the data directory'}\n`);
   }
@@ -49,9 +54,16 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ level: env.logLevel, pretty: env.logPretty });
+  if (command === 'worker') {
+    // Loaded only here: pg-boss and the PostgreSQL store are not part of a SQLite start.
+    const worker = await (await import('./cli/worker.js')).startWorker(env, config, log);
+    log.info({ pools: env.worker.pools, concurrency: env.worker.concurrency }, 'signoff worker is taking stage runs');
+    process.stdout.write(`signoff worker ${replicaId()} is taking stage runs of pools ${env.worker.pools.join(', ')} (at most ${env.worker.concurrency} at once)\n`);
+    return untilSignal(log, () => worker.stop());
+  }
   const token = ensureToken(env.apiToken, env.dataDir);
   const consoleToken = config.console.enabled ? ensureToken(undefined, env.dataDir, 'console-token').token : undefined;
-  const app = await startApp({ config, dataDir: env.dataDir, apiToken: token.token, maxUploadBytes: env.maxUploadBytes, ...(env.publicUrl ? { publicUrl: env.publicUrl } : {}), ...(consoleToken ? { consoleToken } : {}), ...(env.slack ? { slack: env.slack } : {}), ...(env.discord ? { discord: env.discord } : {}), ...(env.databaseUrl ? { databaseUrl: env.databaseUrl } : {}), log, host: env.host, port: env.port });
+  const app = await startApp({ config, dataDir: env.dataDir, worker: env.worker, apiToken: token.token, maxUploadBytes: env.maxUploadBytes, ...(env.publicUrl ? { publicUrl: env.publicUrl } : {}), ...(consoleToken ? { consoleToken } : {}), ...(env.slack ? { slack: env.slack } : {}), ...(env.discord ? { discord: env.discord } : {}), ...(env.databaseUrl ? { databaseUrl: env.databaseUrl } : {}), log, host: env.host, port: env.port });
   log.info({ url: app.url, config: env.configPath, data: env.dataDir, store: app.store.dialect }, 'signoff is running');
   // Printed, not logged: this is the one place the token is shown, for the person who started signoff.
   if (!env.apiToken) process.stdout.write(`\nAPI token (kept in ${token.file}): ${token.token}\n`);
@@ -59,12 +71,17 @@ async function main(argv: string[]): Promise<number> {
   if (app.consoleUrl) process.stdout.write(`Console: ${app.consoleUrl}\n`);
   process.stdout.write('\n');
 
+  return untilSignal(log, () => app.stop());
+}
+
+/** Keeps the process running until SIGINT or SIGTERM, then stops it cleanly and exits. */
+function untilSignal(log: ReturnType<typeof createLogger>, stopAll: () => Promise<void>): number {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    await app.stop();
+    await stopAll();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
