@@ -10,13 +10,13 @@ import type { Config } from './config/schema.js';
 import { PACKAGE_DIR } from './config/env.js';
 import { openStore, type Store } from './store/store.js';
 import { lockDataDir } from './store/sqlite/dir-lock.js';
-import { Engine, type Clock } from './orchestrator/engine.js';
+import type { Engine, Clock } from './orchestrator/engine.js';
 import { buildServer } from './http/server.js';
 import { createMetrics } from './http/metrics.js';
 import { registerConsole } from './bot/console/routes.js';
 import type { ChatSurface } from './bot/port.js';
 import type { DiscordSettings, SlackSettings } from './config/env.js';
-import { replicaId } from './cluster/replica.js';
+import { processEngine, type ProcessEngine, type WorkerSettings } from './stages/queue/process-engine.js';
 
 export interface AppOptions {
   config: Config;
@@ -53,13 +53,6 @@ export interface AppOptions {
   worker?: WorkerSettings;
 }
 
-/** `SIGNOFF_WORKER`, `SIGNOFF_POOLS`, `SIGNOFF_WORKER_CONCURRENCY`. */
-export interface WorkerSettings {
-  on: boolean;
-  pools: string[];
-  concurrency: number;
-}
-
 export interface App {
   engine: Engine;
   /** The store in use (SQLite or PostgreSQL); `sqliteOnly(app.store)` for SQLite's own database. */
@@ -76,36 +69,6 @@ export interface App {
 
 export const VERSION: string = JSON.parse(fs.readFileSync(path.join(PACKAGE_DIR, 'package.json'), 'utf8')).version;
 
-/** The stage queue of a PostgreSQL store (src/stages/queue), and how to make this process's worker. */
-async function openQueue(store: Store, o: AppOptions) {
-  const q = await import('./stages/queue/index.js');
-  const { PgStore } = await import('./store/postgres/store.js');
-  if (!(store instanceof PgStore)) throw new Error('the stage queue needs the PostgreSQL store');
-  const pools = [...new Set([...q.configuredPools(o.config), ...(o.worker?.pools ?? [])])];
-  let side: Awaited<ReturnType<typeof q.openStageQueue>>;
-  try {
-    side = await q.openStageQueue(store, pools, o.log);
-  } catch (err) {
-    await store.close().catch(() => undefined);
-    throw err;
-  }
-  return {
-    side,
-    worker(engine: Engine, workerPools: string[], concurrency: number) {
-      const w = new q.StageWorker({
-        store: store as InstanceType<typeof PgStore>,
-        boss: side.boss,
-        pools: workerPools,
-        holder: replicaId(),
-        concurrency,
-        run: { store, dataDir: o.dataDir, baseDir: o.baseDir ?? process.cwd(), log: o.log, clock: o.clock ?? { now: () => Date.now() }, external: engine.external, report: (jobId, input) => engine.dispatch(jobId, input) },
-      });
-      side.attach(w);
-      return w;
-    },
-  };
-}
-
 export async function startApp(o: AppOptions): Promise<App> {
   const lock = await lockDataDir(o.dataDir);
   let store: Store;
@@ -119,26 +82,28 @@ export async function startApp(o: AppOptions): Promise<App> {
     lock.release();
     throw err;
   }
-  let queue: Awaited<ReturnType<typeof openQueue>> | undefined;
+  let pe: ProcessEngine;
   try {
-    queue = o.databaseUrl ? await openQueue(store, o) : undefined;
+    pe = await processEngine(
+      {
+        store,
+        config: o.config,
+        dataDir: o.dataDir,
+        baseDir: o.baseDir ?? process.cwd(),
+        log: o.log,
+        ...(o.clock ? { clock: o.clock } : {}),
+        ...(o.tickSchedule !== undefined ? { tickSchedule: o.tickSchedule } : {}),
+        ...(o.notifyBackoffMs !== undefined ? { notifyBackoffMs: o.notifyBackoffMs } : {}),
+        chatSurfaces: [...(o.slack ? ['slack'] : []), ...(o.discord ? ['discord'] : [])],
+      },
+      o.worker,
+    );
   } catch (err) {
+    await store.close().catch(() => undefined);
     lock.release();
     throw err;
   }
-  const engine = new Engine({
-    ...(queue ? { stageQueue: queue.side.port } : {}),
-    store,
-    config: o.config,
-    dataDir: o.dataDir,
-    baseDir: o.baseDir ?? process.cwd(),
-    log: o.log,
-    ...(o.clock ? { clock: o.clock } : {}),
-    ...(o.tickSchedule !== undefined ? { tickSchedule: o.tickSchedule } : {}),
-    ...(o.notifyBackoffMs !== undefined ? { notifyBackoffMs: o.notifyBackoffMs } : {}),
-    chatSurfaces: [...(o.slack ? ['slack'] : []), ...(o.discord ? ['discord'] : [])],
-  });
-  const worker = queue && (o.worker?.on ?? true) ? queue.worker(engine, o.worker?.pools ?? ['default'], o.worker?.concurrency ?? 32) : undefined;
+  const engine = pe.engine;
   // Each platform library is loaded only when its surface is configured: together they are
   // about half of start-up time and a third of the memory of a console-only signoff.
   const surfaces: ChatSurface[] = [];
@@ -156,16 +121,13 @@ export async function startApp(o: AppOptions): Promise<App> {
     address = await server.listen({ host: o.host, port: o.port });
     // Runs handed to external systems need the address to report to before any of them starts.
     engine.external.setBaseUrl(o.publicUrl ?? address.replace('[::1]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1'));
-    await engine.start();
-    await worker?.start();
+    await pe.start();
     for (const surface of surfaces) await surface.start();
     ready = true;
   } catch (err) {
     await server.close();
     for (const surface of surfaces) await surface.stop().catch(() => undefined);
-    await worker?.stop().catch(() => undefined);
-    await engine.stop();
-    await queue?.side.stop().catch(() => undefined);
+    await pe.stop();
     await store.close();
     lock.release();
     throw err;
@@ -176,13 +138,11 @@ export async function startApp(o: AppOptions): Promise<App> {
     server,
     url: address.replace('[::1]', '127.0.0.1'),
     consoleUrl: consoleOn ? `${address.replace('[::1]', '127.0.0.1')}/?token=${o.consoleToken}` : null,
-    stageRuns: () => engine.localRuns + (worker?.running ?? 0),
+    stageRuns: () => pe.stageRuns(),
     async stop() {
       for (const surface of surfaces) await surface.stop();
       await server.close();
-      await worker?.stop();
-      await engine.stop();
-      await queue?.side.stop();
+      await pe.stop();
       await store.close();
       lock.release();
     },

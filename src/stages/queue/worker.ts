@@ -21,8 +21,8 @@ import type { RunMessage } from './enqueue.js';
 import { queueName } from './pools.js';
 
 /** How long a lease lasts without a heartbeat: a dead worker's run starts again this long after its last beat (plus a sweep). */
-export const LEASE_MS = 15_000;
-const HEARTBEAT_MS = 5_000;
+export const LEASE_MS = 10_000;
+const HEARTBEAT_MS = 3_000;
 /** The slow poll behind the notifications. */
 const POLL_MS = 2_000;
 
