@@ -16,7 +16,7 @@ import { exportOver, sqliteFileIn } from '../../src/store/sqlite/export.js';
 import { createPool } from '../../src/store/postgres/connect.js';
 import { IDENTITY_TABLES, withoutNul } from '../../src/store/postgres/copy-from-sqlite.js';
 import { postgresCount, postgresIdentityPositions, postgresRows, postgresTables } from '../../src/store/postgres/describe.js';
-import { SIGNOFF_TABLES } from '../../src/store/postgres/migrations.js';
+import { PG_ONLY_TABLES, SIGNOFF_TABLES } from '../../src/store/postgres/migrations.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { everyStateDataDir, type EveryStateDir } from '../helpers/every-state-data-dir.js';
 import { tempDir } from '../helpers/fixtures.js';
@@ -136,7 +136,7 @@ describe('signoff migrate --to (in process)', () => {
     const after = new Database(sqliteFileIn(dir), { readonly: true });
     expect(after.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     after.close();
-    expect(Object.keys(await contents(pool(url))).sort()).toEqual(['schema_version', ...SIGNOFF_TABLES].sort());
+    expect(Object.keys(await contents(pool(url))).sort()).toEqual(['schema_version', ...SIGNOFF_TABLES, ...PG_ONLY_TABLES].sort());
   });
 
   it('refuses a target that already holds signoff data, and leaves it as it was', async () => {
