@@ -364,7 +364,7 @@ export class Engine {
         }
       }
       for (const effect of c.effects) {
-        if (effect.type === 'runStage' && this.options.stageQueue?.queued(c.agg, effect.stage)) this.options.stageQueue.wake();
+        if (effect.type === 'runStage' && this.options.stageQueue?.queued(c.agg, effect.stage)) this.options.stageQueue.wake(c.agg);
         else if (effect.type === 'runStage') this.launcher.launch(c.agg, effect.stage, effect.run, effect.attempt);
         if (effect.type === 'killStage') {
           this.launcher.kill(c.agg.job.id, effect.stage, effect.run);

@@ -21,6 +21,9 @@ export interface StageQueue {
   expired(): Promise<RunRef[]>;
   /** Stages running with no lease at all (from before leases existed). */
   unleased(): Promise<RunRef[]>;
-  /** Runs were queued by this process: its own worker (if any) takes them without waiting for NOTIFY. */
-  wake(): void;
+  /**
+   * A run of `started` was queued by this process: its own worker (if any) takes it without
+   * waiting for NOTIFY, and without reading the job again.
+   */
+  wake(started: JobAggregate): void;
 }

@@ -5,6 +5,7 @@
  * another process runs a stage leaves that stage alone (its lease decides, not the start).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { openPgStore } from '../../src/store/postgres/store.js';
 import { processEngine, type ProcessEngine } from '../../src/stages/queue/process-engine.js';
@@ -68,6 +69,11 @@ describe('the stage queue (PostgreSQL)', () => {
     expect(outputs.find((a) => a.name === 'one.txt')).toMatchObject({ stage: 'first', run: 1 });
     expect(outputs.every((a) => a.path.startsWith(other.dataDir))).toBe(true);
     expect(await boss.getQueueSize('signoff-stage-default')).toBe(0);
+    // A run's lease goes in the commit that stores its outcome.
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    cleanup.push(() => admin.end());
+    expect((await admin.query('SELECT count(*)::int AS n FROM stage_leases')).rows[0].n).toBe(0);
   });
 
   it('does not re-run, at start-up, a stage another live process is running', async () => {

@@ -42,7 +42,7 @@ export async function openStageQueue(store: PgStore, pools: readonly string[], l
       },
       expired: () => store.stageLeases.expired(SWEEP_LIMIT),
       unleased: () => store.stageLeases.runningWithoutLease(),
-      wake: () => worker?.wake(),
+      wake: (agg) => worker?.wake(agg),
     },
     attach: (w) => {
       worker = w;

@@ -18,6 +18,7 @@ import { keyOf, type RunKey } from '../../store/postgres/stage-lease-facet.js';
 import type { Listening } from '../../store/postgres/listen.js';
 import { runStageRun, type StageRunDeps } from '../../orchestrator/run-stage.js';
 import type { RunMessage } from './enqueue.js';
+import type { JobAggregate } from '../../orchestrator/types.js';
 import { queueName } from './pools.js';
 
 /** How long a lease lasts without a heartbeat: a dead worker's run starts again this long after its last beat (plus a sweep). */
@@ -25,6 +26,9 @@ export const LEASE_MS = 10_000;
 const HEARTBEAT_MS = 3_000;
 /** The slow poll behind the notifications. */
 const POLL_MS = 2_000;
+const MAX_HINTS = 1_000;
+/** How often taken queue jobs are deleted (in one batch). */
+const TIDY_MS = 1_000;
 
 export interface WorkerOptions {
   store: PgStore;
@@ -50,11 +54,15 @@ type Taken = { id: string; key: RunKey; attempt: number };
 
 export class StageWorker {
   private readonly inflight = new Map<string, Running>();
+  /** Jobs this process just started runs of: taken here, a run needs no read of its job (bounded). */
+  private readonly hints = new Map<string, JobAggregate>();
   private listening: Listening | undefined;
   private timers: NodeJS.Timeout[] = [];
   private taking: Promise<void> | undefined;
   private again = false;
   private stopping = false;
+  /** Queue jobs taken (their runs leased), to delete from the queue in the next batch. */
+  private taken: { queue: string; id: string }[] = [];
 
   constructor(private readonly o: WorkerOptions) {}
 
@@ -72,12 +80,24 @@ export class StageWorker {
     });
     this.timers.push(setInterval(() => void this.heartbeat(), this.o.heartbeatMs ?? HEARTBEAT_MS).unref());
     this.timers.push(setInterval(() => this.wake(), POLL_MS).unref());
+    this.timers.push(setInterval(() => void this.tidy(), TIDY_MS).unref());
     this.wake();
   }
 
-  /** Takes queued runs now (a run was just queued). Calls while a take is in flight make it go round once more. */
-  wake(): void {
+  /**
+   * Takes queued runs now (a run was just queued). Calls while a take is in flight make it go
+   * round once more. `started`: the job as the commit that queued its run left it.
+   */
+  wake(started?: JobAggregate): void {
     if (this.stopping) return;
+    if (started) {
+      for (const r of started.stages) if (r.state === 'running') this.hints.set(keyOf({ jobId: started.job.id, stage: r.stage, run: r.run }), started);
+      // Runs taken by other workers leave their hints behind: forget the oldest.
+      for (const k of this.hints.keys()) {
+        if (this.hints.size <= MAX_HINTS) break;
+        this.hints.delete(k);
+      }
+    }
     if (this.taking) {
       this.again = true;
       return;
@@ -104,6 +124,22 @@ export class StageWorker {
     for (const r of all) r.controller.abort('shutdown');
     await Promise.allSettled(all.map((r) => r.done));
     await this.o.store.stageLeases.drop(this.o.holder, all.map((r) => r.key), 'expire').catch((err: unknown) => this.o.run.log.warn({ err }, 'could not hand back stage runs at shutdown; they start again when their leases run out'));
+    await this.tidy();
+  }
+
+  /** Deletes the queue jobs taken since the last batch, one statement per queue. */
+  private async tidy(): Promise<void> {
+    const batch = this.taken;
+    if (batch.length === 0) return;
+    this.taken = [];
+    const queues = [...new Set(batch.map((t) => t.queue))];
+    try {
+      await this.o.store.stageLeases.tidy(async (db) => {
+        for (const q of queues) await this.o.boss.deleteJob(q, batch.filter((t) => t.queue === q).map((t) => t.id), { db });
+      });
+    } catch (err) {
+      this.o.run.log.warn({ err }, 'could not delete taken stage runs from the queue; pg-boss drops them at their expiry');
+    }
   }
 
   private async takeAll(): Promise<void> {
@@ -112,30 +148,34 @@ export class StageWorker {
       const free = this.o.concurrency - this.inflight.size;
       if (free <= 0 || this.stopping) return;
       const name = queueName(pool);
-      let taken: Taken[];
+      let taken: { fetched: Taken[]; mine: Taken[] };
       try {
-        taken = await this.o.store.stageLeases.take(
-          this.o.holder,
-          this.o.leaseMs ?? LEASE_MS,
-          async (db) => (await this.o.boss.fetch<RunMessage>(name, { batchSize: free, db })).map((j) => ({ id: j.id, key: { jobId: j.data.jobId, stage: j.data.stage, run: j.data.run }, attempt: j.data.attempt })),
-          (db, items) => this.o.boss.deleteJob(name, items.map((i) => i.id), { db }),
+        taken = await this.o.store.stageLeases.take(this.o.holder, this.o.leaseMs ?? LEASE_MS, async (db) =>
+          (await this.o.boss.fetch<RunMessage>(name, { batchSize: free, db })).map((j) => ({ id: j.id, key: { jobId: j.data.jobId, stage: j.data.stage, run: j.data.run }, attempt: j.data.attempt })),
         );
       } catch (err) {
         // The poll comes round again in a moment.
         this.o.run.log.warn({ err, pool }, 'could not take stage runs from the queue just now');
         continue;
       }
-      for (const t of taken) this.begin(t.key, t.attempt);
+      for (const t of taken.mine) this.begin(t.key, t.attempt);
+      // Off the critical path and in batches: the fetch marked the jobs active, so no other worker
+      // takes them; one left behind by a crash is only failed by pg-boss at its expiry (retryLimit 0).
+      for (const t of taken.fetched) this.taken.push({ queue: name, id: t.id });
       // A full batch: there may be more waiting.
-      if (taken.length === free) this.again = true;
+      if (taken.fetched.length === free) this.again = true;
     }
   }
 
   private begin(key: RunKey, attempt: number): void {
     const controller = new AbortController();
     const id = keyOf(key);
+    const hint = this.hints.get(id);
+    this.hints.delete(id);
     const done = (async () => {
-      const agg = await this.o.store.jobs.load(key.jobId).catch(() => undefined);
+      // The lease was taken, so the run is current (a cancel or a newer run deletes the lease in its
+      // own commit): the job as that commit left it is what the run needs.
+      const agg = hint ?? (await this.o.store.jobs.load(key.jobId).catch(() => undefined));
       const rec = agg?.stages.find((s) => s.stage === key.stage);
       if (!agg || rec?.state !== 'running' || rec.run !== key.run) {
         // Cancelled or superseded between queueing and taking: nothing to run.

@@ -8,7 +8,7 @@
 import type pg from 'pg';
 import type { JobAggregate } from '../../orchestrator/types.js';
 import type { Committed } from '../port.js';
-import { leaseEnded, leaseStarted, type RunKey } from './stage-leases.js';
+import { leaseEnded, leaseEndedAndStarted, leaseStarted, type RunKey } from './stage-leases.js';
 
 /** What a queue library needs to run its own SQL on the unit's client (pg-boss's `db` option). */
 export interface SqlExecutor {
@@ -51,8 +51,12 @@ export async function enqueueCommitted(tx: pg.PoolClient, committed: readonly Co
       if (pool !== undefined) started.push({ jobId, stage: e.stage, run: e.run, attempt: e.attempt, pool });
     }
   }
-  if (ended.length + cancelled.length > 0) await leaseEnded(tx, ended, cancelled);
+  const sameStage = started.some((r) => ended.some((e) => e.jobId === r.jobId && e.stage === r.stage));
+  if (started.length > 0 && ended.length > 0 && cancelled.length === 0 && !sameStage) await leaseEndedAndStarted(tx, ended, started);
+  else {
+    if (ended.length + cancelled.length > 0) await leaseEnded(tx, ended, cancelled);
+    if (started.length > 0) await leaseStarted(tx, started);
+  }
   if (started.length === 0) return;
-  await leaseStarted(tx, started);
   await hook.send({ executeSql: (text, values) => tx.query(text, values) }, started);
 }

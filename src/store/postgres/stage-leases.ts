@@ -6,6 +6,7 @@
  * is compared against the database's clock, never a host's, so hosts whose clocks disagree still
  * agree on when a lease ran out.
  */
+import type pg from 'pg';
 import type { StageLeaseGuard } from '../port.js';
 import { rows, run, type Queryable } from './sql.js';
 
@@ -43,6 +44,21 @@ export async function leaseStarted(tx: Queryable, runs: readonly (RunKey & { poo
     [...arrays(runs), runs.map((r) => r.pool), RUNS_CHANNEL]);
 }
 
+/**
+ * Both of the above in one round trip (a stage ends and the next starts, in one commit). Only for
+ * runs of different stages: one statement must not delete and insert the same row.
+ */
+export async function leaseEndedAndStarted(tx: Queryable, ended: readonly RunKey[], started: readonly (RunKey & { pool: string })[]): Promise<void> {
+  await run(tx, `WITH gone AS (DELETE FROM stage_leases l USING ${KEYS} WHERE ${MATCH} RETURNING 1),
+      started AS (
+        INSERT INTO stage_leases (job_id, stage, run, pool, created_at)
+          SELECT k.job_id, k.stage, k.run, k.pool, ${DB_NOW} FROM unnest($4::bigint[], $5::text[], $6::int[], $7::text[]) AS k(job_id, stage, run, pool)
+        ON CONFLICT (job_id, stage) DO UPDATE SET run = excluded.run, pool = excluded.pool, holder = NULL, expires_at = NULL, created_at = excluded.created_at
+        RETURNING pool)
+    SELECT (SELECT count(*) FROM gone), pg_notify($8, p.pool) FROM (SELECT DISTINCT pool FROM started) AS p`,
+    [...arrays(ended), ...arrays(started), started.map((r) => r.pool), RUNS_CHANNEL]);
+}
+
 /** Runs that ended or were cancelled (in the caller's transaction): their leases go; cancelled ones are told to their workers. */
 export async function leaseEnded(tx: Queryable, ended: readonly RunKey[], cancelled: readonly RunKey[]): Promise<void> {
   const all = [...ended, ...cancelled];
@@ -50,15 +66,27 @@ export async function leaseEnded(tx: Queryable, ended: readonly RunKey[], cancel
   if (cancelled.length > 0) await run(tx, 'SELECT pg_notify($1, c) FROM unnest($2::text[]) AS c', [CANCEL_CHANNEL, cancelled.map((k) => `${k.jobId}:${k.stage}:${k.run}`)]);
 }
 
-/** Takes the leases of these runs that nobody holds yet, for `leaseMs` (in the caller's transaction). */
-export async function takeLeases(tx: Queryable, holder: string, keys: readonly RunKey[], leaseMs: number): Promise<RunKey[]> {
-  if (keys.length === 0) return [];
-  const taken = await rows<{ job_id: number; stage: string; run: number }>(
-    tx,
-    `UPDATE stage_leases l SET holder = $4, expires_at = ${DB_NOW} + $5 FROM ${KEYS} WHERE ${MATCH} AND l.holder IS NULL RETURNING l.job_id, l.stage, l.run`,
-    [...arrays(keys), holder, leaseMs],
-  );
-  return taken.map(toKey);
+/**
+ * Runs the queue's own fetch statement (`text`, `values`: it marks queued jobs taken and returns
+ * them) and, in the same statement, takes the leases of the runs they carry (`data` holds
+ * `jobId`, `stage`, `run`) that nobody holds yet. One statement is one transaction: a worker that
+ * dies before it completes took nothing. Each row gets `leased`: whether its lease is now `holder`'s.
+ *
+ * Its commit does not wait for the disk (synchronous_commit off, for this transaction only): a
+ * take lost in a server crash only makes the run available again, and a run started twice
+ * counts once (its old lease is gone, so its worker stops it). That saves a disk flush per run.
+ */
+export async function fetchAndLease(db: Queryable, text: string, values: readonly unknown[], holder: string, leaseMs: number): Promise<pg.QueryResult> {
+  const n = values.length;
+  const match = "l.job_id = (f.data->>'jobId')::bigint AND l.stage = f.data->>'stage' AND l.run = (f.data->>'run')::int";
+  return db.query(`WITH fetched AS (${text}),
+      leased AS (UPDATE stage_leases l SET holder = $${n + 1}, expires_at = ${DB_NOW} + $${n + 2} FROM fetched f WHERE ${match} AND l.holder IS NULL RETURNING l.job_id, l.stage, l.run)
+    SELECT f.*, l.job_id IS NOT NULL AS leased, set_config('synchronous_commit', 'off', true) AS relaxed FROM fetched f LEFT JOIN leased l ON ${match}`, [...values, holder, leaseMs]);
+}
+
+/** Makes the commit of the open transaction on `tx` not wait for the disk (for bookkeeping whose loss repeats harmless work). */
+export async function relaxCommit(tx: Queryable): Promise<void> {
+  await run(tx, 'SET LOCAL synchronous_commit = off');
 }
 
 /** Renews the leases `holder` still has among `keys`; returns those (a missing one was cancelled or superseded). */
