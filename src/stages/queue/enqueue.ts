@@ -26,8 +26,9 @@ const RETRY_LIMIT = 0;
 const EXPIRE_IN_SECONDS = 15 * 60;
 
 /** The hook the PgStore calls inside each unit of work's transaction. */
-export function runQueueHook(boss: PgBoss): RunQueueHook {
+export function runQueueHook(boss: PgBoss, origin: string): RunQueueHook {
   return {
+    origin,
     poolOf(agg, stage) {
       const def = agg.job.def.stages.find((s) => s.id === stage);
       return def ? poolOf(def) : undefined;

@@ -3,11 +3,13 @@
  * store gets the enqueue hook (runs are queued in the transaction that starts them), the engine
  * gets the `StageQueue` it skips, wakes and sweeps with, and a worker may be attached to take runs.
  */
+import crypto from 'node:crypto';
 import type PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
 import type { StageQueue } from '../../orchestrator/stage-queue.js';
 import type { PgStore } from '../../store/postgres/store.js';
 import { startBoss } from './boss.js';
+import { replicaId } from '../../cluster/replica.js';
 import { runQueueHook } from './enqueue.js';
 import { poolOf } from './pools.js';
 import type { StageWorker } from './worker.js';
@@ -20,6 +22,8 @@ const SWEEP_LIMIT = 50;
 
 export interface QueueSide {
   boss: PgBoss;
+  /** Names the runs this process queues in their wake-ups (its own worker is woken directly). */
+  origin: string;
   /** What the engine takes as `stageQueue`. */
   port: StageQueue;
   /** The worker of this process, woken at once by runs this process queues. */
@@ -31,10 +35,13 @@ export interface QueueSide {
 /** Starts pg-boss with the queues of `pools` and hooks it into `store`'s units of work. */
 export async function openStageQueue(store: PgStore, pools: readonly string[], log: Logger): Promise<QueueSide> {
   const boss = await startBoss(store.connectionString, pools, log);
-  store.setRunQueue(runQueueHook(boss));
+  // Unique per queue side (a test may hold several in one process): the wake-ups it sends name it.
+  const origin = `${replicaId()}/${crypto.randomBytes(3).toString('hex')}`;
+  store.setRunQueue(runQueueHook(boss, origin));
   let worker: StageWorker | undefined;
   return {
     boss,
+    origin,
     port: {
       queued: (agg, stage) => {
         const def = agg.job.def.stages.find((s) => s.id === stage);

@@ -46,6 +46,7 @@ export async function processEngine(o: Omit<EngineOptions, 'stageQueue'>, worker
         boss: side.boss,
         pools: worker.pools,
         holder: replicaId(),
+        origin: side.origin,
         concurrency: worker.concurrency,
         run: { store, dataDir: o.dataDir, baseDir: o.baseDir, log: o.log, clock: o.clock ?? { now: () => Date.now() }, external: engine.external, report: (jobId, input) => engine.dispatch(jobId, input) },
       })

@@ -38,6 +38,8 @@ export interface WorkerOptions {
   holder: string;
   /** Runs at once, at most. */
   concurrency: number;
+  /** The `origin` of this process's queue side: wake-ups it sent are ignored (the engine woke this worker). */
+  origin?: string;
   /** What running a stage needs; `report` takes outcomes and progress (the engine's `dispatch`). */
   run: StageRunDeps;
   leaseMs?: number;
@@ -61,6 +63,8 @@ export class StageWorker {
   private taking: Promise<void> | undefined;
   private again = false;
   private stopping = false;
+  /** The last take stopped at `concurrency`: a run that ends takes more. */
+  private full = false;
   /** Queue jobs taken (their runs leased), to delete from the queue in the next batch. */
   private taken: { queue: string; id: string }[] = [];
 
@@ -72,8 +76,10 @@ export class StageWorker {
     this.listening = await this.o.store.listen({
       channels: [RUNS_CHANNEL, CANCEL_CHANNEL],
       onNotify: (channel, payload) => {
-        if (channel === CANCEL_CHANNEL) this.inflight.get(payload)?.controller.abort('cancelled');
-        else if (pools.has(payload)) this.wake();
+        if (channel === CANCEL_CHANNEL) return void this.inflight.get(payload)?.controller.abort('cancelled');
+        // Runs this process queued woke this worker already (the engine calls `wake`).
+        const [pool, origin] = payload.split(' ');
+        if (pools.has(pool!) && origin !== this.o.origin) this.wake();
       },
       onReconnect: () => this.wake(),
       log: this.o.run.log,
@@ -144,9 +150,14 @@ export class StageWorker {
 
   private async takeAll(): Promise<void> {
     this.again = false;
+    this.full = false;
     for (const pool of this.o.pools) {
       const free = this.o.concurrency - this.inflight.size;
-      if (free <= 0 || this.stopping) return;
+      if (this.stopping) return;
+      if (free <= 0) {
+        this.full = true;
+        return;
+      }
       const name = queueName(pool);
       let taken: { fetched: Taken[]; mine: Taken[] };
       try {
@@ -193,7 +204,7 @@ export class StageWorker {
       .catch((err: unknown) => this.o.run.log.error({ err, ...key }, 'a stage run failed outside its stage'))
       .finally(() => {
         this.inflight.delete(id);
-        this.wake();
+        if (this.full) this.wake();
       });
     this.inflight.set(id, { key, controller, done });
   }

@@ -24,6 +24,8 @@ export interface QueuedRun extends RunKey {
 
 /** The queue's side of the hook (implemented in src/stages/queue). */
 export interface RunQueueHook {
+  /** Who queues (this process's replica id): its own worker, woken directly, ignores its wake-ups. */
+  readonly origin: string;
   /** The pool that takes runs of `stage`, or undefined when they are not queued (an external stage). */
   poolOf(agg: JobAggregate, stage: string): string | undefined;
   /** Puts `runs` in the queue through `db`, the unit's own client. */
@@ -52,10 +54,10 @@ export async function enqueueCommitted(tx: pg.PoolClient, committed: readonly Co
     }
   }
   const sameStage = started.some((r) => ended.some((e) => e.jobId === r.jobId && e.stage === r.stage));
-  if (started.length > 0 && ended.length > 0 && cancelled.length === 0 && !sameStage) await leaseEndedAndStarted(tx, ended, started);
+  if (started.length > 0 && ended.length > 0 && cancelled.length === 0 && !sameStage) await leaseEndedAndStarted(tx, ended, started, hook.origin);
   else {
     if (ended.length + cancelled.length > 0) await leaseEnded(tx, ended, cancelled);
-    if (started.length > 0) await leaseStarted(tx, started);
+    if (started.length > 0) await leaseStarted(tx, started, hook.origin);
   }
   if (started.length === 0) return;
   await hook.send({ executeSql: (text, values) => tx.query(text, values) }, started);

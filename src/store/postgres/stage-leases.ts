@@ -20,7 +20,7 @@ export interface RunKey {
   run: number;
 }
 
-/** Channel of the wake-up sent when runs are queued (payload: the pool). */
+/** Channel of the wake-up sent when runs are queued (payload: `<pool> <origin>`, who queued them). */
 export const RUNS_CHANNEL = 'signoff_stage_runs';
 /** Channel of the cancels of runs (payload: `<job>:<stage>:<run>`), heard by every worker. */
 export const CANCEL_CHANNEL = 'signoff_stage_cancel';
@@ -32,7 +32,7 @@ const MATCH = 'l.job_id = k.job_id AND l.stage = k.stage AND l.run = k.run';
 const toKey = (r: { job_id: number; stage: string; run: number }): RunKey => ({ jobId: r.job_id, stage: r.stage, run: r.run });
 
 /** Runs start (in the caller's transaction): each stage's lease is for its new run, held by nobody yet. */
-export async function leaseStarted(tx: Queryable, runs: readonly (RunKey & { pool: string })[]): Promise<void> {
+export async function leaseStarted(tx: Queryable, runs: readonly (RunKey & { pool: string })[], origin: string): Promise<void> {
   if (runs.length === 0) return;
   // One round trip: the rows, then the wake-up of the workers of each pool (sent at COMMIT).
   await run(tx, `WITH started AS (
@@ -40,23 +40,23 @@ export async function leaseStarted(tx: Queryable, runs: readonly (RunKey & { poo
         SELECT k.job_id, k.stage, k.run, k.pool, ${DB_NOW} FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[]) AS k(job_id, stage, run, pool)
       ON CONFLICT (job_id, stage) DO UPDATE SET run = excluded.run, pool = excluded.pool, holder = NULL, expires_at = NULL, created_at = excluded.created_at
       RETURNING pool)
-    SELECT pg_notify($5, p.pool) FROM (SELECT DISTINCT pool FROM started) AS p`,
-    [...arrays(runs), runs.map((r) => r.pool), RUNS_CHANNEL]);
+    SELECT pg_notify($5, p.pool || ' ' || $6) FROM (SELECT DISTINCT pool FROM started) AS p`,
+    [...arrays(runs), runs.map((r) => r.pool), RUNS_CHANNEL, origin]);
 }
 
 /**
  * Both of the above in one round trip (a stage ends and the next starts, in one commit). Only for
  * runs of different stages: one statement must not delete and insert the same row.
  */
-export async function leaseEndedAndStarted(tx: Queryable, ended: readonly RunKey[], started: readonly (RunKey & { pool: string })[]): Promise<void> {
+export async function leaseEndedAndStarted(tx: Queryable, ended: readonly RunKey[], started: readonly (RunKey & { pool: string })[], origin: string): Promise<void> {
   await run(tx, `WITH gone AS (DELETE FROM stage_leases l USING ${KEYS} WHERE ${MATCH} RETURNING 1),
       started AS (
         INSERT INTO stage_leases (job_id, stage, run, pool, created_at)
           SELECT k.job_id, k.stage, k.run, k.pool, ${DB_NOW} FROM unnest($4::bigint[], $5::text[], $6::int[], $7::text[]) AS k(job_id, stage, run, pool)
         ON CONFLICT (job_id, stage) DO UPDATE SET run = excluded.run, pool = excluded.pool, holder = NULL, expires_at = NULL, created_at = excluded.created_at
         RETURNING pool)
-    SELECT (SELECT count(*) FROM gone), pg_notify($8, p.pool) FROM (SELECT DISTINCT pool FROM started) AS p`,
-    [...arrays(ended), ...arrays(started), started.map((r) => r.pool), RUNS_CHANNEL]);
+    SELECT (SELECT count(*) FROM gone), pg_notify($8, p.pool || ' ' || $9) FROM (SELECT DISTINCT pool FROM started) AS p`,
+    [...arrays(ended), ...arrays(started), started.map((r) => r.pool), RUNS_CHANNEL, origin]);
 }
 
 /** Runs that ended or were cancelled (in the caller's transaction): their leases go; cancelled ones are told to their workers. */
