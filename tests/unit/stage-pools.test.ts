@@ -1,5 +1,11 @@
-/** Pools of stage workers: where a stage's runs go, and how a process says which pools it takes. */
+/**
+ * Pools of stage workers: where a stage's runs go, and how a process says which pools it takes;
+ * and which lease holders are known dead without waiting for their leases.
+ */
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import { describe, expect, it } from 'vitest';
+import { deadOnThisHost } from '../../src/stages/queue/dead-holders.js';
 import { parseArgs } from '../../src/cli/args.js';
 import { readEnv } from '../../src/config/env.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
@@ -42,5 +48,16 @@ describe('stage pools', () => {
   it('knows the worker command', () => {
     expect(parseArgs(['worker', '-c', 'a.yaml'])).toEqual({ command: 'worker', config: 'a.yaml' });
     expect(String(parseArgs(['workr']))).toMatch(/unknown command "workr".*"worker"/);
+  });
+});
+
+describe('lease holders known dead', () => {
+  it('is a process of this host, by the default replica id, whose pid is gone; nothing else', () => {
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    expect(deadOnThisHost(`${os.hostname()}-${gone}`)).toBe(true);
+    expect(deadOnThisHost(`${os.hostname()}-${process.pid}`)).toBe(false);
+    expect(deadOnThisHost(`${os.hostname()}-1`)).toBe(false);
+    expect(deadOnThisHost(`another-host-${gone}`)).toBe(false);
+    expect(deadOnThisHost('replica-a')).toBe(false);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { Engine, type EngineOptions } from '../../orchestrator/engine.js';
 import { replicaId } from '../../cluster/replica.js';
+import { deadOnThisHost } from './dead-holders.js';
 
 /** `SIGNOFF_WORKER`, `SIGNOFF_POOLS`, `SIGNOFF_WORKER_CONCURRENCY`. */
 export interface WorkerSettings {
@@ -55,6 +56,9 @@ export async function processEngine(o: Omit<EngineOptions, 'stageQueue'>, worker
   return {
     engine,
     async start() {
+      // Runs a dead process of this host held start again now, not when their leases run out.
+      const n = await store.stageLeases.expireDead((h) => deadOnThisHost(h)).catch(() => 0);
+      if (n > 0) o.log.warn({ runs: n }, 'stage runs of a signoff that died on this host start again');
       await engine.start();
       await w?.start();
     },

@@ -7,7 +7,7 @@
 import type { SqlExecutor } from './run-queue-hook.js';
 import type { Queryable } from './sql.js';
 import type pg from 'pg';
-import { dropLeases, expiredLeases, fetchAndLease, relaxCommit, renewLeases, runningWithoutLease, type RunKey } from './stage-leases.js';
+import { dropLeases, expiredLeases, expireHolders, fetchAndLease, leaseHolders, relaxCommit, renewLeases, runningWithoutLease, type RunKey } from './stage-leases.js';
 
 export type { RunKey } from './stage-leases.js';
 
@@ -27,6 +27,8 @@ export interface StageLeases {
   renew(holder: string, keys: readonly RunKey[], leaseMs: number): Promise<RunKey[]>;
   /** `release`: the leases go (the run lives elsewhere now); `expire`: they run out at once, so the sweep re-runs them. */
   drop(holder: string, keys: readonly RunKey[], how: 'release' | 'expire'): Promise<void>;
+  /** Ends now every lease of the holders `dead` picks (processes known to be gone); resolves how many. */
+  expireDead(dead: (holder: string) => boolean): Promise<number>;
   /** Leases that ran out (their holder stopped renewing), oldest first. */
   expired(limit: number): Promise<RunKey[]>;
   /** Stages running without any lease (from before leases existed). */
@@ -62,6 +64,7 @@ export function stageLeaseFacet(db: Queryable, tx: <T>(fn: (c: pg.PoolClient) =>
     renew: (holder, keys, leaseMs) => renewLeases(db, holder, keys, leaseMs),
     drop: (holder, keys, how) => dropLeases(db, holder, keys, how),
     expired: (limit) => expiredLeases(db, limit),
+    expireDead: async (dead) => expireHolders(db, (await leaseHolders(db)).filter(dead)),
     runningWithoutLease: () => runningWithoutLease(db),
   };
 }

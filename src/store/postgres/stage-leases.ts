@@ -107,6 +107,17 @@ export async function dropLeases(db: Queryable, holder: string, keys: readonly R
   await run(db, text, [...arrays(keys), holder]);
 }
 
+/** The replicas holding leases now. */
+export async function leaseHolders(db: Queryable): Promise<string[]> {
+  return (await rows<{ holder: string }>(db, 'SELECT DISTINCT holder FROM stage_leases WHERE holder IS NOT NULL')).map((r) => r.holder);
+}
+
+/** Every lease of these holders runs out now (they are known to be dead), so the next sweep re-runs their runs. */
+export async function expireHolders(db: Queryable, holders: readonly string[]): Promise<number> {
+  if (holders.length === 0) return 0;
+  return run(db, 'UPDATE stage_leases SET expires_at = 0 WHERE holder = ANY($1::text[])', [holders]);
+}
+
 /**
  * Leases that ran out, oldest first. Rows of runs that are no longer current (a report stored
  * without its lease, say, by a version before leases) are deleted first, so they are not swept
