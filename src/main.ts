@@ -40,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'start' || command === 'worker') {
     process.stdout.write(`Data:   ${env.dataDir}  (from ${env.dataDirFrom})\n`);
     process.stdout.write(`Store:  ${env.databaseUrl ? `PostgreSQL, ${redactDatabaseUrl(env.databaseUrl)}  (from SIGNOFF_DATABASE_URL; artifacts stay in the data directory)` : 'SQLite, in the data directory'}\n`);
+    if (env.databaseUrl) process.stdout.write(`Stages: through the PostgreSQL queue; this process ${command === 'worker' || env.worker.on ? `takes runs of pool ${env.worker.pools.join(', ')}` : 'takes none (SIGNOFF_WORKER=off)'}\n`);
   }
   const config = loadConfig(env.configPath);
   if (command === 'check-config') {
