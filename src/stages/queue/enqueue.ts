@@ -6,6 +6,7 @@
 import type PgBoss from 'pg-boss';
 import type { RunQueueHook } from '../../store/postgres/run-queue-hook.js';
 import { poolOf, queueName } from './pools.js';
+import { ensureQueues } from './boss.js';
 
 /** What a queued run's pg-boss job carries. */
 export interface RunMessage {
@@ -25,8 +26,14 @@ const RETRY_LIMIT = 0;
 /** Never reached (the job leaves the queue when it is taken); set so no default applies. */
 const EXPIRE_IN_SECONDS = 15 * 60;
 
-/** The hook the PgStore calls inside each unit of work's transaction. */
-export function runQueueHook(boss: PgBoss, origin: string): RunQueueHook {
+/**
+ * The hook the PgStore calls inside each unit of work's transaction. `pools`: the queues made at
+ * start; a job keeps its pipeline as submitted, so a pool since removed from the configuration
+ * gets its queue when a run of it is first queued (pg-boss would drop a job of a missing queue
+ * without a word).
+ */
+export function runQueueHook(boss: PgBoss, origin: string, pools: Iterable<string>): RunQueueHook {
+  const known = new Set(pools);
   return {
     origin,
     poolOf(agg, stage) {
@@ -34,6 +41,11 @@ export function runQueueHook(boss: PgBoss, origin: string): RunQueueHook {
       return def ? poolOf(def) : undefined;
     },
     async send(db, runs) {
+      for (const pool of new Set(runs.map((r) => r.pool))) {
+        if (known.has(pool)) continue;
+        await ensureQueues(boss, [pool]);
+        known.add(pool);
+      }
       const jobs = runs.map((r): PgBoss.JobInsert<RunMessage> => ({
         name: queueName(r.pool),
         data: { jobId: r.jobId, stage: r.stage, run: r.run, attempt: r.attempt },

@@ -37,7 +37,7 @@ export async function openStageQueue(store: PgStore, pools: readonly string[], l
   const boss = await startBoss(store.connectionString, pools, log);
   // Unique per queue side (a test may hold several in one process): the wake-ups it sends name it.
   const origin = `${replicaId()}/${crypto.randomBytes(3).toString('hex')}`;
-  store.setRunQueue(runQueueHook(boss, origin));
+  store.setRunQueue(runQueueHook(boss, origin, pools));
   let worker: StageWorker | undefined;
   return {
     boss,

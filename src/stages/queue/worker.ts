@@ -26,7 +26,7 @@ export const LEASE_MS = 10_000;
 const HEARTBEAT_MS = 3_000;
 /** The slow poll behind the notifications. */
 const POLL_MS = 2_000;
-const MAX_HINTS = 1_000;
+const MAX_HINTS = 200;
 /** How often taken queue jobs are deleted (in one batch). */
 const TIDY_MS = 1_000;
 
