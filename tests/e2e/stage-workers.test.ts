@@ -1,7 +1,7 @@
 /**
  * Stage runs through the PostgreSQL queue, with real processes: a replica that takes no runs
  * (SIGNOFF_WORKER=off) and `signoff worker` processes, each with its own data directory. A job
- * runs end to end on the worker; a worker SIGKILLed mid-stage has its run started again on
+ * runs end to end on the worker, with its progress lines and its stage timeout; a worker SIGKILLed mid-stage has its run started again on
  * another worker (its lease runs out) and only that run's outputs count; a cancel reaches the
  * worker running the stage and kills its process group; a stage of pool `gpu` waits for a gpu
  * worker; `signoff worker` without PostgreSQL says what it needs.
@@ -125,6 +125,33 @@ pipelines:
     const artifacts = await (await store(url)).artifacts.current(id);
     expect(artifacts.length).toBeGreaterThanOrEqual(3);
     for (const a of artifacts) expect(a.path.startsWith(worker.dataDir + path.sep)).toBe(true);
+  });
+
+  it('reports ::progress:: lines from the worker and enforces the stage timeout there', async () => {
+    const url = await freshDatabase();
+    const dir = tempDir();
+    const pidFile = path.join(dir, 'pid');
+    const configPath = writeConfig(dir, `${OPS}
+pipelines:
+  stuck:
+    stages:
+      - id: talk
+        run: { command: ["sh", "-c", "echo $$ > ${pidFile}; echo '::progress:: halfway there'; exec sleep 300"], timeout: 2s }
+`);
+    const replica = await startReplica(configPath, url, { SIGNOFF_WORKER: 'off' });
+    await startWorker(configPath, url);
+    const id = (await replica.api('POST', '/jobs', { pipeline: 'stuck', brief: 'too slow' })).json.job.id;
+    const pid = Number(await waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim(), 'the stage to start'));
+    killLater(pid);
+    const failed = await waitFor(async () => {
+      const j = await jobState(replica, id);
+      return j.state === 'failed' && j;
+    }, 'the stage to time out');
+    expect(failed.error).toMatch(/timed out|timeout/i);
+    expect(alive(pid)).toBe(false);
+    const events = (await (await store(url)).events.forJob(id)).map((e) => [e.type, e.data.message ?? e.data.code]);
+    expect(events).toContainEqual(['stage.progress', 'halfway there']);
+    expect(events).toContainEqual(['stage.failed', 'timeout']);
   });
 
   it('starts a run again on a live worker when its worker is SIGKILLed mid-stage; only that run counts', async () => {
