@@ -33,9 +33,14 @@ export async function listen(connectionString: string, o: ListenOptions): Promis
       client = undefined;
       void again();
     });
-    await c.connect();
-    // Channel names are ours (constants), never user input: quoting them is enough.
-    await c.query(o.channels.map((ch) => `LISTEN "${ch.replace(/"/g, '')}"`).join('; '));
+    try {
+      await c.connect();
+      // Channel names are ours (constants), never user input: quoting them is enough.
+      await c.query(o.channels.map((ch) => `LISTEN "${ch.replace(/"/g, '')}"`).join('; '));
+    } catch (err) {
+      await c.end().catch(() => undefined);
+      throw err;
+    }
     client = c;
     attempt = 0;
   };
