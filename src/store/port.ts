@@ -149,7 +149,21 @@ export interface Decider<I> {
  * A compare-and-set on another table that must hold for anything of the unit to be written:
  * when it fails the unit writes nothing and resolves `{ refused: true }`.
  */
-export type Guard = {
+export type Guard = ExternalRunGuard | StageLeaseGuard;
+
+/**
+ * A queued stage run whose lease ran out (its worker died): the lease row is taken (SKIP LOCKED,
+ * so one replica wins) and the job must still run exactly this run. PostgreSQL only; SQLite
+ * has no leases and refuses it.
+ */
+export interface StageLeaseGuard {
+  type: 'stageLease.expired';
+  jobId: number;
+  stage: string;
+  run: number;
+}
+
+export type ExternalRunGuard = {
   type: 'externalRun.end';
   id: number;
   state: Exclude<ExternalRunState, 'armed' | 'waiting'>;
