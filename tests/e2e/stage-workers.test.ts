@@ -99,6 +99,9 @@ operators:
 `;
 
 const jobState = async (replica: SignoffProcess, id: number) => (await replica.api('GET', `/jobs/${id}`)).json;
+/** An artifact's contents as the replica serves them (from PostgreSQL, wherever the stage ran). */
+const contentOf = async (replica: SignoffProcess, artifactId: number) =>
+  (await fetch(`${replica.url}/api/v1/artifacts/${artifactId}`, { headers: { authorization: `Bearer ${replica.token}` } })).text();
 
 describe('stage workers (PostgreSQL queue, real processes)', () => {
   it('runs a job end to end on a signoff worker while the replica takes no runs', async () => {
@@ -121,10 +124,13 @@ pipelines:
       return j.state === 'succeeded' && j;
     }, 'the job to finish on the worker');
     expect(done.stages.map((s: { state: string }) => s.state)).toEqual(['succeeded', 'succeeded', 'succeeded']);
-    // Every stage ran in the worker: its outputs are in the worker's data directory, none in the replica's.
+    // The stages ran in the worker (the command stage wrote where it ran), and their outputs are
+    // kept in PostgreSQL, so the replica serves them though it has none of the worker's files.
     const artifacts = await (await store(url)).artifacts.current(id);
     expect(artifacts.length).toBeGreaterThanOrEqual(3);
-    for (const a of artifacts) expect(a.path.startsWith(worker.dataDir + path.sep)).toBe(true);
+    for (const a of artifacts) expect(a.path).toMatch(/^postgres:\d+$/);
+    const where = artifacts.find((a) => a.name === 'where.txt')!;
+    expect((await contentOf(replica, where.id)).startsWith(worker.dataDir + path.sep)).toBe(true);
   });
 
   it('reports ::progress:: lines from the worker and enforces the stage timeout there', async () => {
@@ -192,7 +198,8 @@ pipelines:
     const outputs = done.artifacts.filter((a: { stage: string }) => a.stage === 'work');
     expect(outputs.map((a: { name: string; run: number }) => [a.name, a.run])).toEqual([['result.txt', 2]]);
     const s = await store(url);
-    expect((await s.artifacts.current(id)).every((a) => a.path.startsWith(second.dataDir))).toBe(true);
+    const result = (await s.artifacts.current(id)).find((a) => a.name === 'result.txt')!;
+    expect((await contentOf(replica, result.id)).startsWith(second.dataDir)).toBe(true);
     const types = (await s.events.forJob(id)).map((e) => e.type);
     expect(types.filter((t) => t === 'stage.recovered')).toHaveLength(1);
     expect(types.filter((t) => t === 'stage.succeeded')).toHaveLength(1);
@@ -226,7 +233,7 @@ pipelines:
 pipelines:
   render:
     stages:
-      - { id: frames, run: { command: ["sh", "-c", "echo rendered > \\"$SIGNOFF_OUTPUT_DIR/frames.txt\\""], pool: gpu } }
+      - { id: frames, run: { command: ["sh", "-c", "echo \\"$SIGNOFF_OUTPUT_DIR\\" > \\"$SIGNOFF_OUTPUT_DIR/frames.txt\\""], pool: gpu } }
   text:
     stages:
       - { id: words, run: { builtin: outline } }
@@ -249,7 +256,7 @@ pipelines:
     }, 'the gpu stage to run on the gpu worker');
     expect(done.artifacts.map((a: { name: string }) => a.name)).toContain('frames.txt');
     const [frames] = (await (await store(url)).artifacts.current(gpuJob)).filter((a) => a.name === 'frames.txt');
-    expect(frames!.path.startsWith(gpu.dataDir + path.sep)).toBe(true);
+    expect((await contentOf(replica, frames!.id)).startsWith(gpu.dataDir + path.sep)).toBe(true);
   });
 
   it('signoff worker without SIGNOFF_DATABASE_URL says what it needs and exits 2', () => {

@@ -6,7 +6,6 @@
 import { Engine, type EngineOptions } from '../../orchestrator/engine.js';
 import { replicaId } from '../../cluster/replica.js';
 import { deadOnThisHost } from './dead-holders.js';
-import { DEFAULT_MAX_ARTIFACT_BYTES, openArtifactContents } from '../../artifacts/open.js';
 
 /** `SIGNOFF_WORKER`, `SIGNOFF_POOLS`, `SIGNOFF_WORKER_CONCURRENCY`. */
 export interface WorkerSettings {
@@ -41,9 +40,8 @@ export async function processEngine(o: Omit<EngineOptions, 'stageQueue'>, worker
   const store = o.store;
   if (!(store instanceof PgStore)) throw new Error('the stage queue needs the PostgreSQL store');
   const side = await q.openStageQueue(store, [...new Set([...q.configuredPools(o.config), ...worker.pools])], o.log);
-  // A worker on another host must keep its outputs where every replica can serve them.
-  const contents = o.contents ?? openArtifactContents(store, { dataDir: o.dataDir, maxBytes: DEFAULT_MAX_ARTIFACT_BYTES });
-  const engine = new Engine({ ...o, contents, stageQueue: side.port });
+  // `o.contents` says where outputs are kept (the app and `signoff worker` choose; default: local files).
+  const engine = new Engine({ ...o, stageQueue: side.port });
   const w = worker.on
     ? new q.StageWorker({
         store,
