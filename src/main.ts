@@ -60,9 +60,9 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger({ level: env.logLevel, pretty: env.logPretty });
   if (command === 'worker') {
     // Loaded only here: pg-boss and the PostgreSQL store are not part of a SQLite start.
-    const worker = await (await import('./cli/worker.js')).startWorker(env, config, log);
+    const worker = await (await import('./cli/worker.js')).startWorker(env, config, log, { health: process.env.SIGNOFF_PORT !== undefined });
     log.info({ pools: env.worker.pools, concurrency: env.worker.concurrency }, 'signoff worker is taking stage runs');
-    process.stdout.write(`signoff worker ${replicaId()} is taking stage runs of pools ${env.worker.pools.join(', ')} (at most ${env.worker.concurrency} at once)\n`);
+    process.stdout.write(`signoff worker ${replicaId()} is taking stage runs of pools ${env.worker.pools.join(', ')} (at most ${env.worker.concurrency} at once)${worker.healthUrl ? `; health: ${worker.healthUrl}` : ''}\n`);
     return untilSignal(log, () => worker.stop());
   }
   const token = ensureToken(env.apiToken, env.dataDir);

@@ -11,19 +11,24 @@ import { openPgStore } from '../store/postgres/store.js';
 import { processEngine } from '../stages/queue/process-engine.js';
 import { openArtifactContents } from '../artifacts/open.js';
 import { StartupError } from '../startup-error.js';
+import { replicaId } from '../cluster/replica.js';
+import { serveWorkerHealth } from './worker-health.js';
 
 /** A running worker process; `stop` hands its runs back (their leases expire at once). */
 export interface RunningWorker {
   stop(): Promise<void>;
   /** Stage runs this process is doing now. */
   stageRuns(): number;
+  /** Where its GET /healthz answers (SIGNOFF_HOST:SIGNOFF_PORT), when SIGNOFF_PORT is set. */
+  healthUrl?: string;
 }
 
 /** Says why `signoff worker` cannot run without PostgreSQL. */
 export const WORKER_NEEDS_POSTGRES =
   'signoff worker takes stage runs from the PostgreSQL queue: set SIGNOFF_DATABASE_URL to the database the replicas (signoff start) use. With SQLite, signoff start runs every stage itself.';
 
-export async function startWorker(env: Env, config: Config, log: Logger): Promise<RunningWorker> {
+/** `health`: serve GET /healthz on SIGNOFF_HOST:SIGNOFF_PORT (when SIGNOFF_PORT is set: the default 3000 is a replica's). */
+export async function startWorker(env: Env, config: Config, log: Logger, o: { health: boolean } = { health: false }): Promise<RunningWorker> {
   if (!env.databaseUrl) throw new StartupError(WORKER_NEEDS_POSTGRES);
   // Its own data directory, like every process of a cluster: stage outputs are written there.
   const lock = await lockDataDir(env.dataDir);
@@ -39,9 +44,12 @@ export async function startWorker(env: Env, config: Config, log: Logger): Promis
     pe.engine.external.setBaseUrl(env.publicUrl ?? '');
     await pe.startWorker();
     const s = store;
+    const health = o.health ? await serveWorkerHealth(env.host, env.port, { replica: replicaId(), courier: () => false, database: () => s.ping().then(() => true), stageRuns: () => pe.stageRuns() }) : undefined;
     return {
+      ...(health ? { healthUrl: `${health.url}/healthz` } : {}),
       stageRuns: () => pe.stageRuns(),
       async stop() {
+        await health?.close();
         await pe.stop();
         await s.close();
         lock.release();
