@@ -46,6 +46,25 @@ async function freshDirectory(dir: string, outputDir: string): Promise<void> {
   await fs.mkdir(outputDir, { recursive: true });
 }
 
+/**
+ * Runs `fn` (reading inputs from, or storing outputs into, where artifact contents live) again
+ * with backoff while it fails for a reason that is not the stage's (a database restart, a dropped
+ * connection), for about a minute: a stage that did its work must not fail because PostgreSQL
+ * was briefly away. A StageError (an output over the cap) is the stage's and is not retried.
+ */
+async function persistently<T>(what: string, fn: () => Promise<T>, log: Logger, signal: AbortSignal): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof StageError || attempt >= 9 || signal.aborted) throw err;
+      const wait = Math.min(8_000, 250 * 2 ** attempt);
+      log.warn({ err, attempt, waitMs: wait }, `could not ${what} just now; trying again`);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
 /** Progress lines closer together than this are dropped, so a chatty stage cannot flood chat. */
 const PROGRESS_GAP_MS = 500;
 
@@ -93,7 +112,7 @@ export async function runStageRun(o: StageRunDeps, agg: JobAggregate, stage: str
   try {
     await freshDirectory(dir, outputDir);
     // After the fresh directory: inputs that must be copied to this host go inside it.
-    ctx.inputs = await stageInputs(o.store, o.contents, job.id, before, dir);
+    ctx.inputs = await persistently('read the stage\'s inputs', () => stageInputs(o.store, o.contents, job.id, before, dir), log, signal);
     // A command stage whose run has an `external:` block may hand its run to an external system
     // (`::external::`). Only those get a token: least privilege, and no extra writes for the rest.
     handoff = 'command' in def.run && def.run.external ? await o.external.arm(agg, def, run) : undefined;
@@ -108,7 +127,7 @@ export async function runStageRun(o: StageRunDeps, agg: JobAggregate, stage: str
     }
     if (handoff) await o.external.disarm(handoff.id);
     // The contents are stored before the success is reported: a counted output always has them.
-    const artifacts = await collectOutputs(o.contents, job.id, stage, run, outputDir, logPath);
+    const artifacts = await persistently('store the stage\'s outputs', () => collectOutputs(o.contents, job.id, stage, run, outputDir, logPath), log, signal);
     log.info({ artifacts: artifacts.length }, 'stage succeeded');
     return { type: 'stage.succeeded', stage, run, artifacts, ...result };
   } catch (err) {
