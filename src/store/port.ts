@@ -316,9 +316,12 @@ export interface InboxPort {
    * Takes interactions stored but not carried out whose holder's lease lapsed (or that no one
    * holds), oldest first: they are held by `owner` now. With `restart`, also those a process of
    * this place left behind: on SQLite every one (the data directory's lock proves that process
-   * dead), on PostgreSQL those held under `owner`'s own id.
+   * dead), on PostgreSQL those held under `owner`'s own id or one of `deadOwners` (processes of
+   * this host known to be gone, so their holds need not run out first).
    */
-  claim(owner: string, opts?: { restart?: boolean; limit?: number }): Promise<InboxItem[]>;
+  claim(owner: string, opts?: { restart?: boolean; limit?: number; deadOwners?: readonly string[] }): Promise<InboxItem[]>;
+  /** Who holds interactions not carried out yet (to find the holders that are dead). */
+  owners(): Promise<string[]>;
   /** Renews `owner`'s hold on every interaction it has not carried out yet. */
   renew(owner: string): Promise<void>;
 }

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { deadOnThisHost } from '../../src/stages/queue/dead-holders.js';
+import { deadOnThisHost } from '../../src/cluster/dead-holders.js';
 import { parseArgs } from '../../src/cli/args.js';
 import { readEnv } from '../../src/config/env.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';

@@ -5,7 +5,7 @@
  */
 import { Engine, type EngineOptions } from '../../orchestrator/engine.js';
 import { replicaId } from '../../cluster/replica.js';
-import { deadOnThisHost } from './dead-holders.js';
+import { deadOnThisHost } from '../../cluster/dead-holders.js';
 
 /** `SIGNOFF_WORKER`, `SIGNOFF_POOLS`, `SIGNOFF_WORKER_CONCURRENCY`. */
 export interface WorkerSettings {

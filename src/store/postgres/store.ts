@@ -116,6 +116,7 @@ export class PgStore implements StorePort {
       pending: s.inbox.pending,
       claim: s.inbox.claim,
       renew: s.inbox.renew,
+      owners: s.inbox.owners,
       acceptAll: (items, at, pruneOlderThan, owner) =>
         this.tx(async (c) => {
           if (pruneOlderThan !== undefined) await s.outbox.pruneClaims(pruneOlderThan, c);

@@ -83,7 +83,7 @@ export class SqliteStore implements StorePort {
           return items.map((item) => s.inbox.accept(item.key, at, item.payload, owner));
         }),
     };
-    this.inbox = lift(inbox, ['accept', 'acceptAll', 'done', 'pending', 'claim', 'renew'], around);
+    this.inbox = lift(inbox, ['accept', 'acceptAll', 'done', 'pending', 'claim', 'renew', 'owners'], around);
     this.diffs = lift(s.diffs, ['get', 'insert', 'reviewedRun', 'runBefore', 'artifactsOf'], around);
     const externalRuns = {
       ...s.externalRuns,
