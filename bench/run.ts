@@ -3,7 +3,7 @@
  * issue 7 several times, and prints one table of medians with the machine it ran on.
  *
  *   npx tsx bench/run.ts                     all figures, 3 runs each
- *   npx tsx bench/run.ts --only ack,timers   some figures (ack, throughput, chat, footprint, timers)
+ *   npx tsx bench/run.ts --only ack,timers   some figures (ack, throughput, postgres, chat, footprint, timers)
  *   npx tsx bench/run.ts --runs 5            more runs per figure
  *   npx tsx bench/run.ts --profile           also write --cpu-prof profiles and print their top frames
  *   npx tsx bench/run.ts --json out.json     also write every run's numbers and the medians
@@ -30,11 +30,14 @@ import { REPO } from './lib/proc.js';
 import { medianOf } from './lib/stats.js';
 import { queueFloor } from './queue-floor.js';
 import { renderTable } from './lib/table.js';
+import { postgresThroughput } from './postgres-throughput.js';
 import { throughput } from './throughput.js';
 import { timers } from './timers.js';
 import { workerFailover } from './worker-failover.js';
 
-const FIGURES: Figure[] = [ackLatency, throughput, chatEconomy, footprint, timers, clusterThroughput, queueFloor, courierFailover, workerFailover, clusterAck];
+// postgres: the engine on PostgreSQL (an embedded server unless SIGNOFF_BENCH_DATABASE_URL names one).
+// cluster, floor, failover, worker, cluster-ack: real processes on one PostgreSQL (issue 12; docs/benchmarks.md#cluster-issue-12).
+const FIGURES: Figure[] = [ackLatency, throughput, postgresThroughput, chatEconomy, footprint, timers, clusterThroughput, queueFloor, courierFailover, workerFailover, clusterAck];
 
 function parseArgs(argv: string[]) {
   const o = { runs: 3, only: undefined as string[] | undefined, profile: false, json: undefined as string | undefined, build: true };

@@ -1,10 +1,8 @@
 /**
- * Figure 2, engine throughput. Jobs go through a 6-stage pipeline whose gates all auto-approve,
- * on a real SQLite file (WAL, the store's own pragmas), with a FakeClock moved by hand and
- * engine.tick() called when every running stage is done: nothing waits on real time. Counted:
- * transitions, i.e. inputs the engine applied (a submission, a job start, each stage outcome,
- * each gate decided by its timer: 14 per job here, counted from the events that mark them, so the
- * count does not depend on how the engine groups its commits), events, and SQLite commits. Baseline, in the same run, before and after: single-row
+ * Figure 2, engine throughput: the shared engine run (lib/engine-run.ts: 200 jobs through a
+ * 6-stage pipeline whose gates all auto-approve, a FakeClock moved by hand) on a real SQLite file
+ * (WAL, the store's own pragmas). Counted: transitions (14 per job), events, and SQLite commits.
+ * Baseline, in the same run, before and after: single-row
  * autocommit INSERTs of event-like rows with raw better-sqlite3 into a file with the same pragmas.
  *
  * Two pipelines: `outline` ×6 (the cheapest real builtin: it writes one small markdown file, which
@@ -15,38 +13,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Database } from '../src/store/sqlite/driver.js';
-import { builtinStages } from '../src/stages/builtin/index.js';
-import { parseConfig } from '../src/config/load.js';
-import { Engine } from '../src/orchestrator/engine.js';
-import { FakeClock } from '../tests/helpers/fixtures.js';
-import { benchDir, silentLog } from './lib/engine.js';
+import { benchDir } from './lib/engine.js';
+import { ENGINE_JOBS, runEngineOn, type EngineRunResult } from './lib/engine-run.js';
 import { fmt, type Figure, type RunContext, type Sample } from './lib/figure.js';
 import { tracedStore, type Trace } from './lib/sql-trace.js';
 
-const JOBS = 200;
-const CONCURRENT = 20;
+const JOBS = ENGINE_JOBS;
 const RAW_ROWS = 20_000;
-const AUTO_MS = 1_000;
-
-// A builtin that does nothing: registered by the bench only, to separate the engine's cost
-// from the cost of the files a real builtin writes.
-builtinStages.noop ??= async () => ({ summary: 'nothing to do' });
-
-function yaml(builtin: string): string {
-  const stage = (i: number) => `
-      - id: s${i}
-        run: { builtin: ${builtin} }
-        gate: { required: false, approvers: [editors], auto_approve_after: ${AUTO_MS}ms }`;
-  return `
-operators:
-  editors: { console: [alice] }
-limits: { jobs_per_user_per_minute: 1000, max_concurrent_jobs: ${CONCURRENT} }
-console: { enabled: false }
-pipelines:
-  six:
-    stages:${[1, 2, 3, 4, 5, 6].map(stage).join('')}
-`;
-}
 
 /** Single-row autocommit inserts per second into a fresh file with the store's pragmas. */
 export function rawInsertRate(dir: string, name: string): number {
@@ -65,66 +38,23 @@ export function rawInsertRate(dir: string, name: string): number {
   return rate;
 }
 
-/** Events that mark one applied input each: what a transition is, whatever the commit grouping. */
-const TRANSITION_EVENTS = new Set(['job.created', 'job.started', 'stage.succeeded', 'stage.failed', 'gate.approved', 'gate.rejected', 'gate.expired', 'job.cancelled', 'job.retried']);
-
-interface EngineResult {
-  transitions: number;
+interface EngineResult extends EngineRunResult {
   /** Outermost SQLite transactions that wrote something. */
   commits: number;
   /** Every outermost transaction, including queue pumps that found nothing to start. */
   transactions: number;
-  events: number;
-  seconds: number;
-  /** CPU time of the whole process (all threads) during the run: less sensitive to a busy machine than wall time. */
-  cpuSeconds: number;
   trace: Trace;
 }
 
+/** The shared engine run (lib/engine-run.ts) on a traced SQLite file in `dir`. */
 export async function engineRun(dir: string, builtin: string, o: { jobs?: number; timing?: boolean } = {}): Promise<EngineResult> {
-  const jobs = o.jobs ?? JOBS;
-  const clock = new FakeClock(Date.now());
   const { store, trace } = tracedStore(path.join(dir, 'signoff.db'), { timing: o.timing ?? false });
-  const engine = new Engine({ store, config: parseConfig(yaml(builtin), 'bench.yaml'), dataDir: dir, baseDir: dir, log: silentLog, clock, tickSchedule: false });
-  let events = 0;
-  let transitions = 0;
-  let running = 0;
-  let finished = 0;
-  let wake: (() => void) | undefined;
-  engine.onEvent((e) => {
-    events++;
-    if (TRANSITION_EVENTS.has(e.type)) transitions++;
-    if (e.type === 'stage.started') running++;
-    else if (e.type === 'stage.succeeded' || e.type === 'stage.failed') running--;
-    else if (e.type === 'job.finished') finished++;
-    if (running === 0 && wake) {
-      const w = wake;
-      wake = undefined;
-      // After the current commit returns: the engine may still be inside afterCommit.
-      setImmediate(w);
-    }
-  });
-  const idle = () => (running === 0 ? Promise.resolve() : new Promise<void>((r) => (wake = r)));
-  await engine.start();
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (let i = 0; i < jobs; i++) {
-    const r = await engine.submit({ platform: 'api', user: 'api' }, { pipeline: 'six', brief: `Throughput job ${i}: bees, hives and honey`, origin: { surface: 'api' } });
-    if (!r.ok) throw new Error(r.message);
+  try {
+    const r = await runEngineOn(store, dir, builtin, o.jobs ?? JOBS);
+    return { ...r, commits: trace.writingTransactions, transactions: trace.transactions, trace };
+  } finally {
+    await store.close();
   }
-  while (finished < jobs) {
-    await idle();
-    if (finished >= jobs) break;
-    clock.advance(AUTO_MS + 1);
-    await engine.tick();
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(c0);
-  await engine.stop();
-  const failed = store.db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE state != 'succeeded'").get() as { n: number };
-  store.close();
-  if (failed.n) throw new Error(`${failed.n} jobs did not succeed`);
-  return { transitions, commits: trace.writingTransactions, transactions: trace.transactions, events, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, trace };
 }
 
 const DIAG_JOBS = 50;

@@ -11,7 +11,7 @@ import { PACKAGE_DIR } from './config/env.js';
 import { openStore, type Store } from './store/store.js';
 import { lockDataDir } from './store/sqlite/dir-lock.js';
 import { DEFAULT_MAX_ARTIFACT_BYTES, openArtifactContents } from './artifacts/open.js';
-import { Engine, type Clock } from './orchestrator/engine.js';
+import type { Clock, Engine } from './orchestrator/engine.js';
 import { buildServer } from './http/server.js';
 import { createMetrics } from './http/metrics.js';
 import { registerConsole } from './bot/console/routes.js';
@@ -26,6 +26,7 @@ import type { LeaseRows } from './store/postgres/lease-rows.js';
 const COURIER_LEASE = 'chat-courier';
 /** How long one lease statement may take: a renewal later than this is of no use (it renews every 2 s). */
 const LEASE_CALL_MS = 1_500;
+import { processEngine, type ProcessEngine, type WorkerSettings } from './stages/queue/process-engine.js';
 
 export interface AppOptions {
   config: Config;
@@ -59,6 +60,11 @@ export interface AppOptions {
   artifactsDir?: string;
   /** On PostgreSQL: largest output a stage may leave (SIGNOFF_MAX_ARTIFACT_BYTES; default 100 MiB). */
   maxArtifactBytes?: number;
+  /**
+   * On PostgreSQL, whether this process also takes stage runs from the queue, from which pools
+   * and how many at once (default: on, `default`, 32). SQLite runs every stage in-process.
+   */
+  worker?: WorkerSettings;
 }
 
 export interface App {
@@ -72,6 +78,8 @@ export interface App {
   url: string;
   /** The console's URL with its token, when the console is on. */
   consoleUrl: string | null;
+  /** Stage runs this process is doing now (for /healthz's `stageRuns`). */
+  stageRuns(): number;
   stop(): Promise<void>;
 }
 
@@ -94,18 +102,29 @@ export async function startApp(o: AppOptions): Promise<App> {
   }
   const clock = o.clock ?? { now: () => Date.now() };
   const contents = openArtifactContents(store, { dataDir: o.dataDir, ...(o.artifactsDir ? { artifactsDir: o.artifactsDir } : {}), maxBytes: o.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES, now: () => clock.now() });
-  const engine = new Engine({
-    store,
-    contents,
-    config: o.config,
-    dataDir: o.dataDir,
-    baseDir: o.baseDir ?? process.cwd(),
-    log: o.log,
-    ...(o.clock ? { clock: o.clock } : {}),
-    ...(o.tickSchedule !== undefined ? { tickSchedule: o.tickSchedule } : {}),
-    ...(o.notifyBackoffMs !== undefined ? { notifyBackoffMs: o.notifyBackoffMs } : {}),
-    chatSurfaces: [...(o.slack ? ['slack'] : []), ...(o.discord ? ['discord'] : [])],
-  });
+  let pe: ProcessEngine;
+  try {
+    pe = await processEngine(
+      {
+        store,
+        contents,
+        config: o.config,
+        dataDir: o.dataDir,
+        baseDir: o.baseDir ?? process.cwd(),
+        log: o.log,
+        ...(o.clock ? { clock: o.clock } : {}),
+        ...(o.tickSchedule !== undefined ? { tickSchedule: o.tickSchedule } : {}),
+        ...(o.notifyBackoffMs !== undefined ? { notifyBackoffMs: o.notifyBackoffMs } : {}),
+        chatSurfaces: [...(o.slack ? ['slack'] : []), ...(o.discord ? ['discord'] : [])],
+      },
+      o.worker,
+    );
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    lock.release();
+    throw err;
+  }
+  const engine = pe.engine;
   // Each platform library is loaded only when its surface is configured: together they are
   // about half of start-up time and a third of the memory of a console-only signoff.
   const surfaces: ChatSurface[] = [];
@@ -123,7 +142,7 @@ export async function startApp(o: AppOptions): Promise<App> {
       replica: replicaId(),
       courier: () => courier.active,
       database: () => (leaseRows ? leaseRows.ping(DATABASE_CHECK_MS) : store.ping().then(() => true)),
-      stageRuns: () => engine.stageRuns,
+      stageRuns: () => pe.stageRuns(),
     },
   });
   if (consoleOn) registerConsole(server, engine, o.consoleToken!, o.clock);
@@ -132,7 +151,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     address = await server.listen({ host: o.host, port: o.port });
     // Runs handed to external systems need the address to report to before any of them starts.
     engine.external.setBaseUrl(o.publicUrl ?? address.replace('[::1]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1'));
-    await engine.start();
+    await pe.start();
     for (const surface of surfaces) await surface.start();
     await courier.start();
     ready = true;
@@ -140,7 +159,7 @@ export async function startApp(o: AppOptions): Promise<App> {
     await server.close();
     await courier.stop().catch(() => undefined);
     for (const surface of surfaces) await surface.stop().catch(() => undefined);
-    await engine.stop();
+    await pe.stop();
     await store.close();
     await leaseRows?.close();
     lock.release();
@@ -153,12 +172,13 @@ export async function startApp(o: AppOptions): Promise<App> {
     courier,
     url: address.replace('[::1]', '127.0.0.1'),
     consoleUrl: consoleOn ? `${address.replace('[::1]', '127.0.0.1')}/?token=${o.consoleToken}` : null,
+    stageRuns: () => pe.stageRuns(),
     async stop() {
       // The courier half first: its lease is released only once nothing more is delivered here.
       await courier.stop();
       for (const surface of surfaces) await surface.stop();
       await server.close();
-      await engine.stop();
+      await pe.stop();
       await store.close();
       await leaseRows?.close();
       lock.release();

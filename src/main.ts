@@ -33,12 +33,17 @@ async function main(argv: string[]): Promise<number> {
   const env = readEnv(process.env, { config: args.config, dataDir: args.dataDir });
   // Said before anything is read, so a wrong file is noticed even when it fails to load.
   process.stdout.write(`Config: ${env.configPath}  (from ${env.configFrom})\n`);
-  if (command === 'start') {
+  if (command === 'worker' && !env.databaseUrl) {
+    process.stderr.write(`signoff: ${(await import('./cli/worker.js')).WORKER_NEEDS_POSTGRES}\n`);
+    return 2;
+  }
+  if (command === 'start' || command === 'worker') {
     process.stdout.write(`Data:   ${env.dataDir}  (from ${env.dataDirFrom})\n`);
     process.stdout.write(`Store:  ${env.databaseUrl ? `PostgreSQL, ${redactDatabaseUrl(env.databaseUrl)}  (from SIGNOFF_DATABASE_URL)` : 'SQLite, in the data directory'}\n`);
     if (env.databaseUrl) process.stdout.write(`Artifacts: ${env.artifactsDir ? `${env.artifactsDir}  (from SIGNOFF_ARTIFACTS_DIR)` : 'in PostgreSQL'}, at most ${env.maxArtifactBytes} bytes each  (SIGNOFF_MAX_ARTIFACT_BYTES)\n`);
     // On PostgreSQL other processes may share the database: say which one this is.
     if (env.databaseUrl) process.stdout.write(`Replica: ${replicaId()}  (other replicas may share this database; one of them delivers chat)\n`);
+    if (env.databaseUrl) process.stdout.write(`Stages: through the PostgreSQL queue; this process ${command === 'worker' || env.worker.on ? `takes runs of pool ${env.worker.pools.join(', ')}` : 'takes none (SIGNOFF_WORKER=off)'}\n`);
   }
   const config = loadConfig(env.configPath);
   if (command === 'check-config') {
@@ -53,9 +58,16 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ level: env.logLevel, pretty: env.logPretty });
+  if (command === 'worker') {
+    // Loaded only here: pg-boss and the PostgreSQL store are not part of a SQLite start.
+    const worker = await (await import('./cli/worker.js')).startWorker(env, config, log, { health: process.env.SIGNOFF_PORT !== undefined });
+    log.info({ pools: env.worker.pools, concurrency: env.worker.concurrency }, 'signoff worker is taking stage runs');
+    process.stdout.write(`signoff worker ${replicaId()} is taking stage runs of pools ${env.worker.pools.join(', ')} (at most ${env.worker.concurrency} at once)${worker.healthUrl ? `; health: ${worker.healthUrl}` : ''}\n`);
+    return untilSignal(log, () => worker.stop());
+  }
   const token = ensureToken(env.apiToken, env.dataDir);
   const consoleToken = config.console.enabled ? ensureToken(undefined, env.dataDir, 'console-token').token : undefined;
-  const app = await startApp({ config, dataDir: env.dataDir, apiToken: token.token, maxUploadBytes: env.maxUploadBytes, ...(env.publicUrl ? { publicUrl: env.publicUrl } : {}), ...(consoleToken ? { consoleToken } : {}), ...(env.slack ? { slack: env.slack } : {}), ...(env.discord ? { discord: env.discord } : {}), ...(env.databaseUrl ? { databaseUrl: env.databaseUrl } : {}), ...(env.artifactsDir ? { artifactsDir: env.artifactsDir } : {}), maxArtifactBytes: env.maxArtifactBytes, log, host: env.host, port: env.port });
+  const app = await startApp({ config, dataDir: env.dataDir, worker: env.worker, apiToken: token.token, maxUploadBytes: env.maxUploadBytes, ...(env.publicUrl ? { publicUrl: env.publicUrl } : {}), ...(consoleToken ? { consoleToken } : {}), ...(env.slack ? { slack: env.slack } : {}), ...(env.discord ? { discord: env.discord } : {}), ...(env.databaseUrl ? { databaseUrl: env.databaseUrl } : {}), ...(env.artifactsDir ? { artifactsDir: env.artifactsDir } : {}), maxArtifactBytes: env.maxArtifactBytes, log, host: env.host, port: env.port });
   log.info({ url: app.url, config: env.configPath, data: env.dataDir, store: app.store.dialect }, 'signoff is running');
   // Printed, not logged: this is the one place the token is shown, for the person who started signoff.
   if (!env.apiToken) process.stdout.write(`\nAPI token (kept in ${token.file}): ${token.token}\n`);
@@ -63,12 +75,17 @@ async function main(argv: string[]): Promise<number> {
   if (app.consoleUrl) process.stdout.write(`Console: ${app.consoleUrl}\n`);
   process.stdout.write('\n');
 
+  return untilSignal(log, () => app.stop());
+}
+
+/** Keeps the process running until SIGINT or SIGTERM, then stops it cleanly and exits. */
+function untilSignal(log: ReturnType<typeof createLogger>, stopAll: () => Promise<void>): number {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    await app.stop();
+    await stopAll();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -1,6 +1,6 @@
 /**
  * The cluster figures' common ground: real `dist/main.js start` replicas (the harness of
- * tests/cluster/lib) on a fresh database of one PostgreSQL server of the run's own, jobs submitted
+ * tests/cluster/lib) on a fresh database of one PostgreSQL server, jobs submitted
  * through the API to the replicas in turn, and what the database says happened (events, their
  * times) read with plain `pg`.
  */
@@ -9,33 +9,29 @@ import path from 'node:path';
 import pg from 'pg';
 import { MAIN_JS } from '../../tests/chaos/lib/child.js';
 import { Cluster } from '../../tests/cluster/lib/cluster.js';
-import { startOwnPostgres, type OwnPostgres } from '../../tests/cluster/lib/own-postgres.js';
+import { scriptPostgres, type ScriptPostgres } from '../../tests/helpers/script-postgres.js';
 import { benchDir } from './engine.js';
-import { freshDb } from './pg-baseline.js';
+import { TRANSITION_EVENTS } from './engine-run.js';
 
-/** The events that mark an input the engine applied (as in bench/throughput.ts). */
-export const TRANSITION_TYPES = ['job.created', 'job.started', 'stage.succeeded', 'stage.failed', 'gate.approved', 'gate.rejected', 'gate.expired', 'job.cancelled', 'job.retried'];
-
-/** One PostgreSQL server for a figure's runs (started in prepare(), closed in cleanup()). */
+/**
+ * One PostgreSQL server for a figure's runs (started in prepare(), stopped in cleanup()): the one
+ * SIGNOFF_BENCH_DATABASE_URL names, else an embedded PostgreSQL 17, as for the `postgres` figure.
+ */
 export class BenchPostgres {
-  private server: OwnPostgres | undefined;
+  private server: ScriptPostgres | undefined;
 
   async start(): Promise<void> {
-    this.server ??= await startOwnPostgres({ dirPrefix: 'signoff-bench-cluster-pg-' });
+    this.server ??= await scriptPostgres(process.env.SIGNOFF_BENCH_DATABASE_URL);
   }
 
-  get url(): string {
-    if (!this.server) throw new Error('the bench PostgreSQL server is not started (prepare() did not run)');
-    return this.server.url;
-  }
-
-  /** A new empty database on the server. */
+  /** A new empty database `name` on the server; its URL. */
   database(name: string): Promise<string> {
-    return freshDb(this.url, name);
+    if (!this.server) throw new Error('the bench PostgreSQL server is not started (prepare() did not run)');
+    return this.server.freshDatabase(name);
   }
 
   async close(): Promise<void> {
-    await this.server?.close();
+    await this.server?.stop();
     this.server = undefined;
   }
 }
@@ -133,7 +129,7 @@ export async function transitionSpan(url: string): Promise<{ transitions: number
                 min(at) FILTER (WHERE type = 'job.created') AS first,
                 max(at) FILTER (WHERE type = 'job.finished') AS last
            FROM events`,
-        [TRANSITION_TYPES],
+        [[...TRANSITION_EVENTS]],
       )
     ).rows[0];
     return { transitions: Number(r.transitions), jobs: Number(r.jobs), spanMs: Number(r.last) - Number(r.first) };

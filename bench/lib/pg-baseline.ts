@@ -1,25 +1,10 @@
 /**
- * PostgreSQL pieces shared by the bench's PostgreSQL figures: a fresh database per measurement on
- * one server, and the raw baseline every engine figure there is compared with (single-row
- * autocommit INSERTs of event-like rows with plain `pg`, one client, one after another).
+ * The raw baseline every PostgreSQL engine figure is compared with: single-row autocommit INSERTs
+ * of event-like rows with plain `pg`, one client, one after another (each a round trip and a
+ * commit, as each of the engine's statements is a round trip).
  */
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-
-/** Drops and creates database `name` on the server of `adminUrl`; returns its URL. */
-export async function freshDb(adminUrl: string, name: string): Promise<string> {
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  try {
-    await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await c.query(`CREATE DATABASE "${name}"`);
-  } finally {
-    await c.end();
-  }
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 /** Single-row autocommit INSERTs per second into a new `events`-like table of the database at `url`. */
 export async function rawPgInsertRate(url: string, rows = 5_000): Promise<number> {

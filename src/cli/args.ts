@@ -7,7 +7,7 @@ import path from 'node:path';
 import { PACKAGE_DIR } from '../config/env.js';
 
 /** The commands `signoff` knows. */
-export type Command = 'start' | 'init' | 'check-config' | 'discord-register' | 'help' | 'version';
+export type Command = 'start' | 'worker' | 'init' | 'check-config' | 'discord-register' | 'help' | 'version';
 
 /** What the command line asked for. */
 export interface Invocation {
@@ -23,6 +23,8 @@ export const USAGE = `usage: signoff [command] [options]
 
 commands:
   start              run signoff (the default when no command is given)
+  worker             only run stages, taken from the PostgreSQL queue (SIGNOFF_DATABASE_URL;
+                     pools from SIGNOFF_POOLS, default "default")
   init [dir]         write a starter signoff.yaml and .env.example into dir (default: here)
   check-config       validate the configuration and exit
   discord-register   register the /signoff slash command with Discord
@@ -41,7 +43,7 @@ Everything else (port, tokens for Slack and Discord) comes from the environment 
 .env file in the current directory: see the .env.example that \`signoff init\` writes.
 `;
 
-const COMMANDS = new Set<string>(['start', 'init', 'check-config', 'discord-register', 'help', 'version']);
+const COMMANDS = new Set<string>(['start', 'worker', 'init', 'check-config', 'discord-register', 'help', 'version']);
 const ALIASES: Record<string, Command> = { '--help': 'help', '-h': 'help', '--version': 'version', '-v': 'version' };
 
 /** Parses `argv` (without node and the script); an Error's message says what was wrong. */
@@ -62,7 +64,7 @@ export function parseArgs(argv: string[]): Invocation | Error {
     } else if (arg.startsWith('-')) {
       return new Error(`unknown option "${arg}"; see "signoff --help".`);
     } else if (command === undefined) {
-      if (!COMMANDS.has(arg)) return new Error(`unknown command "${arg}"; use "start", "init", "check-config", "discord-register", "run" or "migrate" (see "signoff --help").`);
+      if (!COMMANDS.has(arg)) return new Error(`unknown command "${arg}"; use "start", "worker", "init", "check-config", "discord-register", "run" or "migrate" (see "signoff --help").`);
       command = arg;
     } else positional.push(arg);
   }

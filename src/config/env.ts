@@ -23,6 +23,12 @@ const envSchema = z.object({
   SIGNOFF_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).default(100 * 1024 * 1024),
   SIGNOFF_ARTIFACTS_DIR: z.string().optional(),
   SIGNOFF_MAX_ARTIFACT_BYTES: z.coerce.number({ error: 'SIGNOFF_MAX_ARTIFACT_BYTES is a number of bytes, e.g. 104857600 for 100 MiB' }).int().min(1).default(100 * 1024 * 1024),
+  SIGNOFF_WORKER: z.enum(['on', 'off'], { error: 'SIGNOFF_WORKER is on or off' }).default('on'),
+  SIGNOFF_POOLS: z
+    .string()
+    .regex(/^\s*[a-z][a-z0-9_-]{0,39}\s*(,\s*[a-z][a-z0-9_-]{0,39}\s*)*$/, 'SIGNOFF_POOLS is a comma-separated list of pool names, e.g. gpu,default')
+    .default('default'),
+  SIGNOFF_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
   SIGNOFF_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SIGNOFF_LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
   SLACK_BOT_TOKEN: z.string().regex(/^xoxb-/, 'SLACK_BOT_TOKEN is the bot token, starting with xoxb-').optional(),
@@ -84,6 +90,11 @@ export type Env = {
   artifactsDir?: string;
   /** On PostgreSQL: largest output a stage may leave; a larger one fails the stage. */
   maxArtifactBytes: number;
+  /**
+   * On PostgreSQL, whether this process takes stage runs from the queue (`SIGNOFF_WORKER`, default
+   * on), from which pools (`SIGNOFF_POOLS`), and how many at once (`SIGNOFF_WORKER_CONCURRENCY`).
+   */
+  worker: { on: boolean; pools: string[]; concurrency: number };
   logLevel: z.infer<typeof envSchema>['SIGNOFF_LOG_LEVEL'];
   logPretty: boolean;
   slack?: SlackSettings;
@@ -129,6 +140,7 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env, flags: Flags = 
     maxUploadBytes: e.SIGNOFF_MAX_UPLOAD_BYTES,
     ...(e.SIGNOFF_ARTIFACTS_DIR ? { artifactsDir: path.resolve(cwd, e.SIGNOFF_ARTIFACTS_DIR) } : {}),
     maxArtifactBytes: e.SIGNOFF_MAX_ARTIFACT_BYTES,
+    worker: { on: e.SIGNOFF_WORKER === 'on', pools: [...new Set(e.SIGNOFF_POOLS.split(',').map((p) => p.trim()))], concurrency: e.SIGNOFF_WORKER_CONCURRENCY },
     logLevel: e.SIGNOFF_LOG_LEVEL,
     logPretty: e.SIGNOFF_LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : e.SIGNOFF_LOG_PRETTY === 'true',
     ...(e.SLACK_BOT_TOKEN

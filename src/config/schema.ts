@@ -29,10 +29,13 @@ const operatorGroup = z.strictObject({
   console: ids,
 });
 
+/** On PostgreSQL, the pool of workers that takes the stage's runs (`SIGNOFF_POOLS`); default `default`. */
+const pool = name.optional();
 const builtinRun = z.strictObject({
   builtin: z.string().min(1),
   /** Pretend work time, so a demo shows stages progressing. */
   delay: duration.optional(),
+  pool,
 });
 const commandRun = z.strictObject({
   command: z.array(z.string().min(1)).min(1, 'give the program and its arguments, e.g. ["node", "script.mjs"]'),
@@ -40,7 +43,7 @@ const commandRun = z.strictObject({
   env: z.record(z.string(), z.string()).default({}),
   timeout: duration.prefault('10m'),
   /** Limits of the wait when the program hands off with `::external::` (see external.ts). */
-  external: z.strictObject({ timeout: duration.prefault('6h'), heartbeat: duration.optional() }).optional(),
+  external: z.strictObject({ timeout: duration.prefault('6h'), heartbeat: duration.optional() }).optional(),  pool,
 });
 const httpRun = z.strictObject({
   http: z.strictObject({
@@ -48,6 +51,7 @@ const httpRun = z.strictObject({
     timeout: duration.prefault('60s'),
     headers: z.record(z.string(), z.string()).default({}),
   }),
+  pool,
 });
 /** Work done elsewhere (CI, a render farm, a person's script) that reports back with a run token. */
 const externalRun = z.strictObject({

@@ -48,10 +48,10 @@ function sanitizedConfig(config: Config): Config {
 export function registerApi(app: FastifyInstance, engine: Engine, surfaces: () => string[]) {
   const { store } = engine;
   const view = async (id: number) => {
-    const agg = await store.jobs.load(id);
-    if (!agg) return undefined;
-    const position = agg.job.state === 'queued' ? await store.queries.queuePosition(id) : null;
-    return withExternalWaits(jobJson(agg, await store.artifacts.current(id), position), await engine.external.waiting(id), engine.now());
+    // One consistent read: the job's gates, stages and artifacts as of the same moment.
+    const v = await store.jobs.loadView(id);
+    if (!v) return undefined;
+    return withExternalWaits(jobJson(v.agg, v.artifacts, v.queuePosition), await engine.external.waiting(id), engine.now());
   };
 
   app.post('/jobs', async (req, reply) => {

@@ -29,6 +29,10 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
 }
 
 export async function sendArtifact(reply: FastifyReply, contents: ArtifactReader, a: Artifact, disposition: 'inline' | 'attachment', rangeHeader?: string) {
+  // A row whose contents are gone (a file removed from the data directory, or written on another
+  // host before contents were shared) is a clear 410, not a stream that fails half-way.
+  if (!(await contents.has(a)))
+    return reply.code(410).send({ error: 'gone', message: `The contents of artifact ${a.id} (${a.name}) are no longer where signoff keeps them (removed from the data directory, or written by a process on another host). Run its stage again to make it anew.` });
   const filename = a.name.split('/').pop()!.replace(/[^\w.-]/g, '_');
   const range = parseRange(rangeHeader, a.size);
   reply

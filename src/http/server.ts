@@ -107,7 +107,7 @@ export async function buildServer(o: ServerOptions): Promise<FastifyInstance> {
     replica: replicaId(),
     courier: () => false,
     database: () => o.engine.store.ping().then(() => true),
-    stageRuns: () => o.engine.stageRuns,
+    stageRuns: () => o.engine.localRuns,
   };
   // 200 only when ready AND the database answers: a replica that cannot reach it can take no request.
   app.get('/healthz', async (_req, reply) => {

@@ -26,6 +26,7 @@ import type { JobInput, Reply } from './types.js';
 import type { ArtifactContents } from '../artifacts/contents.js';
 import { LocalContents } from '../artifacts/local.js';
 import { ClusterEvents } from './cluster-events.js';
+import type { StageQueue } from './stage-queue.js';
 
 export interface Clock {
   now(): number;
@@ -48,6 +49,8 @@ export interface EngineOptions {
   tickSchedule?: string | false;
   /** Wait before the second attempt to notify an external system (doubles each time; default 1 s). */
   notifyBackoffMs?: number;
+  /** On PostgreSQL: stage runs go through this queue instead of running in this process. */
+  stageQueue?: StageQueue;
 }
 
 /** The answer to a submission: the new job's id on success. */
@@ -147,7 +150,10 @@ export class Engine {
   async start(): Promise<void> {
     this.stopping = false;
     await this.events.start();
-    for (const id of await this.store.queries.jobsWithRunningStages()) {
+    // With a queue, another live process may be running any stage: leases decide what re-runs
+    // (the tick's sweep). Only stages that never had a lease are recovered here.
+    const running = this.options.stageQueue ? [...new Set((await this.options.stageQueue.unleased()).map((r) => r.jobId))] : await this.store.queries.jobsWithRunningStages();
+    for (const id of running) {
       const waiting = (await this.external.waiting(id)).map((r) => ({ stage: r.stage, run: r.run }));
       this.dispatch(id, { type: 'recover', ...(waiting.length ? { waiting } : {}) });
     }
@@ -188,8 +194,8 @@ export class Engine {
     this.events.stop();
   }
 
-  /** Stage runs this process is doing now (for /healthz). */
-  get stageRuns(): number {
+  /** Stage runs this process's launcher is doing now (on PostgreSQL the queue's worker does the rest). */
+  get localRuns(): number {
     return this.launcher.running;
   }
 
@@ -211,6 +217,7 @@ export class Engine {
     if (this.stopping) return;
     try {
       await this.external.sweep();
+      await this.sweepLeases();
       const due = await this.store.queries.jobsWithDueTimers(this.clock.now());
       // Reads first: an idle tick opens no write transaction (which would wait on another
       // process's lock, holding up everything else in this process).
@@ -220,6 +227,21 @@ export class Engine {
     } catch (err) {
       // The next tick (a second later) tries again.
       this.log.warn({ err }, 'could not sweep the timers just now');
+    }
+  }
+
+  /**
+   * Re-runs queued stage runs whose lease ran out (their worker died or lost the database):
+   * each in its own transaction that takes the expired lease (SKIP LOCKED, so one replica does
+   * it) and applies `recover`, which starts the stage again under a new run number.
+   */
+  private async sweepLeases(): Promise<void> {
+    const queue = this.options.stageQueue;
+    if (!queue) return;
+    for (const r of await queue.expired()) {
+      const waiting = (await this.external.waiting(r.jobId)).map((w) => ({ stage: w.stage, run: w.run }));
+      const done = await this.applyWith(r.jobId, { type: 'recover', ...(waiting.length ? { waiting } : {}) }, { type: 'stageLease.expired', ...r });
+      if (done === 'applied') this.log.warn({ jobId: r.jobId, stage: r.stage, run: r.run }, 'a stage run stopped renewing its lease (its worker died?); it starts again');
     }
   }
 
@@ -375,7 +397,8 @@ export class Engine {
     for (const c of committed) {
       for (const event of c.events) this.events.committed(event);
       for (const effect of c.effects) {
-        if (effect.type === 'runStage') this.launcher.launch(c.agg, effect.stage, effect.run, effect.attempt);
+        if (effect.type === 'runStage' && this.options.stageQueue?.queued(c.agg, effect.stage)) this.options.stageQueue.wake(c.agg);
+        else if (effect.type === 'runStage') this.launcher.launch(c.agg, effect.stage, effect.run, effect.attempt);
         if (effect.type === 'killStage') {
           this.launcher.kill(c.agg.job.id, effect.stage, effect.run);
           void this.external.cancel(c.agg.job.id, effect.stage, effect.run);

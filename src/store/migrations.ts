@@ -184,4 +184,5 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE dedupe ADD COLUMN owner TEXT;
   ALTER TABLE dedupe ADD COLUMN lease_until INTEGER;
   `,
+  /* 10: stage leases (PostgreSQL only) */ '',
 ];

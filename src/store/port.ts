@@ -149,7 +149,21 @@ export interface Decider<I> {
  * A compare-and-set on another table that must hold for anything of the unit to be written:
  * when it fails the unit writes nothing and resolves `{ refused: true }`.
  */
-export type Guard = {
+export type Guard = ExternalRunGuard | StageLeaseGuard;
+
+/**
+ * A queued stage run whose lease ran out (its worker died): the lease row is taken (SKIP LOCKED,
+ * so one replica wins) and the job must still run exactly this run. PostgreSQL only; SQLite
+ * has no leases and refuses it.
+ */
+export interface StageLeaseGuard {
+  type: 'stageLease.expired';
+  jobId: number;
+  stage: string;
+  run: number;
+}
+
+export type ExternalRunGuard = {
   type: 'externalRun.end';
   id: number;
   state: Exclude<ExternalRunState, 'armed' | 'waiting'>;
@@ -209,11 +223,27 @@ export interface Applied {
 // ---------------------------------------------------------------------------------------------
 // Facets: reads and the small writes that are their own transaction
 
+/** What the API shows of one job, read as of one moment (see `JobsPort.loadView`). */
+export interface JobView {
+  /** Possibly shared with a cache: read it, never change it. */
+  agg: JobAggregate;
+  /** The latest run's artifacts of each stage. */
+  artifacts: Artifact[];
+  /** 1-based place in the queue; null unless the job is queued. */
+  queuePosition: number | null;
+}
+
 export interface JobsPort {
   /** A job with its stages, gates and votes: the caller's own copy. */
   load(id: number): Promise<JobAggregate | undefined>;
   /** The same, possibly shared with a cache: the caller must not change it. */
   loadShared(id: number): Promise<JobAggregate | undefined>;
+  /**
+   * The job, its current artifacts and its queue place from ONE consistent read, so an answer
+   * never shows a stage's output without the gate the same commit opened (separate reads could
+   * straddle another commit on PostgreSQL).
+   */
+  loadView(id: number): Promise<JobView | undefined>;
 }
 
 export interface EventsPort {
@@ -286,9 +316,12 @@ export interface InboxPort {
    * Takes interactions stored but not carried out whose holder's lease lapsed (or that no one
    * holds), oldest first: they are held by `owner` now. With `restart`, also those a process of
    * this place left behind: on SQLite every one (the data directory's lock proves that process
-   * dead), on PostgreSQL those held under `owner`'s own id.
+   * dead), on PostgreSQL those held under `owner`'s own id or one of `deadOwners` (processes of
+   * this host known to be gone, so their holds need not run out first).
    */
-  claim(owner: string, opts?: { restart?: boolean; limit?: number }): Promise<InboxItem[]>;
+  claim(owner: string, opts?: { restart?: boolean; limit?: number; deadOwners?: readonly string[] }): Promise<InboxItem[]>;
+  /** Who holds interactions not carried out yet (to find the holders that are dead). */
+  owners(): Promise<string[]>;
   /** Renews `owner`'s hold on every interaction it has not carried out yet. */
   renew(owner: string): Promise<void>;
 }

@@ -2,18 +2,15 @@
  * Cluster chaos, quick: the campaign of `npm run chaos:cluster` (tests/cluster/lib/cluster-run.ts)
  * with 10 jobs, 2 SIGKILLs and one PostgreSQL restart, on a PostgreSQL server of the test's own.
  *
- * The cluster's shape is QUICK_SHAPE below. Until the courier election, the stage queue and the
- * cross-replica inbox are merged (issue 12), signoff keeps its promises as ONE process on
- * PostgreSQL only, so the shape is 1 replica and 0 workers; after the merge it becomes 3 replicas
- * and 2 workers (CLUSTER_REPLICAS / CLUSTER_WORKERS override it for a try).
+ * The cluster's shape is QUICK_SHAPE below: 3 replicas and 2 `signoff worker` processes, as in the
+ * full campaign (CLUSTER_REPLICAS / CLUSTER_WORKERS override it for a try).
  */
 import { describe, expect, it } from 'vitest';
 import { seedFromEnv } from './lib/prng.js';
 import { runClusterChaos } from '../cluster/lib/cluster-run.js';
 import { markdownReport } from '../cluster/lib/report.js';
 
-/** TODO(lead): { replicas: 3, workers: 2 } once issue 12's parts are merged. */
-const QUICK_SHAPE = { replicas: 1, workers: 0 };
+const QUICK_SHAPE = { replicas: 3, workers: 2 };
 
 const shape = {
   replicas: Number(process.env.CLUSTER_REPLICAS ?? QUICK_SHAPE.replicas),

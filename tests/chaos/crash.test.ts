@@ -4,13 +4,19 @@
  * instead of hoping a random kill lands there:
  * - right after signoff acknowledged a click or a command, before it wrote it down;
  * - right after Slack stored a post, before signoff stored the post's ts.
+ * Both on SQLite and on PostgreSQL (a fresh database per test), from the same code.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCrashChaos } from './lib/crash-run.js';
 import { PEOPLE } from './lib/pipeline.js';
 import { seedFromEnv } from './lib/prng.js';
 import { startSlackChild, type SlackChild } from './lib/slack-child.js';
+import { freshDatabase } from '../helpers/postgres.js';
+import { STORES, type StoreKind } from '../helpers/stores.js';
 import { waitFor } from '../helpers/wait.js';
+
+/** The PostgreSQL database a test of `kind` runs signoff on (none for SQLite). */
+const databaseFor = async (kind: StoreKind) => (kind === 'postgres' ? { databaseUrl: await freshDatabase() } : {});
 
 /** Fixed so CI runs the same plan every time; CHAOS_SEED overrides it. */
 const QUICK_SEED = process.env.CHAOS_SEED ? seedFromEnv() : 20261126;
@@ -24,10 +30,10 @@ afterEach(async () => {
   open = [];
 });
 
-describe('crash chaos (quick)', () => {
+describe.each(STORES)('crash chaos (quick, %s)', (kind) => {
   it(`keeps every promise over 12 jobs and 2 SIGKILLs (seed ${QUICK_SEED})`, { timeout: 120_000 }, async () => {
-    const summary = await runCrashChaos({ jobs: 12, kills: 2, seed: QUICK_SEED, maxConcurrent: 6, timeoutMs: 100_000 });
-    console.log(`crash chaos (quick) seed ${QUICK_SEED}: ${JSON.stringify({ ...summary, violations: summary.violations.length })}`);
+    const summary = await runCrashChaos({ jobs: 12, kills: 2, seed: QUICK_SEED, maxConcurrent: 6, timeoutMs: 100_000, ...(await databaseFor(kind)) });
+    console.log(`crash chaos (quick, ${kind}) seed ${QUICK_SEED}: ${JSON.stringify({ ...summary, violations: summary.violations.length })}`);
     expect(summary.violations, `reproduce with CHAOS_SEED=${QUICK_SEED}; kept in ${summary.dir}`).toEqual([]);
     expect(summary.restarts).toBe(2);
     expect(summary.lost).toEqual({ submissions: 0, clicks: 0 });
@@ -36,9 +42,9 @@ describe('crash chaos (quick)', () => {
   });
 });
 
-describe('a kill at the worst moment', () => {
+describe.each(STORES)('a kill at the worst moment (%s)', (kind) => {
   it('does not lose a click or a /signoff submit that signoff acknowledged just before it died', async () => {
-    const h = await startSlackChild({ autoApprove: '1m' });
+    const h = await startSlackChild({ autoApprove: '1m', ...(await databaseFor(kind)) });
     open.push(h);
     // The optional draft gate waits a minute here; alice may approve it.
     const job = await h.submit('ack then die: click');

@@ -2,7 +2,8 @@
  * The console in real headless Chromium (found by tests/helpers/browser.ts, driven by playwright-core) against
  * signoff running as a real process: a person submits from the command box, watches the job,
  * is refused as a non-approver, approves, rejects with a reason, retries, sees optional gates
- * approve themselves, and ends with the artifacts listed. A screenshot is saved.
+ * approve themselves, and ends with the artifacts listed. A screenshot is saved. On both stores:
+ * the store decides what the page shows after every click, and the live updates come from its events.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openConsole } from '../helpers/browser.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { REPO, startSignoff, writeConfig, type SignoffProcess } from '../helpers/signoff-process.js';
+import { STORES, storeEnv } from '../helpers/stores.js';
 import { waitFor } from '../helpers/wait.js';
 
 const OUTPUT = path.join(REPO, 'test-output');
@@ -45,18 +47,6 @@ let browser: Browser;
 let page: Page;
 let pageErrors: string[] = [];
 
-beforeAll(async () => {
-  const dir = tempDir('signoff-console-');
-  signoff = await startSignoff({ configPath: writeConfig(dir, CONFIG), dataDir: path.join(dir, 'data') });
-  const consoleUrl = await waitFor(() => /Console: (\S+)/.exec(signoff.output())?.[1], 'the console URL on stdout');
-  ({ browser, page, pageErrors } = await openConsole(consoleUrl));
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await signoff?.kill('SIGTERM');
-});
-
 async function actAs(user: string) {
   await page.selectOption('#acting-as', user);
 }
@@ -74,7 +64,19 @@ async function lastPrivateAnswer() {
   return { ok: await answer.getAttribute('data-ok'), text: (await answer.textContent()) ?? '' };
 }
 
-describe('console in a real browser', () => {
+describe.each(STORES)('console in a real browser (%s)', (kind) => {
+  beforeAll(async () => {
+    const dir = tempDir('signoff-console-');
+    signoff = await startSignoff({ configPath: writeConfig(dir, CONFIG), dataDir: path.join(dir, 'data'), env: await storeEnv(kind) });
+    const consoleUrl = await waitFor(() => /Console: (\S+)/.exec(signoff.output())?.[1], 'the console URL on stdout');
+    ({ browser, page, pageErrors } = await openConsole(consoleUrl));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await signoff?.kill('SIGTERM');
+  });
+
   it('drives a job from the command box through every kind of gate to its artifacts', async () => {
     await actAs('alice');
     await command('/signoff submit demo A two-minute film about bees');
@@ -131,8 +133,9 @@ describe('console in a real browser', () => {
     await page.locator('[data-timeline="1"]').waitFor();
 
     fs.mkdirSync(OUTPUT, { recursive: true });
-    await page.screenshot({ path: path.join(OUTPUT, 'console.png'), fullPage: true });
-    expect(fs.statSync(path.join(OUTPUT, 'console.png')).size).toBeGreaterThan(10_000);
+    const shot = path.join(OUTPUT, kind === 'sqlite' ? 'console.png' : `console-${kind}.png`);
+    await page.screenshot({ path: shot, fullPage: true });
+    expect(fs.statSync(shot).size).toBeGreaterThan(10_000);
     expect(pageErrors).toEqual([]);
   });
 

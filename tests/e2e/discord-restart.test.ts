@@ -2,7 +2,7 @@
  * signoff as a real process connected to the fake Discord, killed with SIGKILL while a gate
  * waits: after a restart on the same data directory it still knows the messages it made, so a
  * click on the gate message edits the SAME root and gate messages instead of posting new ones (no
- * second root, thread or gate message), and the job finishes.
+ * second root, thread or gate message), and the job finishes. On both stores (SQLite, PostgreSQL).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { ALICE_ID, APP_ID, BOB_ID, CHANNEL_ID, FakeDiscord, type Json } from '..
 import { tempDir } from '../helpers/fixtures.js';
 import { startSignoff, writeConfig, type SignoffProcess } from '../helpers/signoff-process.js';
 import { DISCORD_TOKEN, deferredAnswer, discordConfigYaml, gateMessages, gatePosts, performed, postedGate, rootOf, rootsOf, threadLog, threadOf } from '../helpers/discord-harness.js';
+import { STORES, storeEnv } from '../helpers/stores.js';
 import { waitFor } from '../helpers/wait.js';
 
 let fake: FakeDiscord | undefined;
@@ -27,13 +28,14 @@ afterEach(async () => {
   dir = undefined;
 });
 
-describe('Discord across a crash', () => {
+describe.each(STORES)('Discord across a crash (%s)', (kind) => {
   it('after kill -9 at a gate, the restarted process edits the same root and gate messages and finishes the job', async () => {
     fake = await FakeDiscord.start();
     dir = tempDir('signoff-discord-restart-');
     const configPath = writeConfig(dir, discordConfigYaml());
     const dataDir = path.join(dir, 'data');
     const env = {
+      ...(await storeEnv(kind)),
       DISCORD_TOKEN,
       DISCORD_APPLICATION_ID: APP_ID,
       DISCORD_API_URL: fake.apiUrl,

@@ -325,9 +325,9 @@ describe.each(STORES)('Discord: gate buttons (%s)', (kind) => {
   });
 });
 
-describe('Discord: reject through the modal, retry, round 2', () => {
+describe.each(STORES)('Discord: reject through the modal, retry, round 2 (%s)', (kind) => {
   it('Reject opens a modal; its reason rejects the gate and the job; /signoff retry opens round 2; the round-1 buttons are refused as decided', async () => {
-    await start();
+    await start(kind);
     const { job } = await slash(ALICE_ID, 'submit', { pipeline: 'gated', brief: 'A long film' });
     const round1 = await postedGate(fake, job, 'outline');
     await drained(app(), job);

@@ -2,7 +2,7 @@
  * External runs across a SIGKILL of signoff (a real process): a waiting run keeps waiting (it is
  * not run again), its token still works and its deadlines still hold after the restart; a
  * notification cut off by the kill is sent again with the same idempotency key, and the run
- * still completes once.
+ * still completes once. On both stores.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import type { Json } from '../helpers/api-client.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { NotifyReceiver } from '../helpers/notify-receiver.js';
 import { startSignoff, writeConfig, type SignoffProcess } from '../helpers/signoff-process.js';
+import { STORES, storeEnv, type StoreKind } from '../helpers/stores.js';
 import { waitFor } from '../helpers/wait.js';
 
 let running: SignoffProcess[] = [];
@@ -24,7 +25,7 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-async function setup() {
+async function setup(kind: StoreKind) {
   receiver = await new NotifyReceiver().start();
   const dir = tempDir('signoff-ext-restart-');
   dirs.push(dir);
@@ -40,8 +41,9 @@ pipelines:
         run: { external: { notify: { url: "${receiver.url}/notify" }, timeout: 2h, heartbeat: 3s } }
 `);
   const dataDir = path.join(dir, 'data');
+  const env = await storeEnv(kind);
   const start = async () => {
-    const p = await startSignoff({ configPath, dataDir });
+    const p = await startSignoff({ configPath, dataDir, env });
     running.push(p);
     return p;
   };
@@ -54,9 +56,9 @@ const report = (p: SignoffProcess, token: string, what: string, body: unknown = 
 
 const notifications = (job: number) => receiver!.to('/notify').filter((n) => n.body.job === job);
 
-describe('external runs across a restart', () => {
+describe.each(STORES)('external runs across a restart (%s)', (kind) => {
   it('keep waiting with their tokens and deadlines; a missed heartbeat still fails its attempt', async () => {
-    const { start } = await setup();
+    const { start } = await setup(kind);
     let p = await start();
     const slow = (await p.api('POST', '/jobs', { pipeline: 'slow', brief: 'a long render' })).json.job.id as number;
     const lively = (await p.api('POST', '/jobs', { pipeline: 'lively', brief: 'a render that must keep talking' })).json.job.id as number;
@@ -93,7 +95,7 @@ describe('external runs across a restart', () => {
   });
 
   it('sends a notification cut off by the kill again, with the same idempotency key; the run completes once', async () => {
-    const { start } = await setup();
+    const { start } = await setup(kind);
     receiver!.hang = true;
     let p = await start();
     const job = (await p.api('POST', '/jobs', { pipeline: 'slow', brief: 'render' })).json.job.id as number;

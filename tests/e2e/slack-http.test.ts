@@ -39,7 +39,7 @@ import {
 import { slackSignature } from '../helpers/slack-signing.js';
 import { waitFor } from '../helpers/wait.js';
 import { freshDatabase } from '../helpers/postgres.js';
-import { STORES } from '../helpers/stores.js';
+import { STORES, databaseOption } from '../helpers/stores.js';
 
 let fake: FakeSlack;
 let clock: FakeClock;
@@ -262,8 +262,8 @@ describe('Slack over HTTP (signed requests to /slack/events)', () => {
     expect((await h.job(job)).gates.map((g: { stage: string; state: string }) => `${g.stage}:${g.state}`)).toEqual(['outline:approved', 'script:approved', 'storyboard:approved']);
   });
 
-  it('reject through the modal: a reason is required, the job is rejected, retry opens round 2 and the old card is refused', async () => {
-    await start();
+  it.each(STORES)('reject through the modal (%s): a reason is required, the job is rejected, retry opens round 2 and the old card is refused', async (kind) => {
+    await start(await databaseOption(kind));
     const { job } = await command(ALICE, 'submit quick Rejections');
     await autoApproveOutline(job);
     const card = asPosted(await waitForGateCard(fake, job, 'script'));

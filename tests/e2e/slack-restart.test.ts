@@ -2,6 +2,7 @@
  * signoff as a real process in Slack's HTTP mode, killed with SIGKILL while a gate waits: after a
  * restart on the same data directory it still knows the messages it made, so a click on the gate
  * card edits the SAME root and gate messages instead of posting new ones, and the job finishes.
+ * On both stores: the data directory's SQLite file, or a fresh PostgreSQL database.
  */
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -29,6 +30,7 @@ import {
   threadLog,
   waitForGateCard,
 } from '../helpers/slack-harness.js';
+import { STORES, storeEnv } from '../helpers/stores.js';
 import { waitFor } from '../helpers/wait.js';
 
 let fake: FakeSlack | undefined;
@@ -42,13 +44,14 @@ afterEach(async () => {
   fake = undefined;
 });
 
-describe('Slack across a crash', () => {
+describe.each(STORES)('Slack across a crash (%s)', (kind) => {
   it('after kill -9 at a gate, the restarted process edits the same root and gate messages and finishes the job', async () => {
     fake = await FakeSlack.start();
     const dir = tempDir('signoff-slack-restart-');
     const configPath = writeConfig(dir, slackConfigYaml());
     const dataDir = path.join(dir, 'data');
     const env = {
+      ...(await storeEnv(kind)),
       SLACK_BOT_TOKEN: BOT_TOKEN,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_APP_TOKEN: '', // HTTP mode, whatever the surrounding environment holds

@@ -49,3 +49,13 @@ export function otherPool(place: StorePlace): pg.Pool {
   if (!place.databaseUrl) throw new Error('otherPool: this place is SQLite');
   return createPool(place.databaseUrl);
 }
+
+/** `{ databaseUrl }` of a fresh PostgreSQL database for `kind` postgres, `{}` for SQLite: spread into a harness's options. */
+export async function databaseOption(kind: StoreKind): Promise<{ databaseUrl?: string }> {
+  return kind === 'postgres' ? { databaseUrl: await freshDatabase() } : {};
+}
+
+/** The environment that runs a `signoff start` child on a fresh store of `kind` (its data directory aside). */
+export async function storeEnv(kind: StoreKind): Promise<Record<string, string>> {
+  return kind === 'postgres' ? { SIGNOFF_DATABASE_URL: await freshDatabase() } : {};
+}

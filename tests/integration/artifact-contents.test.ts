@@ -103,6 +103,20 @@ describe.each(STORES)('artifact downloads and stage inputs (%s)', (kind) => {
   });
 });
 
+describe('an artifact whose contents are gone', () => {
+  it('answers 410 with a message saying what happened and what to do, on the API and the console alike', async () => {
+    const api = await boot('sqlite');
+    const job = await finished(api);
+    const note = artifact(job, 'make', 'note.txt');
+    fs.rmSync(path.join(place!.dataDir, 'artifacts', String(job.id), 'make', 'run-1', 'out', 'note.txt'));
+    const res = await download(api, note.url);
+    expect(res.status).toBe(410);
+    expect(JSON.parse(res.bytes.toString('utf8'))).toMatchObject({ error: 'gone', message: expect.stringMatching(/contents of artifact \d+ \(note\.txt\) are no longer where signoff keeps them.*Run its stage again/) });
+    // The process goes on serving the rest.
+    expect((await download(api, artifact(job, 'make', 'data.bin').url)).status).toBe(200);
+  });
+});
+
 describe('artifact contents in PostgreSQL', () => {
   it('are stored in 1 MiB chunks and served with the same bytes after the data directory is deleted', async () => {
     const api = await boot('postgres');

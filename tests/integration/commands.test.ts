@@ -1,27 +1,29 @@
 /**
  * The shared command grammar carried out against a real engine: what a person sees after typing
- * each /signoff command on any surface.
+ * each /signoff command on any surface. On both stores.
  */
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { executeCommand } from '../../src/bot/commands/execute.js';
 import { parseCommand } from '../../src/bot/commands/parse.js';
 import { Engine } from '../../src/orchestrator/engine.js';
 import type { Identity } from '../../src/orchestrator/policy.js';
-import { openStore, type Store } from '../../src/store/store.js';
-import { configFrom, FakeClock, QUICK_PIPELINE, silentLog, tempDir } from '../helpers/fixtures.js';
+import type { Store } from '../../src/store/store.js';
+import { configFrom, FakeClock, QUICK_PIPELINE, silentLog } from '../helpers/fixtures.js';
+import { STORES, freshPlace, openAt, type StoreKind } from '../helpers/stores.js';
 import { waitFor } from '../helpers/wait.js';
 
 let engine: Engine;
 let store: Store;
 afterEach(async () => {
   await engine.stop();
-  store.close();
+  await store.close();
 });
 
+let kind: StoreKind;
 async function boot() {
-  const dir = tempDir();
-  store = openStore(path.join(dir, 'signoff.db'));
+  const place = await freshPlace(kind);
+  const dir = place.dataDir;
+  store = await openAt(place);
   engine = new Engine({ store, config: configFrom(QUICK_PIPELINE), dataDir: dir, baseDir: process.cwd(), log: silentLog, clock: new FakeClock(), tickSchedule: false });
   await engine.start();
 }
@@ -33,7 +35,11 @@ function run(who: Identity, text: string) {
   return executeCommand(engine, who, parsed.command, { surface: 'console' });
 }
 
-describe('commands', () => {
+describe.each(STORES)('commands (%s)', (k) => {
+  beforeEach(() => {
+    kind = k;
+  });
+
   it('submit, status, list, approve, audit: the whole loop by typing', async () => {
     (await boot());
     const submitted = (await run(as('alice'), '/signoff submit quick A film about "bees"'));

@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/orchestrator/engine.js';
+import type { Engine } from '../../src/orchestrator/engine.js';
+import { processEngine, type ProcessEngine } from '../../src/stages/queue/process-engine.js';
 import type { Identity } from '../../src/orchestrator/policy.js';
 import type { Store, StoredEvent } from '../../src/store/store.js';
 import { configFrom, FakeClock, OPERATORS, QUICK_PIPELINE, silentLog } from '../helpers/fixtures.js';
@@ -16,10 +17,10 @@ const alice: Identity = { platform: 'console', user: 'alice' };
 const bob: Identity = { platform: 'console', user: 'bob' };
 const carol: Identity = { platform: 'console', user: 'carol' };
 
-let open: { engine: Engine; store: Store }[] = [];
+let open: { pe: ProcessEngine; store: Store }[] = [];
 afterEach(async () => {
-  for (const { engine, store } of open) {
-    await engine.stop();
+  for (const { pe, store } of open) {
+    await pe.stop();
     await store.close();
   }
   open = [];
@@ -29,12 +30,14 @@ async function boot(kind: StoreKind, yaml: string, place?: StorePlace, clock = n
   const at = place ?? (await freshPlace(kind));
   const dataDir = at.dataDir;
   const store = await openAt(at);
-  const engine = new Engine({ store, config: configFrom(yaml), dataDir, baseDir: process.cwd(), log: silentLog, clock, tickSchedule: false });
+  // As `signoff start` makes it: on PostgreSQL, stage runs go through the queue to this process's worker.
+  const pe = await processEngine({ store, config: configFrom(yaml), dataDir, baseDir: process.cwd(), log: silentLog, clock, tickSchedule: false });
+  const engine = pe.engine;
   const events: StoredEvent[] = [];
   engine.onEvent((e) => events.push(e));
-  await engine.start();
-  open.push({ engine, store });
-  return { engine, store, clock, dataDir, place: at, events };
+  await pe.start();
+  open.push({ pe, store });
+  return { engine, pe, store, clock, dataDir, place: at, events };
 }
 
 const submit = async (engine: Engine, who: Identity = alice, pipeline = 'quick', brief = 'bees and honey') => {
@@ -158,7 +161,7 @@ pipelines:
     const first = await boot(kind, QUICK_PIPELINE, undefined, clock);
     const id = await submit(first.engine);
     await waitFor(async () => (await stateOf(first.store, id)).job.state === 'awaiting_approval', 'the outline gate');
-    await first.engine.stop();
+    await first.pe.stop();
     clock.advance(10 * 60_000);
     const second = await boot(kind, QUICK_PIPELINE, first.place, clock);
     expect((await stateOf(second.store, id)).gates[0]).toMatchObject({ state: 'approved', decidedBy: 'timer' });

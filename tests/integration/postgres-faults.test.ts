@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/orchestrator/engine.js';
+import { processEngine } from '../../src/stages/queue/process-engine.js';
 import { transitionDecider } from '../../src/orchestrator/commit-input.js';
 import { createJob } from '../../src/orchestrator/create-job.js';
 import type { JobInput } from '../../src/orchestrator/types.js';
@@ -119,7 +119,8 @@ describe('PostgreSQL connection faults', () => {
     const place = await freshPlace('postgres');
     const store = await openAt(place);
     const admin = otherPool(place);
-    const engine = new Engine({
+    // As `signoff start` makes it: the stages go through the queue to this process's worker.
+    const pe = await processEngine({
       store, dataDir: place.dataDir, baseDir: process.cwd(), log: silentLog, clock: new FakeClock(), tickSchedule: false,
       config: configFrom(`${OPERATORS}
 limits: { max_concurrent_jobs: 3, jobs_per_user_per_minute: 1000 }
@@ -134,8 +135,9 @@ pipelines:
         run: { builtin: outline }
 `),
     });
-    cleanup.push(() => store.close(), () => admin.end(), () => engine.stop());
-    await engine.start();
+    const engine = pe.engine;
+    cleanup.push(() => store.close(), () => admin.end(), () => pe.stop());
+    await pe.start();
     const ids: number[] = [];
     for (let i = 0; i < 24; i++) {
       const r = await engine.submit({ platform: 'console', user: 'alice' }, { pipeline: 'three', brief: `job ${i}`, origin: { surface: 'console' } });

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/orchestrator/engine.js';
+import { processEngine } from '../../src/stages/queue/process-engine.js';
 import { openPgStore } from '../../src/store/postgres/store.js';
 import { configFrom, FakeClock, OPERATORS, silentLog, tempDir } from '../helpers/fixtures.js';
 import { HOW_TO_GET_POSTGRES } from '../helpers/postgres-server.js';
@@ -51,7 +51,8 @@ describe('a PostgreSQL server restart under a running engine', () => {
   it('carries every job to its end once the server is back: nothing lost, nothing decided twice', async () => {
     const { server, url } = await ownServer();
     const store = await openPgStore(url);
-    const engine = new Engine({
+    // As `signoff start` makes it: the stages go through the queue to this process's worker.
+    const pe = await processEngine({
       store, dataDir: tempDir(), baseDir: process.cwd(), log: silentLog, clock: new FakeClock(), tickSchedule: false,
       config: configFrom(`${OPERATORS}
 limits: { max_concurrent_jobs: 3, jobs_per_user_per_minute: 1000 }
@@ -66,8 +67,9 @@ pipelines:
         run: { builtin: outline }
 `),
     });
-    cleanup.push(() => store.close(), () => engine.stop());
-    await engine.start();
+    const engine = pe.engine;
+    cleanup.push(() => store.close(), () => pe.stop());
+    await pe.start();
     const ids: number[] = [];
     for (let i = 0; i < 15; i++) {
       const r = await engine.submit({ platform: 'console', user: 'alice' }, { pipeline: 'three', brief: `job ${i}`, origin: { surface: 'console' } });

@@ -1,5 +1,6 @@
 /**
- * Reviewing a redo through the API, end to end: a real signoff (SQLite file, engine, command
+ * Reviewing a redo through the API, end to end: a real signoff (a SQLite file or a PostgreSQL
+ * database: the diffs are stored and found by dialect-specific SQL; engine, command
  * stages as child processes, fastify on a real port). A reviewer rejects, the job is retried,
  * the stage's output changes with the reason, and GET …/gates/:stage/diff says exactly what
  * changed; an approval's note reaches the next stage's stdin and environment and the audit.
@@ -122,9 +123,9 @@ describe.each(STORES)('GET /api/v1/jobs/:id/gates/:stage/diff (%s)', (kind) => {
   });
 });
 
-describe('approve with a note', () => {
+describe.each(STORES)('approve with a note (%s)', (kind) => {
   it('hands the note to the next stage (stdin and SIGNOFF_APPROVAL_NOTES), keeps it in the audit, and refuses one too long', async () => {
-    await boot();
+    await boot(kind);
     const job = await api.submit('bees', { pipeline: 'redo', actor: 'console:alice' });
     await api.waitAtGate(job.id, 'write');
     const tooLong = await api.gate(job.id, 'write', 'approve', { json: { note: 'x'.repeat(1001) }, actor: BOB });
@@ -146,5 +147,19 @@ describe('approve with a note', () => {
     expect(events.find((e) => e.type === 'gate.approved')).toMatchObject({ notes: [{ by: 'bob', note }] });
     expect(events.find((e) => e.type === 'gate.refused')).toMatchObject({ code: 'invalid' });
     expect(latestGate(done, 'write').votes[0]).toMatchObject({ vote: 'approve', reason: note });
+  });
+});
+
+// SQLite only: the test removes the stored diff behind signoff's back through the open file.
+describe('GET …/diff after a crash lost the stored diff (sqlite)', () => {
+  it('recomputes a diff that was never stored (signoff died between opening the gate and storing it)', async () => {
+    await boot('sqlite');
+    const job = await atRoundTwo('redo');
+    const first = (await api.get(`/api/v1/jobs/${job.id}/gates/write/diff?round=2`)).body;
+    sqliteOnly(app!.store).db.prepare('DELETE FROM round_diffs').run();
+    expect((await app!.engine.store.diffs.get(job.id, 'write', 2))).toBeUndefined();
+    const again = await api.get(`/api/v1/jobs/${job.id}/gates/write/diff?round=2`);
+    expect(again.body).toEqual(first);
+    expect((await app!.engine.store.diffs.get(job.id, 'write', 2))).toBeDefined();
   });
 });

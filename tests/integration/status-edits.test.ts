@@ -1,17 +1,17 @@
 /**
- * The drainer's status edits, on a real engine and SQLite store with a surface that records what
+ * The drainer's status edits, on a real engine and store (SQLite and PostgreSQL) with a surface that records what
  * it is asked to do: gate messages and notices go out at once, the status message is edited at
  * most once per interval per job with a trailing edit for the last change, and a change still
  * waiting for its edit stays in the outbox, so the next process makes it.
  */
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { changesStatus } from '../../src/bot/deliver-batch.js';
 import { OutboxDrainer } from '../../src/bot/outbox-drainer.js';
 import { Engine } from '../../src/orchestrator/engine.js';
-import { openStore, type OutboxRow, type Store } from '../../src/store/store.js';
-import { configFrom, FakeClock, QUICK_PIPELINE, silentLog, tempDir } from '../helpers/fixtures.js';
+import type { OutboxRow, Store } from '../../src/store/store.js';
+import { configFrom, FakeClock, QUICK_PIPELINE, silentLog } from '../helpers/fixtures.js';
+import { STORES, freshPlace, openAt, type StoreKind } from '../helpers/stores.js';
 import { waitFor } from '../helpers/wait.js';
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -20,14 +20,15 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function boot() {
-  const dir = tempDir();
-  const store = openStore(path.join(dir, 'signoff.db'));
+async function boot(kind: StoreKind) {
+  const place = await freshPlace(kind);
+  const dir = place.dataDir;
+  const store = await openAt(place);
   const engine = new Engine({ store, config: configFrom(QUICK_PIPELINE), dataDir: dir, baseDir: process.cwd(), log: silentLog, clock: new FakeClock(), tickSchedule: false, chatSurfaces: ['slack'] });
   await engine.start();
   cleanup.push(async () => {
     await engine.stop();
-    store.close();
+    await store.close();
   });
   const r = (await engine.submit({ platform: 'console', user: 'alice' }, { pipeline: 'quick', brief: 'b', origin: { surface: 'slack' } }));
   if (!r.ok) throw new Error(r.message);
@@ -56,9 +57,9 @@ const atGate = (store: Store, job: number, stage: string) =>
 const pending = async (store: Store, job: number) => (await store.outbox.pendingForJob('slack', job));
 const bob = { platform: 'console' as const, user: 'bob' };
 
-describe('status edits', () => {
+describe.each(STORES)('status edits (%s)', (kind) => {
   it('delivers gate cards at once, edits the status once per interval, and the last change lands', async () => {
-    const { store, engine, job } = await boot();
+    const { store, engine, job } = await boot(kind);
     await atGate(store, job, 'outline');
     const a = drainer(store, 3_000);
     await waitFor(async () => (await pending(store, job)).length === 0, 'the first batch');
@@ -83,7 +84,7 @@ describe('status edits', () => {
   });
 
   it('a status change still waiting for its edit survives a crash: the next process edits the status', async () => {
-    const { store, engine, job } = await boot();
+    const { store, engine, job } = await boot(kind);
     await atGate(store, job, 'outline');
     const a = drainer(store, 60_000);
     await waitFor(async () => (await pending(store, job)).length === 0, 'the first batch');

@@ -127,4 +127,20 @@ describe.each(STORES)('store facets (%s)', (kind) => {
     expect(await store.queries.openGates()).toEqual([{ job, stage: 'wait', round: 1 }]);
     expect(await store.queries.countsByState()).toEqual([{ state: 'awaiting_approval', n: 1 }]);
   });
+
+  it('the job view: a job with its gate, its stage output and its queue place, as the API shows them', async () => {
+    const { store, job } = await setUp(kind);
+    const file = { stage: 'wait', run: 1, name: 'out.md', path: '/tmp/out.md', size: 3, mediaType: 'text/markdown', sha256: 'abc' };
+    await store.apply({ items: [{ jobId: job, input: { type: 'stage.succeeded', stage: 'wait', run: 1, summary: 'done', artifacts: [file] } }] }, decider);
+    const view = (await store.jobs.loadView(job))!;
+    expect(view.agg.job.state).toBe('awaiting_approval');
+    expect(view.agg.gates.map((g) => [g.stage, g.state])).toEqual([['wait', 'pending']]);
+    expect(view.artifacts.map((a) => ({ ...a, id: 0, createdAt: 0 }))).toEqual([{ ...file, id: 0, job, createdAt: 0 }]);
+    expect(view.queuePosition).toBeNull();
+    // A queued job (never started) says where it waits; an unknown id is nothing.
+    const queued = createJob({ id: 0, pipeline: 'slow', def: config.pipelines.slow!, brief: 'wasps', params: {}, submitter: 'console:bob', origin: { surface: 'console' }, targets: [] }, clock.now());
+    const second = (await store.apply({ create: { ...queued, at: clock.now() }, items: [] }, decider)).created!.agg.job.id;
+    expect(await store.jobs.loadView(second)).toMatchObject({ agg: { job: { state: 'queued' } }, artifacts: [], queuePosition: 1 });
+    expect(await store.jobs.loadView(second + 1)).toBeUndefined();
+  });
 });

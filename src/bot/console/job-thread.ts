@@ -3,7 +3,6 @@
  * order) and the timeline. Built from the neutral views every surface shares.
  */
 import type { Store, StoredEvent } from '../../store/store.js';
-import type { JobAggregate } from '../../orchestrator/types.js';
 import { gateCardView } from '../views/gate-card.js';
 import { jobStatusView } from '../views/job-status.js';
 import { noticeFor } from '../views/notice.js';
@@ -36,16 +35,18 @@ export interface ConsoleUpdate {
 
 export const gateKey = (stage: string, round: number) => `${stage}#${round}`;
 
-async function views(store: Store, agg: JobAggregate, now: number) {
-  const artifacts = await store.artifacts.current(agg.job.id);
-  const position = agg.job.state === 'queued' ? await store.queries.queuePosition(agg.job.id) : null;
-  return { artifacts, status: withExternalNotes(jobStatusView(agg, position), await store.externalRuns.waitingForJob(agg.job.id), now) };
+/** The job as of one moment (its gates and artifacts from the same read), with its status view. */
+async function views(store: Store, jobId: number, now: number) {
+  const v = await store.jobs.loadView(jobId);
+  if (!v) return undefined;
+  const { agg, artifacts, queuePosition } = v;
+  return { agg, artifacts, status: withExternalNotes(jobStatusView(agg, queuePosition), await store.externalRuns.waitingForJob(jobId), now) };
 }
 
 export async function jobThread(store: Store, jobId: number, now: number): Promise<JobThread | undefined> {
-  const agg = await store.jobs.load(jobId);
-  if (!agg) return undefined;
-  const { artifacts, status } = await views(store, agg, now);
+  const view = await views(store, jobId, now);
+  if (!view) return undefined;
+  const { agg, artifacts, status } = view;
   const items: ThreadItem[] = [];
   for (const e of await store.events.forJob(jobId, 0, 10_000)) {
     if (e.type === 'gate.opened') items.push({ type: 'gate', seq: e.seq, key: gateKey(String(e.data.stage), Number(e.data.round)) });
@@ -57,9 +58,9 @@ export async function jobThread(store: Store, jobId: number, now: number): Promi
 }
 
 export async function consoleUpdate(store: Store, event: StoredEvent, now: number): Promise<ConsoleUpdate | undefined> {
-  const agg = await store.jobs.load(event.job);
-  if (!agg) return undefined;
-  const { artifacts, status } = await views(store, agg, now);
+  const view = await views(store, event.job, now);
+  if (!view) return undefined;
+  const { agg, artifacts, status } = view;
   const plan = renderPlan(event);
   const gate = plan.gate ? agg.gates.find((g) => g.stage === plan.gate!.stage && g.round === plan.gate!.round) : undefined;
   const notice = plan.notice ? noticeFor(event, agg, artifacts) : null;

@@ -21,6 +21,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { Store } from '../../store/store.js';
 import { replicaId } from '../../cluster/replica.js';
+import { deadOnThisHost } from '../../cluster/dead-holders.js';
 import { beforeAck, REPLAY_WINDOW_MS } from '../before-ack.js';
 
 /** The context property that tells a handler its interaction came through the inbox, claimed. */
@@ -158,7 +159,10 @@ export class SlackInbox {
 
   /** Takes stored interactions no live replica holds (at start, also those this place left) and queues them first. */
   private async claim(restart: boolean): Promise<void> {
-    const left = await this.db.inbox.claim(this.owner, { restart });
+    // At a restart, a previous life of this signoff on this host (another pid) is known dead: its
+    // holds are taken at once instead of after their lease.
+    const deadOwners = restart ? (await this.db.inbox.owners()).filter((o) => deadOnThisHost(o)) : [];
+    const left = await this.db.inbox.claim(this.owner, { restart, deadOwners });
     if (left.length > 0) this.log.info({ count: left.length }, restart ? 'carrying out Slack interactions stored before a restart' : 'carrying out Slack interactions a stopped replica stored');
     for (const item of left.reverse()) {
       const body = parseForm(item.payload);

@@ -20,12 +20,13 @@ export function inboxStatements(db: Queryable) {
     /** The interaction was carried out: keep only its claim. False when it had been already. */
     done: async (key: string, tx: Queryable = db) => (await run(tx, 'UPDATE dedupe SET payload = NULL, owner = NULL, lease_until = NULL WHERE key = $1 AND payload IS NOT NULL', [key])) === 1,
     /** See InboxPort.claim: rows another transaction is claiming are skipped, not waited for. */
-    claim: (owner: string, opts: { restart?: boolean; limit?: number } = {}) =>
+    claim: (owner: string, opts: { restart?: boolean; limit?: number; deadOwners?: readonly string[] } = {}) =>
       rows<InboxItem>(db, `UPDATE dedupe SET owner = $1, lease_until = ${DB_NOW} + $2
         WHERE key IN (SELECT key FROM dedupe WHERE payload IS NOT NULL
-          AND (lease_until IS NULL OR lease_until < ${DB_NOW} OR ($3 AND owner = $1))
+          AND (lease_until IS NULL OR lease_until < ${DB_NOW} OR ($3 AND owner = ANY($5::text[])))
           ORDER BY at, key COLLATE "C" LIMIT $4 FOR UPDATE SKIP LOCKED)
-        RETURNING key, at, payload`, [owner, INBOX_LEASE_MS, opts.restart === true, opts.limit ?? 100]).then((r) => r.sort((x, y) => x.at - y.at || (x.key < y.key ? -1 : 1))),
+        RETURNING key, at, payload`, [owner, INBOX_LEASE_MS, opts.restart === true, opts.limit ?? 100, [owner, ...(opts.deadOwners ?? [])]]).then((r) => r.sort((x, y) => x.at - y.at || (x.key < y.key ? -1 : 1))),
+    owners: () => rows<{ owner: string }>(db, 'SELECT DISTINCT owner FROM dedupe WHERE payload IS NOT NULL AND owner IS NOT NULL').then((r) => r.map((x) => x.owner)),
     renew: async (owner: string) => void (await run(db, `UPDATE dedupe SET lease_until = ${DB_NOW} + $2 WHERE owner = $1 AND payload IS NOT NULL`, [owner, INBOX_LEASE_MS])),
     /** Interactions stored but not yet carried out, oldest first. */
     pending: () => rows<InboxItem>(db, 'SELECT key, at, payload FROM dedupe WHERE payload IS NOT NULL ORDER BY at, key COLLATE "C"'),

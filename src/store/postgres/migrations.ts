@@ -221,6 +221,19 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE dedupe ADD COLUMN owner text;
   ALTER TABLE dedupe ADD COLUMN lease_until bigint;
   `,
+  /* 10: stage runs handed to the queue (src/stages/queue): who runs each, until when (PostgreSQL only) */ `
+  CREATE TABLE stage_leases (
+    job_id bigint NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    stage text NOT NULL,
+    run integer NOT NULL,
+    pool text NOT NULL,
+    holder text,
+    expires_at bigint,
+    created_at bigint NOT NULL,
+    PRIMARY KEY (job_id, stage)
+  );
+  CREATE INDEX stage_leases_expiry ON stage_leases (expires_at) WHERE expires_at IS NOT NULL;
+  `,
 ];
 
 /** The tables a signoff schema holds, parents before children (the order a copy inserts them). */
@@ -231,4 +244,4 @@ export const SIGNOFF_TABLES = ['jobs', 'stages', 'gates', 'votes', 'artifacts', 
  * schema test leaves them out when it compares the two stores. Their migrations have an empty
  * twin in ../migrations.ts, so both stores keep one version number.
  */
-export const PG_ONLY_TABLES: readonly string[] = ['artifact_contents', 'artifact_chunks', 'cluster_leases'];
+export const PG_ONLY_TABLES: readonly string[] = ['artifact_contents', 'artifact_chunks', 'cluster_leases', 'stage_leases'];

@@ -18,6 +18,9 @@ import { pgStatements, type PgStatements } from './statements.js';
 import { applyOn } from './unit-of-work.js';
 import { PgEventFeed } from './event-feed.js';
 import type { Queryable } from './sql.js';
+import { enqueueCommitted, type RunQueueHook, type SqlExecutor } from './run-queue-hook.js';
+import { stageLeaseFacet, type StageLeases } from './stage-lease-facet.js';
+import { listen, type Listening, type ListenOptions } from './listen-channels.js';
 
 /** How long an unbounded write waits for a row lock another transaction holds (SQLite's busy_timeout). */
 const LOCK_WAIT_MS = 5_000;
@@ -73,21 +76,26 @@ export class PgStore implements StorePort {
   readonly inbox: InboxPort;
   readonly diffs: DiffsPort;
   readonly externalRuns: ExternalRunsPort;
+  /** Leases of queued stage runs (src/stages/queue); PostgreSQL only. */
+  readonly stageLeases: StageLeases;
   private readonly s: PgStatements;
   private readonly views: Map<number, PgStore>;
   private ownFeed: PgEventFeed | undefined;
   /** Where the event feed reports trouble (set by openPgStore). */
   log: Logger | undefined;
+  /** Shared by every bounded view: the queue that takes the stage runs a unit starts. */
+  private readonly shared: { runQueue?: RunQueueHook };
 
   /** `lockWaitMs`: this view waits at most that long for a client and for locks (undefined: the store's usual waits). */
-  constructor(readonly pool: pg.Pool, readonly where: string, private readonly lockWaitMs?: number, views?: Map<number, PgStore>) {
+  constructor(readonly pool: pg.Pool, readonly where: string, private readonly lockWaitMs?: number, views?: Map<number, PgStore>, shared?: { runQueue?: RunQueueHook }) {
     this.views = views ?? new Map();
+    this.shared = shared ?? {};
     // A bounded view runs each statement in its own short transaction with the bound set, so
     // reads and single writes are bounded like units of work.
     const on: Queryable = lockWaitMs === undefined ? { query: (text, values) => this.statement(text, values) } : { query: (text, values) => this.tx((c) => c.query(text, values)) };
     const s = pgStatements(on);
     this.s = s;
-    this.jobs = { load: s.jobs.load, loadShared: s.jobs.loadShared };
+    this.jobs = { load: s.jobs.load, loadShared: s.jobs.loadShared, loadView: s.jobs.loadView };
     this.events = s.events;
     this.artifacts = { byId: s.artifacts.byId, current: s.artifacts.current };
     this.queries = s.queries;
@@ -108,6 +116,7 @@ export class PgStore implements StorePort {
       pending: s.inbox.pending,
       claim: s.inbox.claim,
       renew: s.inbox.renew,
+      owners: s.inbox.owners,
       acceptAll: (items, at, pruneOlderThan, owner) =>
         this.tx(async (c) => {
           if (pruneOlderThan !== undefined) await s.outbox.pruneClaims(pruneOlderThan, c);
@@ -117,6 +126,7 @@ export class PgStore implements StorePort {
         }),
     };
     this.diffs = s.diffs;
+    this.stageLeases = stageLeaseFacet(on, (fn) => this.tx(fn));
     const x = s.externalRuns;
     this.externalRuns = {
       addToken: x.addToken, byTokenHash: x.byTokenHash, byId: x.byId, handOff: x.handOff, heartbeat: x.heartbeat,
@@ -132,13 +142,38 @@ export class PgStore implements StorePort {
   }
 
   apply<I>(work: Work<I>, decider: Decider<I>): Promise<Applied> {
-    return this.tx((c) => applyOn(this.s, c, work, decider));
+    return this.tx(async (c) => {
+      const out = await applyOn(this.s, c, work, decider);
+      // The runs this unit starts are queued in its own transaction (see run-queue-hook.ts).
+      if (this.shared.runQueue && !out.refused) await enqueueCommitted(c, out.committed, this.shared.runQueue);
+      return out;
+    });
+  }
+
+  /** From now on, stage runs that units start go to `hook`'s queue in the same transaction (every view). */
+  setRunQueue(hook: RunQueueHook | undefined): void {
+    this.shared.runQueue = hook;
+  }
+
+  /** Runs `fn` in one transaction with a `SqlExecutor` on its client (a queue library's own statements). */
+  inTransaction<T>(fn: (db: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.tx((c) => fn({ executeSql: (text, values) => c.query(text, values) }));
+  }
+
+  /** LISTEN on `channels` over a connection of its own (wake-ups; see listen.ts). */
+  listen(o: ListenOptions): Promise<Listening> {
+    return listen(this.connectionString, o);
+  }
+
+  /** The URL the pool connects with (for a connection of its own, and for the queue library's pool). */
+  get connectionString(): string {
+    return (this.pool as unknown as { options: { connectionString: string } }).options.connectionString;
   }
 
   bounded(ms: number): PgStore {
     let view = this.views.get(ms);
     if (!view) {
-      view = new PgStore(this.pool, this.where, ms, this.views);
+      view = new PgStore(this.pool, this.where, ms, this.views, this.shared);
       view.root = this;
       this.views.set(ms, view);
     }

@@ -12,6 +12,7 @@ import type { JobAggregate } from '../../orchestrator/types.js';
 import { StoreError } from '../errors.js';
 import type { Applied, Committed, Decider, Decision, Guard, StoredEvent, Work } from '../port.js';
 import { activeCountOn, submittedSinceOn } from './queries.js';
+import { takeExpiredLease } from './stage-leases.js';
 import { rows } from './sql.js';
 import type { PgStatements } from './statements.js';
 
@@ -148,9 +149,11 @@ async function persist<I>(s: PgStatements, tx: pg.PoolClient, dec: Decision, d: 
 }
 
 async function guardHolds(s: PgStatements, tx: pg.PoolClient, g: Guard): Promise<boolean> {
-  if (g.current) {
-    const rec = (await s.jobs.loadForUpdate(tx, g.current.jobId))?.stages.find((st) => st.stage === g.current!.stage);
-    if (rec?.state !== 'running' || rec.run !== g.current.run) return false;
+  const current = g.type === 'stageLease.expired' ? g : g.current;
+  if (current) {
+    const rec = (await s.jobs.loadForUpdate(tx, current.jobId))?.stages.find((st) => st.stage === current.stage);
+    if (rec?.state !== 'running' || rec.run !== current.run) return false;
   }
+  if (g.type === 'stageLease.expired') return takeExpiredLease(tx, g);
   return s.externalRuns.end(g.id, g.state, g.at, g.reportHash ?? null, tx);
 }

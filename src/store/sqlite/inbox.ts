@@ -19,6 +19,7 @@ export function inboxStatements(db: Db) {
       WHERE key IN (SELECT key FROM dedupe WHERE payload IS NOT NULL AND (@restart OR lease_until IS NULL OR lease_until < @now) ORDER BY at, key LIMIT @limit)
       RETURNING key, at, payload`),
     renew: db.prepare('UPDATE dedupe SET lease_until = ? WHERE owner = ? AND payload IS NOT NULL'),
+    owners: db.prepare('SELECT DISTINCT owner FROM dedupe WHERE payload IS NOT NULL AND owner IS NOT NULL'),
   };
   return {
     /** Stores an interaction under its claim; false when the key was seen before (a replay: ignore it). */
@@ -35,6 +36,7 @@ export function inboxStatements(db: Db) {
       return got.sort((x, y) => x.at - y.at || (x.key < y.key ? -1 : 1));
     },
     renew: (owner: string) => void q.renew.run(Date.now() + INBOX_LEASE_MS, owner),
+    owners: () => (q.owners.all() as { owner: string }[]).map((r) => r.owner),
     /** Interactions stored but not yet carried out, oldest first. */
     pending: () => q.pending.all() as InboxItem[],
   };

@@ -8,7 +8,7 @@ import { sqliteStatements, type SyncStore } from './statements.js';
 import { applySync } from './unit-of-work.js';
 import type {
   ArtifactsPort, Decider, DiffsPort, EventsPort, ExternalRunsPort, InboxPort, JobsPort, NewExternalRun, OutboxPort,
-  QueriesPort, StorePort, Work, Applied, ExternalRun,
+  QueriesPort, StorePort, Work, Applied, ExternalRun, JobView,
 } from '../port.js';
 
 /** The facet's functions, answering with promises. */
@@ -51,7 +51,18 @@ export class SqliteStore implements StorePort {
     const s = sync;
     this.around = lockWaitMs === undefined ? (fn) => fn() : (fn) => s.withLockWait(lockWaitMs, fn);
     const around = this.around;
-    this.jobs = lift(s.jobs, ['load', 'loadShared'], around);
+    const jobs = {
+      ...s.jobs,
+      // Three reads run back to back in one synchronous call: no write of this process can come
+      // between them, and the data directory's lock keeps other processes off the file, so they
+      // see one moment without the cost of a transaction.
+      loadView: (id: number): JobView | undefined => {
+        const agg = s.jobs.loadShared(id);
+        if (!agg) return undefined;
+        return { agg, artifacts: s.artifacts.current(id), queuePosition: agg.job.state === 'queued' ? s.queries.queuePosition(id) : null };
+      },
+    };
+    this.jobs = lift(jobs, ['load', 'loadShared', 'loadView'], around);
     this.events = lift(s.events, ['forJob', 'since', 'byId'], around);
     this.artifacts = lift(s.artifacts, ['byId', 'current'], around);
     this.queries = lift(s.queries, ['list', 'activeCount', 'queuedIds', 'queuePosition', 'jobsWithRunningStages', 'jobsWithDueTimers', 'submittedSince', 'countsByState', 'outboxLag', 'openGates', 'lastEventId'], around);
@@ -72,7 +83,7 @@ export class SqliteStore implements StorePort {
           return items.map((item) => s.inbox.accept(item.key, at, item.payload, owner));
         }),
     };
-    this.inbox = lift(inbox, ['accept', 'acceptAll', 'done', 'pending', 'claim', 'renew'], around);
+    this.inbox = lift(inbox, ['accept', 'acceptAll', 'done', 'pending', 'claim', 'renew', 'owners'], around);
     this.diffs = lift(s.diffs, ['get', 'insert', 'reviewedRun', 'runBefore', 'artifactsOf'], around);
     const externalRuns = {
       ...s.externalRuns,

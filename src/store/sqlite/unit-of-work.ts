@@ -113,6 +113,8 @@ function persist<I>(s: SyncStore, dec: Decision, d: Decider<I>): StoredEvent[] {
 }
 
 function guardHolds(s: SyncStore, g: Guard): boolean {
+  // Stage runs on SQLite are in-process: there are no leases to expire.
+  if (g.type === 'stageLease.expired') return false;
   if (g.current) {
     const rec = s.jobs.loadShared(g.current.jobId)?.stages.find((st) => st.stage === g.current!.stage);
     if (rec?.state !== 'running' || rec.run !== g.current.run) return false;

@@ -1,10 +1,10 @@
 /**
- * The invariants the chaos suites prove, checked from the database (opened read-only after the
- * process stopped) and from what the fake chat server recorded. Each check returns violations
+ * The invariants the chaos suites prove, checked from the store (read-only, after the process
+ * stopped or was killed) and from what the fake chat server recorded. Each check returns violations
  * (plain sentences naming the job, stage and seq) and the figures it counted, so a run can print
  * both and a test can assert that there are no violations.
  */
-import { Database } from '../../../src/store/sqlite/driver.js';
+import { readAudit, readRunningStages, type StoreLocation } from '../../../src/store/audit.js';
 import { renderPlan } from '../../../src/bot/views/render-plan.js';
 import type { Post } from './slack-driver.js';
 
@@ -25,40 +25,22 @@ export interface DbSnapshot {
   votes: { gate_id: number; actor: string; vote: string }[];
   outbox: { id: number; target: string; job_id: number; event_id: number; delivered_at: number | null; last_error: string | null; attempts: number }[];
   refs: { target: string; job_id: number; key: string; channel: string; message_id: string; thread_id: string | null }[];
-  userVersion: number;
+  userVersion?: number;
   /** Stored outputs (read from PostgreSQL by the cluster chaos; SQLite runs leave it out). */
   artifacts?: { job_id: number; stage: string; run: number; name: string }[];
 }
 
-/** Reads everything the checks need; the file is opened read-only and closed again. */
-export function readDb(file: string): DbSnapshot {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    const all = <T>(sql: string) => db.prepare(sql).all() as T[];
-    return {
-      jobs: all<any>('SELECT id, pipeline, brief, submitter, state, stage, def FROM jobs ORDER BY id').map((j) => ({ ...j, def: JSON.parse(j.def) })),
-      events: all<any>('SELECT id, job_id AS job, seq, type, at, data FROM events ORDER BY job_id, seq').map((e) => ({ ...e, data: JSON.parse(e.data) })),
-      stages: all('SELECT job_id, stage, state, run FROM stages'),
-      gates: all('SELECT id, job_id, stage, round, state, required FROM gates ORDER BY id'),
-      votes: all('SELECT gate_id, actor, vote FROM votes'),
-      outbox: all('SELECT id, target, job_id, event_id, delivered_at, last_error, attempts FROM outbox ORDER BY id'),
-      refs: all('SELECT target, job_id, key, channel, message_id, thread_id FROM chat_refs'),
-      userVersion: db.pragma('user_version', { simple: true }) as number,
-    };
-  } finally {
-    db.close();
-  }
+/**
+ * Reads everything the checks need through the store's read-only audit facet (src/store/audit.ts):
+ * the SQLite file opened read-only, or the PostgreSQL database in one read-only snapshot.
+ */
+export async function readDb(where: StoreLocation): Promise<DbSnapshot> {
+  return (await readAudit(where)) as DbSnapshot;
 }
 
 /** Stages a killed process left `running`, as `job:stage:run`, read right after the kill. */
-export function runningStages(file: string): Set<string> {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    const rows = db.prepare("SELECT job_id, stage, run FROM stages WHERE state = 'running'").all() as { job_id: number; stage: string; run: number }[];
-    return new Set(rows.map((r) => `${r.job_id}:${r.stage}:${r.run}`));
-  } finally {
-    db.close();
-  }
+export function runningStages(where: StoreLocation): Promise<Set<string>> {
+  return readRunningStages(where);
 }
 
 export interface CheckResult {

@@ -1,5 +1,5 @@
 /**
- * Crash chaos: signoff as a real process on a real SQLite file, driven through Slack (HTTP mode,
+ * Crash chaos: signoff as a real process on a real store (a SQLite file, or a PostgreSQL database), driven through Slack (HTTP mode,
  * signed slash commands and button clicks) against the fake Slack, SIGKILLed at random moments
  * and restarted on the same data directory. Shared by `npm run chaos` (tests/chaos/crash.ts, the
  * full run) and tests/chaos/crash.test.ts (the quick run in `npm test`).
@@ -7,7 +7,7 @@
  * Every job follows a plan drawn from the seed (crash-plan.ts). The driver acts as people would:
  * a click or command that got no answer (signoff was down) is sent again after the restart,
  * unless it turns out to have been applied; one that was acknowledged (200) must take effect,
- * or it is reported lost. At the end the database and the fake's recordings are checked
+ * or it is reported lost. At the end the store (read-only) and the fake's recordings are checked
  * (crash-verify.ts, checks.ts).
  */
 import fs from 'node:fs';
@@ -15,6 +15,7 @@ import path from 'node:path';
 import { FakeSlack, type ApiCall } from '../../helpers/fake-slack.js';
 import { tempDir } from '../../helpers/fixtures.js';
 import { freePort } from '../../helpers/signoff-process.js';
+import type { StoreLocation } from '../../../src/store/audit.js';
 import type { CheckResult, DbSnapshot } from './checks.js';
 import { planJobs, type Click, type JobPlan } from './crash-plan.js';
 import type { Keeper } from './keeper.js';
@@ -41,6 +42,8 @@ export interface CrashChaosOptions {
   timeoutMs?: number;
   /** Keep the working directory even when the run passes. */
   keepDir?: boolean;
+  /** An empty PostgreSQL database to run signoff on (SIGNOFF_DATABASE_URL); unset: the data directory's SQLite file. */
+  databaseUrl?: string;
   /**
    * What runs signoff (default: one process on a SQLite file in the run's directory, restarted
    * after each SIGKILL). `env` holds the Slack settings every process needs.
@@ -77,6 +80,7 @@ export interface KeeperSetup {
 }
 
 export interface CrashChaosSummary {
+  store: 'sqlite' | 'postgres';
   seed: number;
   jobs: number;
   kills: number;
@@ -115,7 +119,7 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
   const plans = planJobs(r, o.jobs, o.seed, o.apiEvery ? { apiEvery: o.apiEvery } : {});
   const dir = tempDir('signoff-chaos-');
   const dataDir = path.join(dir, 'data');
-  const dbFile = path.join(dataDir, 'signoff.db');
+  const store: StoreLocation = o.databaseUrl ? { url: o.databaseUrl } : { file: path.join(dataDir, 'signoff.db') };
   const runsLog = path.join(dir, 'runs.log');
   const configPath = path.join(dir, 'signoff.yaml');
   fs.writeFileSync(configPath, chaosPipelineYaml({ runsLog, seed: o.seed, autoApprove: o.autoApprove ?? '1s', maxConcurrent: o.maxConcurrent ?? 12, channel: CHAOS_CHANNEL }));
@@ -129,10 +133,10 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
     violations.push(text);
     log(`VIOLATION ${text}`);
   };
-  const env = { SLACK_BOT_TOKEN: CHAOS_BOT_TOKEN, SLACK_SIGNING_SECRET: CHAOS_SIGNING_SECRET, SLACK_API_URL: fake.apiUrl, SIGNOFF_SLACK_POSTS_PER_SECOND: '100' };
+  const env = { SLACK_BOT_TOKEN: CHAOS_BOT_TOKEN, SLACK_SIGNING_SECRET: CHAOS_SIGNING_SECRET, SLACK_API_URL: fake.apiUrl, SIGNOFF_SLACK_POSTS_PER_SECOND: '100', ...(o.databaseUrl ? { SIGNOFF_DATABASE_URL: o.databaseUrl } : {}) };
   const keeper: Keeper = o.keeper
     ? await o.keeper({ configPath, dir, env, violation })
-    : new Restarter({ configPath, dataDir, port: await freePort(), logFile: path.join(dir, 'signoff.log'), env }, dbFile, violation);
+    : new Restarter({ configPath, dataDir, port: await freePort(), logFile: path.join(dir, 'signoff.log'), env }, store, violation);
   await keeper.start();
   const index = new JobIndex(keeper, deadline);
 
@@ -516,6 +520,7 @@ export async function runCrashChaos(o: CrashChaosOptions): Promise<CrashChaosSum
     fs.writeFileSync(path.join(dir, 'kills.json'), JSON.stringify(keeper.killTimes, null, 1));
   } else fs.rmSync(dir, { recursive: true, force: true });
   return {
+    store: o.databaseUrl ? 'postgres' : 'sqlite',
     seed: o.seed,
     jobs: o.jobs,
     kills: o.kills,

@@ -1,9 +1,10 @@
 /**
  * Keeps one signoff process running for a chaos run: SIGKILLs it on request, snapshots which
- * stages it left running (read-only, before anything else opens the file), restarts it on the
+ * stages it left running (read-only, before the next process opens the store), restarts it on the
  * same port and data directory, and restarts it too (reporting a violation) if it dies on its own.
  * Drivers wait with `up()` while it is down; `generation` counts the processes so far.
  */
+import type { StoreLocation } from '../../../src/store/audit.js';
 import { readDb, runningStages, type DbSnapshot } from './checks.js';
 import { SignoffChild, type ChildOptions } from './child.js';
 import type { Keeper } from './keeper.js';
@@ -28,7 +29,7 @@ export class Restarter implements Keeper {
 
   constructor(
     private readonly options: ChildOptions,
-    private readonly dbFile: string,
+    private readonly store: StoreLocation,
     private readonly onViolation: (text: string) => void,
   ) {}
 
@@ -60,13 +61,13 @@ export class Restarter implements Keeper {
   }
 
   async read(): Promise<DbSnapshot> {
-    return readDb(this.dbFile);
+    return readDb(this.store);
   }
 
   private async restart(downtimeMs: number): Promise<void> {
     this.isUp = false;
     this.generation += 1;
-    this.snapshots.push(runningStages(this.dbFile));
+    this.snapshots.push(await runningStages(this.store));
     await sleep(downtimeMs);
     this.restarts += 1;
     for (let attempt = 1; ; attempt++) {

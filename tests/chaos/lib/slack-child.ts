@@ -9,6 +9,7 @@ import { FakeSlack } from '../../helpers/fake-slack.js';
 import { tempDir } from '../../helpers/fixtures.js';
 import { freePort } from '../../helpers/signoff-process.js';
 import { waitFor } from '../../helpers/wait.js';
+import type { StoreLocation } from '../../../src/store/audit.js';
 import { readDb, type DbSnapshot } from './checks.js';
 import { SignoffChild } from './child.js';
 import { chaosPipelineYaml, DIRECTOR_GROUP, PEOPLE } from './pipeline.js';
@@ -23,6 +24,8 @@ export interface SlackChild {
   dir: string;
   dataDir: string;
   dbFile: string;
+  /** Where the store is: the SQLite file, or the PostgreSQL database given as `databaseUrl`. */
+  store: StoreLocation;
   runsLog: string;
   /** SIGKILLs the process (if alive) and starts a new one on the same port and data directory. */
   restart(): Promise<SignoffChild>;
@@ -39,7 +42,8 @@ export interface SlackChild {
   stop(): Promise<DbSnapshot>;
 }
 
-export async function startSlackChild(o: { autoApprove?: string; maxConcurrent?: number; env?: Record<string, string>; yamlExtra?: string; discordChannel?: string } = {}): Promise<SlackChild> {
+/** `databaseUrl`: run signoff on that (empty) PostgreSQL database instead of the data directory's SQLite file. */
+export async function startSlackChild(o: { autoApprove?: string; maxConcurrent?: number; env?: Record<string, string>; yamlExtra?: string; discordChannel?: string; databaseUrl?: string } = {}): Promise<SlackChild> {
   const dir = tempDir('signoff-chaos-');
   const dataDir = path.join(dir, 'data');
   const runsLog = path.join(dir, 'runs.log');
@@ -65,15 +69,17 @@ export async function startSlackChild(o: { autoApprove?: string; maxConcurrent?:
     dataDir,
     port,
     logFile: path.join(dir, 'signoff.log'),
-    env: { SLACK_BOT_TOKEN: CHAOS_BOT_TOKEN, SLACK_SIGNING_SECRET: CHAOS_SIGNING_SECRET, SLACK_API_URL: fake.apiUrl, SIGNOFF_SLACK_POSTS_PER_SECOND: '100', ...o.env },
+    env: { SLACK_BOT_TOKEN: CHAOS_BOT_TOKEN, SLACK_SIGNING_SECRET: CHAOS_SIGNING_SECRET, SLACK_API_URL: fake.apiUrl, SIGNOFF_SLACK_POSTS_PER_SECOND: '100', ...(o.databaseUrl ? { SIGNOFF_DATABASE_URL: o.databaseUrl } : {}), ...o.env },
   };
+  const dbFile = path.join(dataDir, 'signoff.db');
   const handle: SlackChild = {
     fake,
     recorder,
     child: await SignoffChild.start(options),
     dir,
     dataDir,
-    dbFile: path.join(dataDir, 'signoff.db'),
+    dbFile,
+    store: o.databaseUrl ? { url: o.databaseUrl } : { file: dbFile },
     runsLog,
     async restart() {
       await handle.child.kill('SIGKILL');
@@ -105,7 +111,7 @@ export async function startSlackChild(o: { autoApprove?: string; maxConcurrent?:
     async stop() {
       await handle.child.kill('SIGTERM');
       await fake.close();
-      return readDb(handle.dbFile);
+      return readDb(handle.store);
     },
   };
   return handle;
