@@ -1,9 +1,9 @@
 /**
  * Cluster figure 4: a stage's worker dies → the stage running again. Two replicas and two
  * `signoff worker` processes on one PostgreSQL; a command stage that prints a `::progress::` line
- * every 250 ms. Each round a job is submitted, the process running the stage (the holder of its
- * stage lease, else the one whose /healthz counts it in `stageRuns`; a replica takes runs too) is
- * SIGKILLed once the stage reports progress, and the figure is the time from the
+ * every 250 ms; the replicas take no stage runs (`SIGNOFF_WORKER=off`). Each round a job is
+ * submitted, the worker running the stage (the holder of its stage lease, else the one whose
+ * /healthz counts it in `stageRuns`) is SIGKILLed once the stage reports progress, and the figure is the time from the
  * kill to the first progress the stage reports after it (its run started again elsewhere), read
  * from the events table. Baseline in the same run: submission → first progress with nobody killed.
  *
@@ -65,7 +65,9 @@ async function run(ctx: RunContext): Promise<Sample> {
     ctx.log('worker: not measured: no worker command in this build');
     return { measured: 0 };
   }
-  const bench = await startBenchCluster({ pg: server, db: `bench_worker_${ctx.run}`, replicas: 2, workers: 2, yaml: YAML });
+  // SIGNOFF_WORKER=off: the replicas take no stage runs (a `signoff worker` takes them whatever it
+  // says), so every kill is a worker's death.
+  const bench = await startBenchCluster({ pg: server, db: `bench_worker_${ctx.run}`, replicas: 2, workers: 2, yaml: YAML, env: { SIGNOFF_WORKER: 'off' } });
   const normal: number[] = [];
   const again: number[] = [];
   let onWorker = 0;
