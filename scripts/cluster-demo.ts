@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MAIN_JS } from '../tests/chaos/lib/child.js';
 import { Cluster } from '../tests/cluster/lib/cluster.js';
-import { startOwnPostgres } from '../tests/cluster/lib/own-postgres.js';
+import { startOwnPostgres } from '../tests/helpers/own-postgres.js';
 import { hasWorkerCommand } from '../tests/cluster/lib/worker-command.js';
 import { waitFor } from '../tests/helpers/wait.js';
 

@@ -15,6 +15,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { LeaseRows } from '../store/postgres/lease-rows.js';
+import { deadOnThisHost } from './dead-holders.js';
 
 export interface LeaseOptions {
   rows: Pick<LeaseRows, 'acquire' | 'renew' | 'release'>;
@@ -31,6 +32,8 @@ export interface LeaseOptions {
   log: Logger;
   /** Told when this replica won a term. */
   onWon?(epoch: number): void;
+  /** Whether a holder is known dead (default: a process of this host that is gone, see dead-holders.ts). */
+  isDead?(holder: string): boolean;
   /** Told when the term is over (lost, run out, given up or released). */
   onLost?(why: string): void;
   /** Monotonic milliseconds (tests). */
@@ -111,7 +114,7 @@ export class Lease {
   }
 
   /** One acquisition or renewal; how long until the next. */
-  private async attempt(): Promise<number> {
+  private async attempt(retryAfterDeadHolder = true): Promise<number> {
     const { rows, name, holder, log } = this.o;
     const sentAt = this.now();
     if (sentAt < this.quietUntil) return Math.ceil(this.quietUntil - sentAt);
@@ -123,7 +126,17 @@ export class Lease {
           if (got.won) await rows.release(name, holder, got.epoch).catch(() => undefined);
           return this.renewMs;
         }
-        if (!got.won) return Math.max(20, Math.min(this.renewMs, Math.ceil(got.remainingMs) + 20));
+        if (!got.won) {
+          // A holder of this host whose process is gone (a previous life of this signoff, killed)
+          // will never renew: end its term now (a compare-and-set on its holder and epoch) and ask
+          // again at once, instead of waiting out its lease.
+          if (retryAfterDeadHolder && got.remainingMs > 0 && got.holder !== holder && (this.o.isDead ?? deadOnThisHost)(got.holder)) {
+            await rows.release(name, got.holder, got.epoch);
+            log.info({ lease: name, holder: got.holder }, 'the lease holder died on this host; its term is ended');
+            return this.attempt(false);
+          }
+          return Math.max(20, Math.min(this.renewMs, Math.ceil(got.remainingMs) + 20));
+        }
         this.epochHeld = got.epoch;
         this.extend(sentAt);
         log.info({ lease: name, epoch: got.epoch }, 'took the lease');

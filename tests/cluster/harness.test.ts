@@ -13,7 +13,7 @@ import { waitFor } from '../helpers/wait.js';
 import { canRunApart } from './lib/apart.js';
 import { Cluster } from './lib/cluster.js';
 import { health } from './lib/health.js';
-import { startOwnPostgres, type OwnPostgres } from './lib/own-postgres.js';
+import { startOwnPostgres, type OwnPostgres } from '../helpers/own-postgres.js';
 
 let cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

@@ -11,11 +11,12 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
+import { slackChildEnv } from '../helpers/chat-child-env.js';
 import { FakeSlack, type ApiCall } from '../helpers/fake-slack.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { startSignoff, writeConfig, type SignoffProcess } from '../helpers/signoff-process.js';
-import { ALICE, BOB, CHANNEL, SIGNING_SECRET, asPosted, buttons, clickPayload, gateCards, interact, responsesTo, rootsOf, slackConfigYaml, slash, threadLog, waitForGateCard } from '../helpers/slack-harness.js';
+import { ALICE, BOB, CHANNEL, asPosted, buttons, clickPayload, gateCards, interact, responsesTo, rootsOf, slackConfigYaml, slash, threadLog, waitForGateCard } from '../helpers/slack-harness.js';
 import { waitFor } from '../helpers/wait.js';
 
 const JOBS = 12;
@@ -59,16 +60,8 @@ function launcher(configPath: string, databaseUrl: string, dir: string) {
     const p = await startSignoff({
       configPath,
       dataDir: path.join(dir, `data-${name}`),
-      env: {
-        SIGNOFF_DATABASE_URL: databaseUrl,
-        SIGNOFF_REPLICA_ID: name,
-        SLACK_BOT_TOKEN: `xoxb-${name}`,
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        SLACK_APP_TOKEN: '', // HTTP mode, whatever the surrounding environment holds
-        SLACK_API_URL: fake!.apiUrl,
-        // Paced, so that the courier is still delivering when it is killed.
-        SIGNOFF_SLACK_POSTS_PER_SECOND: '4',
-      },
+      // Paced, so that the courier is still delivering when it is killed.
+      env: { SIGNOFF_DATABASE_URL: databaseUrl, SIGNOFF_REPLICA_ID: name, ...slackChildEnv(fake!, { botToken: `xoxb-${name}`, postsPerSecond: 4 }) },
     });
     running.push(p);
     await waitFor(async () => (await health(p)).ok, `${name} to be ready`);

@@ -8,11 +8,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ALICE_ID, APP_ID, BOB_ID, FakeDiscord } from '../helpers/fake-discord.js';
+import { discordChildEnv } from '../helpers/chat-child-env.js';
+import { ALICE_ID, BOB_ID, FakeDiscord } from '../helpers/fake-discord.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { startSignoff, writeConfig, type SignoffProcess } from '../helpers/signoff-process.js';
-import { DISCORD_TOKEN, deferredAnswer, discordConfigYaml, gatePosts, postedGate, rootOf, rootsOf, threadLog, threadOf } from '../helpers/discord-harness.js';
+import { deferredAnswer, discordConfigYaml, gatePosts, postedGate, rootOf, rootsOf, threadLog, threadOf } from '../helpers/discord-harness.js';
 import { waitFor } from '../helpers/wait.js';
 
 let fake: FakeDiscord | undefined;
@@ -41,7 +42,7 @@ describe('Discord with two replicas on one PostgreSQL', () => {
       const p = await startSignoff({
         configPath,
         dataDir: path.join(dir!, `data-${name}`),
-        env: { SIGNOFF_DATABASE_URL: databaseUrl, SIGNOFF_REPLICA_ID: name, DISCORD_TOKEN, DISCORD_APPLICATION_ID: APP_ID, DISCORD_API_URL: fake!.apiUrl, DISCORD_GUILD_ID: '', SLACK_BOT_TOKEN: '' },
+        env: { SIGNOFF_DATABASE_URL: databaseUrl, SIGNOFF_REPLICA_ID: name, ...discordChildEnv(fake!) },
       });
       running.push(p);
       await waitFor(() => p.output().includes('signoff is listening on'), `${name} to finish starting`);

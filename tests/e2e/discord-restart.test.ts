@@ -7,10 +7,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ALICE_ID, APP_ID, BOB_ID, CHANNEL_ID, FakeDiscord, type Json } from '../helpers/fake-discord.js';
+import { discordChildEnv } from '../helpers/chat-child-env.js';
+import { ALICE_ID, BOB_ID, CHANNEL_ID, FakeDiscord, type Json } from '../helpers/fake-discord.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { startSignoff, writeConfig, type SignoffProcess } from '../helpers/signoff-process.js';
-import { DISCORD_TOKEN, deferredAnswer, discordConfigYaml, gateMessages, gatePosts, performed, postedGate, rootOf, rootsOf, threadLog, threadOf } from '../helpers/discord-harness.js';
+import { deferredAnswer, discordConfigYaml, gateMessages, gatePosts, performed, postedGate, rootOf, rootsOf, threadLog, threadOf } from '../helpers/discord-harness.js';
 import { STORES, storeEnv } from '../helpers/stores.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -34,14 +35,7 @@ describe.each(STORES)('Discord across a crash (%s)', (kind) => {
     dir = tempDir('signoff-discord-restart-');
     const configPath = writeConfig(dir, discordConfigYaml());
     const dataDir = path.join(dir, 'data');
-    const env = {
-      ...(await storeEnv(kind)),
-      DISCORD_TOKEN,
-      DISCORD_APPLICATION_ID: APP_ID,
-      DISCORD_API_URL: fake.apiUrl,
-      DISCORD_GUILD_ID: '',
-      SLACK_BOT_TOKEN: '', // Discord only, whatever the surrounding environment holds
-    };
+    const env = { ...(await storeEnv(kind)), ...discordChildEnv(fake) };
     const launch = async () => {
       const p = await startSignoff({ configPath, dataDir, env });
       running.push(p);

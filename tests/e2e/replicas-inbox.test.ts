@@ -8,11 +8,12 @@
 import path from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { slackChildEnv } from '../helpers/chat-child-env.js';
 import { FakeSlack } from '../helpers/fake-slack.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { startSignoff, writeConfig, type SignoffProcess } from '../helpers/signoff-process.js';
-import { ALICE, BOT_TOKEN, CHANNEL, SIGNING_SECRET, responsesTo, slackConfigYaml, slash } from '../helpers/slack-harness.js';
+import { ALICE, CHANNEL, responsesTo, slackConfigYaml, slash } from '../helpers/slack-harness.js';
 import { waitFor } from '../helpers/wait.js';
 
 let cleanup: (() => unknown)[] = [];
@@ -28,14 +29,7 @@ async function slackReplicas() {
   const url = await freshDatabase();
   const dir = tempDir('signoff-replicas-inbox-');
   const configPath = writeConfig(dir, slackConfigYaml());
-  const env = {
-    SIGNOFF_DATABASE_URL: url,
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_APP_TOKEN: '',
-    SLACK_API_URL: fake.apiUrl,
-    SIGNOFF_SLACK_POSTS_PER_SECOND: '50',
-  };
+  const env = { SIGNOFF_DATABASE_URL: url, ...slackChildEnv(fake) };
   const replicas: SignoffProcess[] = [];
   for (const name of ['a', 'b']) {
     const p = await startSignoff({ configPath, dataDir: path.join(dir, name), env: { ...env, SIGNOFF_REPLICA_ID: `replica-${name}` } });

@@ -8,10 +8,10 @@
 import path from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { slackChildEnv } from '../helpers/chat-child-env.js';
 import { FakeSlack } from '../helpers/fake-slack.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { freshDatabase } from '../helpers/postgres.js';
-import { BOT_TOKEN, SIGNING_SECRET } from '../helpers/slack-harness.js';
 import { startSignoff, writeConfig, type SignoffProcess } from '../helpers/signoff-process.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -85,7 +85,7 @@ describe('limits and timers across replicas (PostgreSQL)', () => {
   it('fires each retry, auto-approval, reminder and timeout once, with one chat notification each, though both replicas sweep', async () => {
     const fake = await FakeSlack.start();
     cleanup.push(() => fake.close());
-    const { replicas: [a, b], db } = await cluster({ SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_APP_TOKEN: '', SLACK_API_URL: fake.apiUrl, SIGNOFF_SLACK_POSTS_PER_SECOND: '50' });
+    const { replicas: [a, b], db } = await cluster(slackChildEnv(fake));
     const ids: number[] = [];
     for (const [i, r] of [a!, b!].entries()) {
       const created = await r.api('POST', '/jobs', { pipeline: 'timed', brief: `timers ${i}` });

@@ -6,15 +6,14 @@
  */
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { slackChildEnv } from '../helpers/chat-child-env.js';
 import { FakeSlack } from '../helpers/fake-slack.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { startSignoff, writeConfig, type SignoffProcess } from '../helpers/signoff-process.js';
 import {
   ALICE,
   BOB,
-  BOT_TOKEN,
   CHANNEL,
-  SIGNING_SECRET,
   actionsBlock,
   asPosted,
   blockText,
@@ -50,14 +49,7 @@ describe.each(STORES)('Slack across a crash (%s)', (kind) => {
     const dir = tempDir('signoff-slack-restart-');
     const configPath = writeConfig(dir, slackConfigYaml());
     const dataDir = path.join(dir, 'data');
-    const env = {
-      ...(await storeEnv(kind)),
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_APP_TOKEN: '', // HTTP mode, whatever the surrounding environment holds
-      SLACK_API_URL: fake.apiUrl,
-      SIGNOFF_SLACK_POSTS_PER_SECOND: '50',
-    };
+    const env = { ...(await storeEnv(kind)), ...slackChildEnv(fake) };
     const launch = async () => {
       const p = await startSignoff({ configPath, dataDir, env });
       running.push(p);

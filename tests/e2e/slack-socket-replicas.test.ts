@@ -9,11 +9,12 @@
  */
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { slackChildEnv } from '../helpers/chat-child-env.js';
 import { FakeSlack } from '../helpers/fake-slack.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { startSignoff, writeConfig, type SignoffProcess } from '../helpers/signoff-process.js';
-import { ALICE, APP_TOKEN, BOB, CHANNEL, asPosted, buttons, clickPayload, gateCards, responsesTo, rootsOf, slackConfigYaml, threadLog, waitForGateCard } from '../helpers/slack-harness.js';
+import { ALICE, BOB, CHANNEL, asPosted, buttons, clickPayload, gateCards, responsesTo, rootsOf, slackConfigYaml, threadLog, waitForGateCard } from '../helpers/slack-harness.js';
 import { waitFor } from '../helpers/wait.js';
 
 let fake: FakeSlack | undefined;
@@ -40,7 +41,7 @@ describe('Slack Socket Mode with two replicas', () => {
       const p = await startSignoff({
         configPath,
         dataDir: path.join(dir, `data-${name}`),
-        env: { SIGNOFF_DATABASE_URL: databaseUrl, SIGNOFF_REPLICA_ID: name, SLACK_BOT_TOKEN: `xoxb-${name}`, SLACK_APP_TOKEN: APP_TOKEN, SLACK_SIGNING_SECRET: '', SLACK_API_URL: fake!.apiUrl, SIGNOFF_SLACK_POSTS_PER_SECOND: '50' },
+        env: { SIGNOFF_DATABASE_URL: databaseUrl, SIGNOFF_REPLICA_ID: name, ...slackChildEnv(fake!, { socket: true, botToken: `xoxb-${name}` }) },
       });
       running.push(p);
       return p;

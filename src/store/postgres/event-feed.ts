@@ -17,7 +17,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { EventFeed, StoredEvent } from '../port.js';
 import type { eventStatements } from './events.js';
-import { listen, type Listener } from './listen.js';
+import { listen, LISTEN_APPLICATION_NAME, type Listener } from './listen.js';
 
 /** The NOTIFY channel of the trigger in migration 7. */
 export const EVENTS_CHANNEL = 'signoff_events';
@@ -60,7 +60,17 @@ export class PgEventFeed implements EventFeed {
       const { max, snapshot } = await this.events.horizon();
       await this.settled(snapshot);
       this.cursor = max;
-      this.listener = listen(this.pool, EVENTS_CHANNEL, () => this.wake(), this.log);
+      this.listener = await listen(this.pool, {
+        channels: [EVENTS_CHANNEL],
+        onNotify: () => this.wake(),
+        onReconnect: () => this.wake(),
+        applicationName: LISTEN_APPLICATION_NAME,
+        log: this.log,
+      });
+      // A stop while the LISTEN was opening came too early to close it.
+      if (this.stopped) return void (await this.listener.close());
+      // Whatever was committed after the starting position and before the LISTEN is read now.
+      this.wake();
       this.poll = setInterval(() => this.wake(), POLL_MS);
       this.poll.unref();
     })();

@@ -20,7 +20,7 @@ import { PgEventFeed } from './event-feed.js';
 import type { Queryable } from './sql.js';
 import { enqueueCommitted, type RunQueueHook, type SqlExecutor } from './run-queue-hook.js';
 import { stageLeaseFacet, type StageLeases } from './stage-lease-facet.js';
-import { listen, type Listening, type ListenOptions } from './listen-channels.js';
+import { listen, type Listener, type ListenOptions } from './listen.js';
 
 /** How long an unbounded write waits for a row lock another transaction holds (SQLite's busy_timeout). */
 const LOCK_WAIT_MS = 5_000;
@@ -161,8 +161,8 @@ export class PgStore implements StorePort {
   }
 
   /** LISTEN on `channels` over a connection of its own (wake-ups; see listen.ts). */
-  listen(o: ListenOptions): Promise<Listening> {
-    return listen(this.connectionString, o);
+  listen(o: ListenOptions): Promise<Listener> {
+    return listen(this.pool, o);
   }
 
   /** The URL the pool connects with (for a connection of its own, and for the queue library's pool). */

@@ -8,7 +8,7 @@ import type { SignoffChild } from '../../chaos/lib/child.js';
 import type { Keeper } from '../../chaos/lib/keeper.js';
 import { readRunningStages } from '../../../src/store/postgres/audit-read.js';
 import { Cluster, type ClusterOptions, type Member } from './cluster.js';
-import type { OwnPostgres } from './own-postgres.js';
+import type { OwnPostgres } from '../../helpers/own-postgres.js';
 import { readPgSnapshot } from './pg-snapshot.js';
 
 export type Target = 'courier' | 'replica' | 'worker' | 'postgres';

@@ -10,7 +10,7 @@ import { rng } from '../../chaos/lib/prng.js';
 import { checkOutputs } from './check-outputs.js';
 import { checkArtifactsServed } from './check-serving.js';
 import { ClusterKeeper, type Disruption, type Target } from './cluster-keeper.js';
-import { startOwnPostgres } from './own-postgres.js';
+import { startOwnPostgres } from '../../helpers/own-postgres.js';
 import { canRunApart } from './apart.js';
 import { hasWorkerCommand } from './worker-command.js';
 
