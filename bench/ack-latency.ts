@@ -21,13 +21,13 @@ import { signoffEnv, spawnServer, type Spawned } from './lib/proc.js';
 import { quantile } from './lib/stats.js';
 
 const GATES = 1_000;
-const WAVE = 100;
+export const WAVE = 100;
 const CLICK_WAVES = 5;
 const COMMAND_WAVES = 3;
 const PAUSE_MS = 300;
-const CHANNEL = 'C0BENCH';
-const ALICE = 'U0ALICE';
-const SECRET = 'bench-signing-secret-0123456789';
+export const CHANNEL = 'C0BENCH';
+export const ALICE = 'U0ALICE';
+export const SECRET = 'bench-signing-secret-0123456789';
 
 const YAML = `
 operators:
@@ -82,7 +82,8 @@ async function prepare(log: (m: string) => void): Promise<void> {
   template = dir;
 }
 
-function signed(body: string, contentType: string): WaveRequest {
+/** A request to POST /slack/events signed with SECRET, as Slack signs it. */
+export function signed(body: string, contentType: string): WaveRequest {
   const ts = Math.floor(Date.now() / 1000);
   return { path: '/slack/events', body, headers: { 'content-type': contentType, 'x-slack-request-timestamp': String(ts), 'x-slack-signature': slackSignature(SECRET, ts, body) } };
 }
@@ -105,7 +106,7 @@ function clickWave(fake: FakeSlack, jobs: number[]): WaveRequest[] {
 }
 
 /** `/signoff <text>` commands; the response_url of each is added to `urls` when given. */
-function commandWave(fake: FakeSlack, text: (i: number) => string, urls?: string[]): WaveRequest[] {
+export function commandWave(fake: FakeSlack, text: (i: number) => string, urls?: string[]): WaveRequest[] {
   return Array.from({ length: WAVE }, (_, i) => {
     const fields = fake.slashCommand({ user_id: ALICE, user_name: 'alice', channel_id: CHANNEL, text: text(i) });
     urls?.push(fields.response_url!);

@@ -19,19 +19,25 @@ import os from 'node:os';
 import path from 'node:path';
 import { ackLatency } from './ack-latency.js';
 import { chatEconomy } from './chat-economy.js';
+import { clusterAck } from './cluster-ack.js';
+import { clusterThroughput } from './cluster-throughput.js';
+import { courierFailover } from './courier-failover.js';
 import { footprint } from './footprint.js';
 import { summariseProfiles } from './lib/cpuprofile.js';
 import type { Figure, Row, Sample } from './lib/figure.js';
 import { describeMachine, machine } from './lib/machine.js';
 import { REPO } from './lib/proc.js';
 import { medianOf } from './lib/stats.js';
+import { queueFloor } from './queue-floor.js';
 import { renderTable } from './lib/table.js';
 import { postgresThroughput } from './postgres-throughput.js';
 import { throughput } from './throughput.js';
 import { timers } from './timers.js';
+import { workerFailover } from './worker-failover.js';
 
 // postgres: the engine on PostgreSQL (an embedded server unless SIGNOFF_BENCH_DATABASE_URL names one).
-const FIGURES: Figure[] = [ackLatency, throughput, postgresThroughput, chatEconomy, footprint, timers];
+// cluster, floor, failover, worker, cluster-ack: real processes on one PostgreSQL (issue 12; docs/benchmarks.md#cluster-issue-12).
+const FIGURES: Figure[] = [ackLatency, throughput, postgresThroughput, chatEconomy, footprint, timers, clusterThroughput, queueFloor, courierFailover, workerFailover, clusterAck];
 
 function parseArgs(argv: string[]) {
   const o = { runs: 3, only: undefined as string[] | undefined, profile: false, json: undefined as string | undefined, build: true };

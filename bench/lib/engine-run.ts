@@ -39,7 +39,8 @@ pipelines:
 }
 
 /** Events that mark one applied input each: what a transition is, whatever the commit grouping. */
-const TRANSITION_EVENTS = new Set(['job.created', 'job.started', 'stage.succeeded', 'stage.failed', 'gate.approved', 'gate.rejected', 'gate.expired', 'job.cancelled', 'job.retried']);
+/** The events that mark an input the engine applied. */
+export const TRANSITION_EVENTS = new Set(['job.created', 'job.started', 'stage.succeeded', 'stage.failed', 'gate.approved', 'gate.rejected', 'gate.expired', 'job.cancelled', 'job.retried']);
 
 export interface EngineRunResult {
   transitions: number;

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 
 export interface WaveRequest {
+  /** The server this request goes to when not the wave's (a wave spread over replicas). */
+  baseUrl?: string;
   path: string;
   headers: Record<string, string>;
   body: string;
@@ -26,12 +28,12 @@ export function keepAliveAgent(sockets: number): http.Agent {
 }
 
 export function sendWave(baseUrl: string, requests: readonly WaveRequest[], agent: http.Agent): Promise<WaveResult> {
-  const url = new URL(baseUrl);
   const t0 = performance.now();
   return Promise.all(
     requests.map(
       (r) =>
         new Promise<{ ms: number; status: number }>((resolve, reject) => {
+          const url = new URL(r.baseUrl ?? baseUrl);
           const body = Buffer.from(r.body);
           const req = http.request(
             { host: url.hostname, port: url.port, path: r.path, method: 'POST', agent, headers: { ...r.headers, 'content-length': String(body.length) } },
