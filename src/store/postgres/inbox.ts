@@ -17,6 +17,20 @@ export function inboxStatements(db: Queryable) {
     /** Stores an interaction under its claim; false when the key was seen before (a replay: ignore it). */
     accept: async (key: string, at: number, payload: string, owner: string | undefined, tx: Queryable = db) =>
       (await run(tx, `INSERT INTO dedupe (key, at, payload, owner, lease_until) VALUES ($1, $2, $3, $4, CASE WHEN $4::text IS NULL THEN NULL ELSE ${DB_NOW} + $5 END) ON CONFLICT (key) DO NOTHING`, [key, at, payload, owner ?? null, INBOX_LEASE_MS])) === 1,
+    /**
+     * Stores a batch in ONE statement (a round trip per interaction made the Slack acknowledgement
+     * wait on PostgreSQL's latency once per click); per item, false for a replay, including a key
+     * repeated within the batch (only its first occurrence is stored).
+     */
+    acceptMany: async (items: readonly { key: string; payload: string }[], at: number, owner: string | undefined, tx: Queryable = db): Promise<boolean[]> => {
+      if (items.length === 0) return [];
+      const stored = new Set(
+        (await rows<{ key: string }>(tx, `INSERT INTO dedupe (key, at, payload, owner, lease_until)
+          SELECT k, $3, p, $4, CASE WHEN $4::text IS NULL THEN NULL ELSE ${DB_NOW} + $5 END FROM unnest($1::text[], $2::text[]) AS t(k, p)
+          ON CONFLICT (key) DO NOTHING RETURNING key`, [items.map((i) => i.key), items.map((i) => i.payload), at, owner ?? null, INBOX_LEASE_MS])).map((r) => r.key),
+      );
+      return items.map((i) => stored.delete(i.key));
+    },
     /** The interaction was carried out: keep only its claim. False when it had been already. */
     done: async (key: string, tx: Queryable = db) => (await run(tx, 'UPDATE dedupe SET payload = NULL, owner = NULL, lease_until = NULL WHERE key = $1 AND payload IS NOT NULL', [key])) === 1,
     /** See InboxPort.claim: rows another transaction is claiming are skipped, not waited for. */

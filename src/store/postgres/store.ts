@@ -120,9 +120,7 @@ export class PgStore implements StorePort {
       acceptAll: (items, at, pruneOlderThan, owner) =>
         this.tx(async (c) => {
           if (pruneOlderThan !== undefined) await s.outbox.pruneClaims(pruneOlderThan, c);
-          const out: boolean[] = [];
-          for (const item of items) out.push(await s.inbox.accept(item.key, at, item.payload, owner, c));
-          return out;
+          return s.inbox.acceptMany(items, at, owner, c);
         }),
     };
     this.diffs = s.diffs;
