@@ -7,26 +7,16 @@
  */
 import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { processEngine } from '../../src/stages/queue/process-engine.js';
-import { transitionDecider } from '../../src/orchestrator/commit-input.js';
-import { createJob } from '../../src/orchestrator/create-job.js';
 import type { JobInput } from '../../src/orchestrator/types.js';
 import type { StorePort } from '../../src/store/store.js';
 import type { PgStore } from '../../src/store/postgres/store.js';
-import { configFrom, FakeClock, OPERATORS, silentLog } from '../helpers/fixtures.js';
 import { freshPlace, openAt, otherPool } from '../helpers/stores.js';
+import { slowClock, slowDecider, slowJob } from '../helpers/slow-job.js';
 import { waitFor } from '../helpers/wait.js';
+import { expectEachEndedOnce, startQueuedRun } from '../helpers/queued-engine.js';
 
-const config = configFrom(`${OPERATORS}
-pipelines:
-  slow:
-    stages:
-      - id: wait
-        run: { command: ["sleep", "60"] }
-        gate: { required: true, approvers: [editors] }
-`);
-const clock = new FakeClock();
-const decider = transitionDecider(clock);
+const clock = slowClock;
+const decider = slowDecider;
 const succeeded: JobInput = { type: 'stage.succeeded', stage: 'wait', run: 1, summary: 'done', artifacts: [] };
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -40,9 +30,7 @@ async function setUp() {
   const store = await openAt(place);
   const admin = otherPool(place);
   cleanup.push(() => store.close(), () => admin.end());
-  const created = createJob({ id: 0, pipeline: 'slow', def: config.pipelines.slow!, brief: 'bees', params: {}, submitter: 'console:alice', origin: { surface: 'console' }, targets: [] }, clock.now());
-  const job = (await store.apply({ create: { ...created, at: clock.now() }, items: [] }, decider)).created!.agg.job.id;
-  await store.apply({ items: [{ jobId: job, input: { type: 'start' } }] }, decider);
+  const job = await slowJob(store);
   return { store, admin, job };
 }
 
@@ -119,31 +107,9 @@ describe('PostgreSQL connection faults', () => {
     const place = await freshPlace('postgres');
     const store = await openAt(place);
     const admin = otherPool(place);
-    // As `signoff start` makes it: the stages go through the queue to this process's worker.
-    const pe = await processEngine({
-      store, dataDir: place.dataDir, baseDir: process.cwd(), log: silentLog, clock: new FakeClock(), tickSchedule: false,
-      config: configFrom(`${OPERATORS}
-limits: { max_concurrent_jobs: 3, jobs_per_user_per_minute: 1000 }
-pipelines:
-  three:
-    stages:
-      - id: a
-        run: { builtin: outline }
-      - id: b
-        run: { builtin: outline }
-      - id: c
-        run: { builtin: outline }
-`),
-    });
+    const { pe, ids } = await startQueuedRun(store, place.dataDir, 24);
     const engine = pe.engine;
     cleanup.push(() => store.close(), () => admin.end(), () => pe.stop());
-    await pe.start();
-    const ids: number[] = [];
-    for (let i = 0; i < 24; i++) {
-      const r = await engine.submit({ platform: 'console', user: 'alice' }, { pipeline: 'three', brief: `job ${i}`, origin: { surface: 'console' } });
-      if (!r.ok) throw new Error(r.message);
-      ids.push(r.jobId);
-    }
     const finished = async () => (await admin.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled')`)).rows[0]!.n;
     let kills = 0;
     let lastFinished = -1;
@@ -159,14 +125,7 @@ pipelines:
       return n === ids.length;
     }, 'every job to finish', 120_000);
     expect(kills).toBeGreaterThanOrEqual(3);
-    for (const id of ids) {
-      const agg = (await store.jobs.load(id))!;
-      expect({ id, state: agg.job.state }).toEqual({ id, state: 'succeeded' });
-      const events = await store.events.forJob(id);
-      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-      const types = events.map((e) => e.type);
-      expect({ id, finished: types.filter((t) => t === 'job.finished').length, succeeded: types.filter((t) => t === 'stage.succeeded').length })
-        .toEqual({ id, finished: 1, succeeded: 3 });
-    }
+    for (const id of ids) expect({ id, state: (await store.jobs.load(id))!.job.state }).toEqual({ id, state: 'succeeded' });
+    await expectEachEndedOnce(store, ids);
   });
 });

@@ -6,11 +6,11 @@
  */
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { processEngine } from '../../src/stages/queue/process-engine.js';
 import { openPgStore } from '../../src/store/postgres/store.js';
-import { configFrom, FakeClock, OPERATORS, silentLog, tempDir } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/fixtures.js';
 import { startOwnPostgres } from '../helpers/own-postgres.js';
 import { waitFor } from '../helpers/wait.js';
+import { expectEachEndedOnce, startQueuedRun } from '../helpers/queued-engine.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -23,31 +23,9 @@ describe('a PostgreSQL server restart under a running engine', () => {
     cleanup.push(() => server.close());
     const { url } = server;
     const store = await openPgStore(url);
-    // As `signoff start` makes it: the stages go through the queue to this process's worker.
-    const pe = await processEngine({
-      store, dataDir: tempDir(), baseDir: process.cwd(), log: silentLog, clock: new FakeClock(), tickSchedule: false,
-      config: configFrom(`${OPERATORS}
-limits: { max_concurrent_jobs: 3, jobs_per_user_per_minute: 1000 }
-pipelines:
-  three:
-    stages:
-      - id: a
-        run: { builtin: outline }
-      - id: b
-        run: { builtin: outline }
-      - id: c
-        run: { builtin: outline }
-`),
-    });
+    const { pe, ids } = await startQueuedRun(store, tempDir(), 15);
     const engine = pe.engine;
     cleanup.push(() => store.close(), () => pe.stop());
-    await pe.start();
-    const ids: number[] = [];
-    for (let i = 0; i < 15; i++) {
-      const r = await engine.submit({ platform: 'console', user: 'alice' }, { pipeline: 'three', brief: `job ${i}`, origin: { surface: 'console' } });
-      if (!r.ok) throw new Error(r.message);
-      ids.push(r.jobId);
-    }
     const finished = async () => (await store.queries.countsByState()).filter((c) => c.state === 'succeeded').reduce((n, c) => n + c.n, 0);
     await waitFor(async () => (await finished()) >= 2, 'the first jobs to finish');
     // Down while stages run and report; then up again on the same data.
@@ -61,12 +39,6 @@ pipelines:
       await engine.tick().catch(() => undefined);
       return (await finished().catch(() => 0)) === ids.length;
     }, 'every job to finish after the restart', 120_000);
-    for (const id of ids) {
-      const types = (await store.events.forJob(id)).map((e) => e.type);
-      expect({ id, finished: types.filter((t) => t === 'job.finished').length, succeeded: types.filter((t) => t === 'stage.succeeded').length })
-        .toEqual({ id, finished: 1, succeeded: 3 });
-      const seqs = (await store.events.forJob(id)).map((e) => e.seq);
-      expect(seqs).toEqual(seqs.map((_, i) => i + 1));
-    }
+    await expectEachEndedOnce(store, ids);
   });
 });

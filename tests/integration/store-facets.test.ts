@@ -6,23 +6,13 @@
  * depend on which database holds it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { transitionDecider } from '../../src/orchestrator/commit-input.js';
-import { createJob } from '../../src/orchestrator/create-job.js';
 import type { JobInput } from '../../src/orchestrator/types.js';
 import type { StorePort } from '../../src/store/store.js';
-import { configFrom, FakeClock, OPERATORS } from '../helpers/fixtures.js';
+import { slowClock, slowDecider, slowJob } from '../helpers/slow-job.js';
 import { STORES, freshPlace, openAt, type StoreKind } from '../helpers/stores.js';
 
-const config = configFrom(`${OPERATORS}
-pipelines:
-  slow:
-    stages:
-      - id: wait
-        run: { command: ["sleep", "60"] }
-        gate: { required: true, approvers: [editors] }
-`);
-const clock = new FakeClock();
-const decider = transitionDecider(clock);
+const clock = slowClock;
+const decider = slowDecider;
 
 let open: StorePort[] = [];
 afterEach(async () => {
@@ -34,9 +24,7 @@ afterEach(async () => {
 async function setUp(kind: StoreKind) {
   const store = await openAt(await freshPlace(kind));
   open.push(store);
-  const created = createJob({ id: 0, pipeline: 'slow', def: config.pipelines.slow!, brief: 'bees', params: {}, submitter: 'console:alice', origin: { surface: 'console' }, targets: ['slack'] }, clock.now());
-  const job = (await store.apply({ create: { ...created, at: clock.now() }, items: [] }, decider)).created!.agg.job.id;
-  await store.apply({ items: [{ jobId: job, input: { type: 'start' } }] }, decider);
+  const job = await slowJob(store, { targets: ['slack'] });
   return { store, job };
 }
 
@@ -141,8 +129,7 @@ describe.each(STORES)('store facets (%s)', (kind) => {
     expect(view.artifacts.map((a) => ({ ...a, id: 0, createdAt: 0 }))).toEqual([{ ...file, id: 0, job, createdAt: 0 }]);
     expect(view.queuePosition).toBeNull();
     // A queued job (never started) says where it waits; an unknown id is nothing.
-    const queued = createJob({ id: 0, pipeline: 'slow', def: config.pipelines.slow!, brief: 'wasps', params: {}, submitter: 'console:bob', origin: { surface: 'console' }, targets: [] }, clock.now());
-    const second = (await store.apply({ create: { ...queued, at: clock.now() }, items: [] }, decider)).created!.agg.job.id;
+    const second = await slowJob(store, { brief: 'wasps', submitter: 'console:bob', start: false });
     expect(await store.jobs.loadView(second)).toMatchObject({ agg: { job: { state: 'queued' } }, artifacts: [], queuePosition: 1 });
     expect(await store.jobs.loadView(second + 1)).toBeUndefined();
   });
