@@ -8,21 +8,10 @@
  */
 import { Database } from '../../src/store/sqlite/driver.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { transitionDecider } from '../../src/orchestrator/commit-input.js';
-import { createJob } from '../../src/orchestrator/create-job.js';
 import type { JobInput } from '../../src/orchestrator/types.js';
 import { sqliteOnly, type StorePort } from '../../src/store/store.js';
-import { configFrom, FakeClock, OPERATORS } from '../helpers/fixtures.js';
+import { slowClock, slowDecider, slowJob } from '../helpers/slow-job.js';
 import { STORES, freshPlace, openAt, otherPool, type StoreKind, type StorePlace } from '../helpers/stores.js';
-
-const config = configFrom(`${OPERATORS}
-pipelines:
-  slow:
-    stages:
-      - id: wait
-        run: { command: ["sleep", "60"] }
-        gate: { required: true, approvers: [editors] }
-`);
 
 let open: StorePort[] = [];
 afterEach(async () => {
@@ -30,8 +19,8 @@ afterEach(async () => {
   open = [];
 });
 
-const clock = new FakeClock();
-const decider = transitionDecider(clock);
+const clock = slowClock;
+const decider = slowDecider;
 const succeeded: JobInput = { type: 'stage.succeeded', stage: 'wait', run: 1, summary: 'done', artifacts: [] };
 const start: JobInput = { type: 'start' };
 
@@ -42,9 +31,7 @@ async function setUp(kind: StoreKind, n: number, started = true, brief = (i: num
   open.push(store);
   const ids: number[] = [];
   for (let i = 0; i < n; i++) {
-    const created = createJob({ id: 0, pipeline: 'slow', def: config.pipelines.slow!, brief: brief(i), params: {}, submitter: 'console:alice', origin: { surface: 'console' }, targets: [] }, clock.now());
-    const applied = await store.apply({ create: { ...created, at: clock.now() }, items: [] }, decider);
-    ids.push(applied.created!.agg.job.id);
+    ids.push(await slowJob(store, { brief: brief(i), start: false }));
   }
   if (started) await store.apply({ items: ids.map((jobId) => ({ jobId, input: start })) }, decider);
   return { store, place, ids };
