@@ -21,6 +21,8 @@ export interface AuditSnapshot {
   votes: { gate_id: number; actor: string; vote: string }[];
   outbox: { id: number; target: string; job_id: number; event_id: number; delivered_at: number | null; last_error: string | null; attempts: number }[];
   refs: { target: string; job_id: number; key: string; channel: string; message_id: string; thread_id: string | null }[];
+  /** Every stored output's run (which run's outputs count is a check of the cluster chaos). */
+  artifacts: { job_id: number; stage: string; run: number; name: string }[];
 }
 
 const READS = {
@@ -31,6 +33,7 @@ const READS = {
   votes: 'SELECT gate_id, actor, vote FROM votes ORDER BY gate_id, at',
   outbox: 'SELECT id, target, job_id, event_id, delivered_at, last_error, attempts FROM outbox ORDER BY id',
   refs: 'SELECT target, job_id, key, channel, message_id, thread_id FROM chat_refs ORDER BY job_id',
+  artifacts: 'SELECT job_id, stage, run, name FROM artifacts ORDER BY id',
 } as const;
 
 const RUNNING = "SELECT job_id, stage, run FROM stages WHERE state = 'running'";
@@ -60,7 +63,7 @@ async function reading<T>(where: StoreLocation, fn: (all: (sql: string) => Promi
   }
 }
 
-/** Every job, event, stage, gate, vote, outbox row and chat message ref the store holds. */
+/** Every job, event, stage, gate, vote, outbox row, chat message ref and artifact the store holds. */
 export function readAudit(where: StoreLocation): Promise<AuditSnapshot> {
   return reading(where, async (all) => {
     const jobs = (await all(READS.jobs)).map((j) => ({ ...j, def: JSON.parse(j.def) }));
@@ -73,6 +76,7 @@ export function readAudit(where: StoreLocation): Promise<AuditSnapshot> {
       votes: await all(READS.votes),
       outbox: await all(READS.outbox),
       refs: await all(READS.refs),
+      artifacts: await all(READS.artifacts),
     } as AuditSnapshot;
   });
 }

@@ -25,9 +25,7 @@ export interface DbSnapshot {
   votes: { gate_id: number; actor: string; vote: string }[];
   outbox: { id: number; target: string; job_id: number; event_id: number; delivered_at: number | null; last_error: string | null; attempts: number }[];
   refs: { target: string; job_id: number; key: string; channel: string; message_id: string; thread_id: string | null }[];
-  userVersion?: number;
-  /** Stored outputs (read from PostgreSQL by the cluster chaos; SQLite runs leave it out). */
-  artifacts?: { job_id: number; stage: string; run: number; name: string }[];
+  artifacts: { job_id: number; stage: string; run: number; name: string }[];
 }
 
 /**

@@ -10,7 +10,7 @@ export function checkOutputs(db: DbSnapshot): CheckResult {
   let checked = 0;
   let fromOtherRuns = 0;
   let wrongCount = 0;
-  const artifacts = db.artifacts ?? [];
+  const artifacts = db.artifacts;
   const byStage = new Map<string, { run: number; name: string }[]>();
   for (const a of artifacts) byStage.set(`${a.job_id}:${a.stage}`, [...(byStage.get(`${a.job_id}:${a.stage}`) ?? []), a]);
   for (const s of db.stages) {

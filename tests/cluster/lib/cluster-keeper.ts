@@ -6,10 +6,10 @@
 import type { DbSnapshot } from '../../chaos/lib/checks.js';
 import type { SignoffChild } from '../../chaos/lib/child.js';
 import type { Keeper } from '../../chaos/lib/keeper.js';
-import { readRunningStages } from '../../../src/store/postgres/audit-read.js';
+import { readRunningStages } from '../../../src/store/audit.js';
 import { Cluster, type ClusterOptions, type Member } from './cluster.js';
 import type { OwnPostgres } from '../../helpers/own-postgres.js';
-import { readPgSnapshot } from './pg-snapshot.js';
+import { readDb } from '../../chaos/lib/checks.js';
 
 export type Target = 'courier' | 'replica' | 'worker' | 'postgres';
 
@@ -83,7 +83,7 @@ export class ClusterKeeper implements Keeper {
     const killedAt = Date.now();
     await this.cluster.kill(victim);
     if (planned === 'courier') this.failovers.push(this.watchFailover(victim, killedAt, disruption));
-    this.snapshots.push(await readRunningStages(this.pg.url));
+    this.snapshots.push(await readRunningStages({ url: this.pg.url }));
     this.changed();
     await sleep(downtimeMs);
     try {
@@ -104,7 +104,7 @@ export class ClusterKeeper implements Keeper {
   }
 
   read(): Promise<DbSnapshot> {
-    return readPgSnapshot(this.pg.url);
+    return readDb({ url: this.pg.url });
   }
 
   /** The member a planned kill hits; a plan for a part the cluster lacks falls back to a replica. */
