@@ -15,7 +15,7 @@ import { openPgStore } from '../../src/store/postgres/store.js';
 import type { StorePort } from '../../src/store/store.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { freshDatabase } from '../helpers/postgres.js';
-import { REPO, startSignoff, writeConfig, type SignoffProcess } from '../helpers/signoff-process.js';
+import { REPO, freePort, startSignoff, writeConfig, type SignoffProcess } from '../helpers/signoff-process.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface WorkerProcess {
@@ -257,6 +257,26 @@ pipelines:
     expect(done.artifacts.map((a: { name: string }) => a.name)).toContain('frames.txt');
     const [frames] = (await (await store(url)).artifacts.current(gpuJob)).filter((a) => a.name === 'frames.txt');
     expect((await contentOf(replica, frames!.id)).startsWith(gpu.dataDir + path.sep)).toBe(true);
+  });
+
+  it('a worker answers GET /healthz on SIGNOFF_PORT when it is set (its id, no courier, the database, its runs), and nothing else', async () => {
+    const url = await freshDatabase();
+    const configPath = writeConfig(tempDir(), `${OPS}
+pipelines:
+  one:
+    stages:
+      - { id: a, run: { builtin: outline } }
+`);
+    const port = await freePort();
+    const worker = await startWorker(configPath, url, { SIGNOFF_PORT: String(port), SIGNOFF_REPLICA_ID: 'gpu-box-1' });
+    expect(worker.output()).toContain(`health: http://127.0.0.1:${port}/healthz`);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ ok: true, role: 'worker', replica: 'gpu-box-1', courier: false, database: 'ok', stageRuns: 0 });
+    expect((await fetch(`http://127.0.0.1:${port}/api/v1/jobs`)).status).toBe(404);
+    // Without SIGNOFF_PORT a worker opens no port (a replica on the same host has the default one).
+    const quiet = await startWorker(configPath, url);
+    expect(quiet.output()).not.toContain('health:');
   });
 
   it('signoff worker without SIGNOFF_DATABASE_URL says what it needs and exits 2', () => {
