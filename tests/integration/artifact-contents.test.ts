@@ -176,6 +176,21 @@ describe('artifact contents in PostgreSQL', () => {
     expect((await download(api, artifact(job, 'make', 'data.bin').url)).bytes.equals(madeBytes(3000))).toBe(true);
   });
 
+  it('a stage that did its work still succeeds when storing its outputs fails once (the database was briefly away)', async () => {
+    const api = await boot('postgres', {}, 3000);
+    // The first chunk written fails as a dropped connection would; a sequence is not rolled back,
+    // so only the first attempt fails.
+    await (app!.store as PgStore).pool.query(`
+      CREATE SEQUENCE chunk_faults;
+      CREATE FUNCTION fail_first_chunk() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF nextval('chunk_faults') = 1 THEN RAISE EXCEPTION 'injected: the connection was lost'; END IF; RETURN NEW; END $$;
+      CREATE TRIGGER fail_first_chunk BEFORE INSERT ON artifact_chunks FOR EACH ROW EXECUTE FUNCTION fail_first_chunk();`);
+    const job = await finished(api);
+    expect(job.state).toBe('succeeded');
+    expect((await (app!.store as PgStore).pool.query('SELECT last_value::int AS n FROM chunk_faults')).rows[0].n).toBeGreaterThan(1);
+    expect((await download(api, artifact(job, 'make', 'data.bin').url)).bytes.equals(madeBytes(3000))).toBe(true);
+  });
+
   it('SIGNOFF_ARTIFACTS_DIR keeps contents as files in that directory instead', async () => {
     const shared = path.join((await freshPlace('sqlite', 'signoff-shared-')).dataDir, 'artifacts');
     try {
