@@ -18,8 +18,12 @@ export interface NotifyOptions {
   timeoutMs: number;
   signal: AbortSignal;
   log: Logger;
-  /** Called before each attempt with its number (1-based), to record progress durably. */
-  onAttempt?(attempt: number): void;
+  /**
+   * Called before each attempt with its number (1-based), to record progress durably; awaited, so
+   * the record of an attempt is stored before the outcome's (on a pooled database two writes in
+   * flight at once may land in either order, and a late "pending" would hide "delivered").
+   */
+  onAttempt?(attempt: number): void | Promise<unknown>;
   /** Asked before each attempt: false when the notification is no longer wanted (the run ended). */
   proceed?(): boolean | Promise<boolean>;
 }
@@ -38,7 +42,7 @@ export async function postWithRetries(target: NotifyTarget, key: string, body: u
   let error = '';
   for (let attempt = 1; attempt <= o.attempts; attempt++) {
     if (o.signal.aborted || (await o.proceed?.()) === false) return { outcome: 'aborted' };
-    o.onAttempt?.(attempt);
+    await o.onAttempt?.(attempt);
     try {
       const res = await fetch(target.url, {
         method: 'POST',

@@ -13,7 +13,7 @@ import { ALICE_ID, BOB_ID, FakeDiscord } from '../helpers/fake-discord.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { startSignoff, writeConfig, type SignoffProcess } from '../helpers/signoff-process.js';
-import { deferredAnswer, discordConfigYaml, gatePosts, postedGate, rootOf, rootsOf, threadLog, threadOf } from '../helpers/discord-harness.js';
+import { deferredAnswer, discordConfigYaml, expectGateShownOnce, postedGate, rootOf, rootsOf, threadLog, threadOf } from '../helpers/discord-harness.js';
 import { waitFor } from '../helpers/wait.js';
 
 let fake: FakeDiscord | undefined;
@@ -79,7 +79,7 @@ describe('Discord with two replicas on one PostgreSQL', () => {
 
     expect(rootsOf(fake, 1)).toHaveLength(1);
     expect(fake.threads).toHaveLength(1);
-    expect(gatePosts(fake, 1, 'outline')).toHaveLength(1);
+    expectGateShownOnce(fake, 1, 'outline');
     expect(threadLog(fake, thread.id).map((l) => l.replace(/ in \d+(ms|s)/, ' in T').replace(/\d+ (sections|scenes|words)/g, 'N $1').split(' [')[0]!.split(':')[0]!)).toEqual([
       '✅ outline done in T',
       '✅ Approval needed',

@@ -5,6 +5,7 @@
  * message in the channel, its thread, each gate's message and the buttons on it, and the private
  * (ephemeral) answers.
  */
+import { expect } from 'vitest';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { startApp, type App } from '../../src/app.js';
@@ -115,6 +116,19 @@ export function gateMessages(fake: FakeDiscord, job: number, stage: string, roun
 export function gatePosts(fake: FakeDiscord, job: number, stage: string, round = 1): RestCall[] {
   const title = gateTitle(job, stage, round);
   return fake.callsTo('POST', /^\/channels\/\d+\/messages$/).filter((c) => performed(c) && title.test(String((c.body as Json | undefined)?.content ?? '')));
+}
+
+/**
+ * A gate round's card exists once. A signoff killed after Discord stored the card but before it
+ * recorded it posts it again with the same nonce (enforce_nonce), which Discord answers with the
+ * first message: every POST of the card must carry that one nonce.
+ */
+export function expectGateShownOnce(fake: FakeDiscord, job: number, stage: string, round = 1): void {
+  expect(gateMessages(fake, job, stage, round)).toHaveLength(1);
+  const posts = gatePosts(fake, job, stage, round);
+  expect(posts.length).toBeGreaterThanOrEqual(1);
+  expect(new Set(posts.map((c) => (c.body as Json).nonce)).size).toBe(1);
+  expect(posts.every((c) => (c.body as Json).enforce_nonce === true)).toBe(true);
 }
 
 export async function waitForGate(fake: FakeDiscord, job: number, stage: string, round = 1, timeoutMs = 20_000): Promise<FakeMessage> {
